@@ -1,0 +1,45 @@
+import { isConnectionError } from './queryable.js';
+
+/** PostgreSQL SQLSTATE codes txkit reacts to. */
+export const PgCode = {
+  serializationFailure: '40001',
+  deadlockDetected: '40P01',
+  lockNotAvailable: '55P03',
+  queryCanceled: '57014',
+  adminShutdown: '57P01',
+  uniqueViolation: '23505',
+  undefinedObject: '42704',
+  objectInUse: '55006',
+} as const;
+
+/**
+ * Retry policy as data: SQLSTATE codes (or classes, ending in `*`) whose failure is transient, so the same
+ * work may succeed when run again. Connection loss is retryable too (see {@link isRetryablePostgresError}).
+ */
+export const retryablePostgresCodes: readonly string[] = [
+  PgCode.serializationFailure,
+  PgCode.deadlockDetected,
+  PgCode.lockNotAvailable,
+  PgCode.adminShutdown,
+  '57P02', // crash_shutdown
+  '57P03', // cannot_connect_now
+  '53300', // too_many_connections
+  '08*', // connection exceptions
+];
+
+/**
+ * Whether a database error is transient (serialization failure, deadlock, lock timeout, server shutting
+ * down, connection lost).
+ *
+ * @example
+ * if (isRetryablePostgresError(error)) await sleep(backoff);
+ */
+export function isRetryablePostgresError(error: unknown): boolean {
+  const code = (error as { code?: unknown } | undefined)?.code;
+  if (typeof code === 'string') {
+    for (const entry of retryablePostgresCodes) {
+      if (entry.endsWith('*') ? code.startsWith(entry.slice(0, -1)) : code === entry) return true;
+    }
+  }
+  return isConnectionError(error);
+}

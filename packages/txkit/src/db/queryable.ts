@@ -1,0 +1,70 @@
+import type pg from 'pg';
+
+/** Anything that runs a query: a `pg.Pool`, a `pg.PoolClient` or a `pg.Client`. */
+export type Queryable = Pick<pg.Pool, 'query'>;
+
+/** A SQL statement with its parameters, as the SQL modules return them (pg-boss `plans.ts` style). */
+export interface Statement {
+  text: string;
+  values: unknown[];
+}
+
+/**
+ * Borrows a client from the pool for the duration of `work` and always gives it back. When `work` fails on a
+ * broken connection the client is destroyed instead of being returned.
+ *
+ * @example
+ * const n = await withClient(pool, async (client) => (await client.query('SELECT 1')).rowCount);
+ */
+export async function withClient<T>(pool: pg.Pool, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  let broken: Error | undefined;
+  try {
+    return await work(client);
+  } catch (error) {
+    if (isConnectionError(error)) broken = error as Error;
+    throw error;
+  } finally {
+    client.release(broken);
+  }
+}
+
+/**
+ * Runs `work` in a local transaction on one borrowed client: COMMIT on success, ROLLBACK on failure.
+ *
+ * @example
+ * await withTransaction(pool, (client) => client.query('UPDATE wallets SET balance = balance - $1', [10]));
+ */
+export async function withTransaction<T>(
+  pool: pg.Pool,
+  work: (client: pg.PoolClient) => Promise<T>,
+): Promise<T> {
+  return withClient(pool, async (client) => {
+    await client.query('BEGIN');
+    try {
+      const result = await work(client);
+      await client.query('COMMIT');
+      return result;
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => {});
+      throw error;
+    }
+  });
+}
+
+/** Whether an error means the connection itself is unusable (so the client must not go back to the pool). */
+export function isConnectionError(error: unknown): boolean {
+  const e = error as { code?: string; message?: string } | undefined;
+  if (!e) return false;
+  if (
+    typeof e.code === 'string' &&
+    (e.code.startsWith('08') || e.code === '57P01' || e.code === '57P02' || e.code === '57P03')
+  ) {
+    return true;
+  }
+  if (typeof e.code === 'string' && ['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT'].includes(e.code))
+    return true;
+  return /Connection terminated|Client has encountered a connection error|Client was closed/i.test(
+    e.message ?? '',
+  );
+}

@@ -1,0 +1,155 @@
+/**
+ * Typed errors. Every error txkit throws is a {@link TxkitError} with a stable `code` to match on, the
+ * underlying `cause`, and context (gid, participant, saga id, step) for logs.
+ */
+
+/** What a txkit error was about. All fields optional; filled where known. */
+export interface TxkitErrorContext {
+  gid?: string;
+  transactionId?: string;
+  participant?: string;
+  sagaId?: string;
+  saga?: string;
+  step?: string;
+  [key: string]: unknown;
+}
+
+/** Stable codes of {@link TxkitError}. */
+export type TxkitErrorCode =
+  | 'CONFIGURATION'
+  | 'PREPARE_FAILED'
+  | 'IN_DOUBT'
+  | 'TRANSACTION_TIMEOUT'
+  | 'RETRYABLE'
+  | 'STEP_TIMEOUT'
+  | 'STEP_REJECTED'
+  | 'SAGA_NOT_FOUND'
+  | 'TRANSPORT';
+
+/**
+ * Base class of every txkit error.
+ *
+ * @example
+ * try { await coordinator.transaction(work); }
+ * catch (error) { if (error instanceof TxkitError && error.code === 'PREPARE_FAILED') retryLater(); }
+ */
+export class TxkitError extends Error {
+  readonly code: TxkitErrorCode;
+  readonly context: TxkitErrorContext;
+
+  constructor(
+    code: TxkitErrorCode,
+    message: string,
+    options: { cause?: unknown; context?: TxkitErrorContext } = {},
+  ) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.context = options.context ?? {};
+  }
+}
+
+/**
+ * Wrong setup: a missing option, an invalid id, a server without prepared transactions.
+ *
+ * @example
+ * new ConfigurationError('max_prepared_transactions is 0 on participant "seats"');
+ */
+export class ConfigurationError extends TxkitError {
+  constructor(message: string, options: { cause?: unknown; context?: TxkitErrorContext } = {}) {
+    super('CONFIGURATION', message, options);
+  }
+}
+
+/**
+ * A participant failed to prepare; the transaction was rolled back everywhere. `cause` holds the database error.
+ *
+ * @example
+ * if (error instanceof PrepareFailedError) console.warn(error.context.participant, error.cause);
+ */
+export class PrepareFailedError extends TxkitError {
+  constructor(message: string, options: { cause?: unknown; context?: TxkitErrorContext } = {}) {
+    super('PREPARE_FAILED', message, options);
+  }
+}
+
+/**
+ * The outcome of a transaction could not be established (for example the decision log could not be written or
+ * read); recovery will settle it. The caller must not assume either outcome.
+ *
+ * @example
+ * if (error instanceof InDoubtError) log.warn({ gid: error.context.transactionId }, 'left to recovery');
+ */
+export class InDoubtError extends TxkitError {
+  constructor(message: string, options: { cause?: unknown; context?: TxkitErrorContext } = {}) {
+    super('IN_DOUBT', message, options);
+  }
+}
+
+/**
+ * A transaction exceeded its time limit before the decision and was rolled back.
+ *
+ * @example
+ * await coordinator.transaction(work, { timeoutMs: 2_000 }).catch((e) => e instanceof TransactionTimeoutError);
+ */
+export class TransactionTimeoutError extends TxkitError {
+  constructor(message: string, options: { cause?: unknown; context?: TxkitErrorContext } = {}) {
+    super('TRANSACTION_TIMEOUT', message, options);
+  }
+}
+
+/**
+ * Thrown by a saga step for a transient failure: the runner retries the step with backoff.
+ *
+ * @example
+ * if (response.status === 503) throw new RetryableError('payment service unavailable');
+ */
+export class RetryableError extends TxkitError {
+  constructor(message: string, options: { cause?: unknown; context?: TxkitErrorContext } = {}) {
+    super('RETRYABLE', message, options);
+  }
+}
+
+/**
+ * A saga step did not finish within its `timeoutMs`; treated as retryable.
+ *
+ * @example
+ * if (error instanceof StepTimeoutError) metrics.stepTimeouts.inc({ step: error.context.step });
+ */
+export class StepTimeoutError extends TxkitError {
+  constructor(message: string, options: { cause?: unknown; context?: TxkitErrorContext } = {}) {
+    super('STEP_TIMEOUT', message, options);
+  }
+}
+
+/**
+ * A business failure thrown by a saga step (payment declined, seat taken): not retried, compensation starts
+ * at once. `reason` is a stable, machine-readable string for callers.
+ *
+ * @example
+ * if (balance < amount) throw new StepRejectedError('payment-declined', 'insufficient funds');
+ */
+export class StepRejectedError extends TxkitError {
+  readonly reason: string;
+
+  constructor(
+    reason: string,
+    message = reason,
+    options: { cause?: unknown; context?: TxkitErrorContext } = {},
+  ) {
+    super('STEP_REJECTED', message, options);
+    this.reason = reason;
+  }
+}
+
+/**
+ * A message transport (RabbitMQ) failed to deliver or confirm.
+ *
+ * @example
+ * if (error instanceof TransportError) await transport.reconnect();
+ */
+export class TransportError extends TxkitError {
+  constructor(message: string, options: { cause?: unknown; context?: TxkitErrorContext } = {}) {
+    super('TRANSPORT', message, options);
+  }
+}

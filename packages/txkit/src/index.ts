@@ -1,0 +1,23 @@
+/**
+ * txkit: all-or-nothing writes across several PostgreSQL databases, by two-phase commit or by saga.
+ *
+ * Every public export is listed here by name; nothing else is part of the API.
+ * @packageDocumentation
+ */
+export { type Migration, runMigrations } from './db/migrations.js';
+export { isRetryablePostgresError, PgCode, retryablePostgresCodes } from './db/postgres-errors.js';
+export { isConnectionError, type Queryable, withClient, withTransaction } from './db/queryable.js';
+export { DEFAULT_SCHEMA } from './db/schema-name.js';
+export {
+  ConfigurationError,
+  InDoubtError,
+  PrepareFailedError,
+  RetryableError,
+  StepRejectedError,
+  StepTimeoutError,
+  TransactionTimeoutError,
+  TransportError,
+  TxkitError,
+  type TxkitErrorCode,
+  type TxkitErrorContext,
+} from './errors.js';

