@@ -1,0 +1,72 @@
+/**
+ * Fault injection points. The coordinator and the saga runner call their `faults` hook (an `@internal` option)
+ * at each named point; `txkit/testing` builds fault plans on top. Production code passes no hook.
+ */
+
+/** Crash and failure points of the two-phase coordinator. */
+export type TwoPhaseFaultPoint =
+  | '2pc:before-prepare'
+  | '2pc:after-prepare'
+  | '2pc:before-decision'
+  | '2pc:after-decision'
+  | '2pc:before-commit'
+  | '2pc:after-commit';
+
+/** Crash and failure points of the saga runner. */
+export type SagaFaultPoint =
+  | 'saga:before-step'
+  | 'saga:after-step-effect'
+  | 'saga:after-step-record'
+  | 'saga:before-compensation'
+  | 'saga:after-compensation-effect'
+  | 'saga:after-compensation-record';
+
+/** Every named fault point. */
+export type FaultPoint = TwoPhaseFaultPoint | SagaFaultPoint;
+
+/** Where exactly a fault point was reached. */
+export interface FaultSite {
+  point: FaultPoint;
+  /** 2PC: the transaction id; saga: the saga id. */
+  id: string;
+  /** 2PC: the participant, where the point is per participant. */
+  participant?: string;
+  /** Saga: the step name. */
+  step?: string;
+  /** Saga: the attempt number of the step (1-based). */
+  attempt?: number;
+}
+
+/**
+ * Called at every fault point. It may return (no fault), throw any error (a failure at that point, handled as
+ * the protocol handles real failures there), or throw a {@link SimulatedCrash} (the process "dies" there).
+ * @internal
+ */
+export type FaultHook = (site: FaultSite) => void | Promise<void>;
+
+/**
+ * Thrown by a fault hook to simulate the death of the process at a fault point. The protocol code must treat
+ * it like a dying process: stop at once, run no further SQL (no rollback, no log write), destroy its pinned
+ * connections (which lets PostgreSQL roll back unprepared work, as after a real crash), and rethrow it.
+ *
+ * @example
+ * const faults: FaultHook = (site) => { if (site.point === '2pc:after-decision') throw new SimulatedCrash(site); };
+ */
+export class SimulatedCrash extends Error {
+  readonly site: FaultSite;
+
+  constructor(site: FaultSite) {
+    super(
+      `simulated crash at ${site.point}${site.participant ? ` (${site.participant})` : ''}${site.step ? ` (${site.step})` : ''}`,
+    );
+    this.name = 'SimulatedCrash';
+    this.site = site;
+  }
+}
+
+/** Whether an error is a simulated crash (checked by name too, in case of two copies of the module). */
+export function isSimulatedCrash(error: unknown): error is SimulatedCrash {
+  return (
+    error instanceof SimulatedCrash || (error as { name?: string } | undefined)?.name === 'SimulatedCrash'
+  );
+}
