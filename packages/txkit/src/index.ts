@@ -21,3 +21,17 @@ export {
   type TxkitErrorCode,
   type TxkitErrorContext,
 } from './errors.js';
+export {
+  type FaultHook,
+  type FaultPoint,
+  type FaultSite,
+  isSimulatedCrash,
+  type SagaFaultPoint,
+  SimulatedCrash,
+  type TwoPhaseFaultPoint,
+} from './faults.js';
+export {
+  type BackgroundService,
+  type BackgroundServiceOptions,
+  startBackgroundService,
+} from './recovery/background-service.js';

@@ -1,0 +1,77 @@
+/**
+ * A periodic background pass (recovery, cleanup, relay polling) as a start/stop service: passes never overlap,
+ * `stop()` waits for the pass in progress, and a failing pass is reported through `onError` (never an
+ * unhandled rejection) and retried at the next tick.
+ */
+export interface BackgroundService {
+  /** Runs a pass now (or waits for the one in progress and runs another) and resolves when it is done. */
+  runNow(): Promise<void>;
+  /** Stops the timer and waits for the pass in progress. Idempotent. */
+  stop(): Promise<void>;
+  /** Whether `stop()` has been called. */
+  readonly stopped: boolean;
+}
+
+/** Options of {@link startBackgroundService}. */
+export interface BackgroundServiceOptions {
+  /** Time between the end of one pass and the start of the next. */
+  intervalMs: number;
+  /** The work of one pass. */
+  pass: () => Promise<void>;
+  /** Receives the error of a failed pass. */
+  onError: (error: unknown) => void;
+  /** Run the first pass at once (default) or after one interval. */
+  runImmediately?: boolean;
+}
+
+/**
+ * Starts a periodic pass.
+ *
+ * @example
+ * const service = startBackgroundService({ intervalMs: 5_000, pass: () => recoverOnce(), onError: log.error });
+ * await service.stop();
+ */
+export function startBackgroundService(options: BackgroundServiceOptions): BackgroundService {
+  let timer: NodeJS.Timeout | undefined;
+  let stopped = false;
+  // Passes run one after another on this chain, whoever asks for them (the timer or runNow).
+  let chain: Promise<void> = Promise.resolve();
+
+  const runOne = async () => {
+    if (stopped) return;
+    try {
+      await options.pass();
+    } catch (error) {
+      options.onError(error);
+    }
+  };
+  const enqueue = (): Promise<void> => {
+    chain = chain.then(runOne);
+    return chain;
+  };
+  const schedule = (delay: number) => {
+    if (stopped) return;
+    timer = setTimeout(async () => {
+      timer = undefined;
+      await enqueue();
+      schedule(options.intervalMs);
+    }, delay);
+    // A recovery timer alone must not keep the process alive.
+    timer.unref();
+  };
+
+  schedule(options.runImmediately === false ? options.intervalMs : 0);
+
+  return {
+    get stopped() {
+      return stopped;
+    },
+    runNow: enqueue,
+    async stop() {
+      stopped = true;
+      if (timer) clearTimeout(timer);
+      timer = undefined;
+      await chain;
+    },
+  };
+}
