@@ -1,0 +1,72 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { libraryReportMarkdown } from './library/library-report.js';
+import { runLibraryBench } from './library/run-library-bench.js';
+import { parseContention } from './library/seat-picker.js';
+
+const usage = `usage: npm run bench -w bench -- library [options]
+
+  --modes <list>        comma-separated modes (default: local,2pc,raw-2pc,saga,raw-saga where available)
+  --concurrency <list>  comma-separated client counts (default: 1,8,32)
+  --duration <s>        seconds per measurement cell (default: 5)
+  --rounds <n>          interleaved rounds per cell (default: 2)
+  --contention <c>      fresh | hot:<seats> (default: fresh)
+  --baseline <mode>     mode the ratios are taken against (default: local)
+  --pg-urls <urls>      three postgres:// URLs instead of embedded servers
+  --out <dir>           results folder (default: results/<timestamp>)`;
+
+function numbers(text: string, flag: string): number[] {
+  const list = text.split(',').map(Number);
+  if (list.some((n) => !Number.isInteger(n) || n <= 0))
+    throw new Error(`${flag} takes positive integers: '${text}'`);
+  return list;
+}
+
+async function main(argv: string[]): Promise<void> {
+  const { positionals, values } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      modes: { type: 'string', default: 'local,2pc,raw-2pc,saga,raw-saga' },
+      concurrency: { type: 'string', default: '1,8,32' },
+      duration: { type: 'string', default: '5' },
+      rounds: { type: 'string', default: '2' },
+      contention: { type: 'string', default: 'fresh' },
+      baseline: { type: 'string', default: 'local' },
+      'pg-urls': { type: 'string' },
+      out: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help || positionals[0] !== 'library') {
+    console.log(usage);
+    process.exitCode = values.help ? 0 : 2;
+    return;
+  }
+  const { bookingModes } = await import('./library/modes/index.js');
+  const modes = values.modes
+    .split(',')
+    .filter((m) => values.modes !== 'local,2pc,raw-2pc,saga,raw-saga' || bookingModes[m]);
+  const result = await runLibraryBench({
+    modes,
+    concurrency: numbers(values.concurrency, '--concurrency'),
+    durationMs: Number(values.duration) * 1000,
+    rounds: numbers(values.rounds, '--rounds')[0]!,
+    contention: parseContention(values.contention),
+    seatCount: 200_000,
+    ...(values['pg-urls'] ? { pgUrls: values['pg-urls'] } : {}),
+    progress: (line) => console.log(line),
+  });
+  const out = values.out ?? join('results', new Date().toISOString().replaceAll(':', '-'));
+  await mkdir(out, { recursive: true });
+  const markdown = libraryReportMarkdown(result, values.baseline);
+  await writeFile(join(out, 'results.json'), JSON.stringify(result, null, 2));
+  await writeFile(join(out, 'report.md'), markdown);
+  console.log(`\n${markdown}\nresults written to ${out}`);
+}
+
+main(process.argv.slice(2)).catch((error) => {
+  console.error(error instanceof Error ? error.message : error);
+  process.exitCode = 1;
+});

@@ -1,0 +1,52 @@
+import pg from 'pg';
+import { clusterFromUrls, type PostgresCluster, startPostgresCluster } from 'txkit/testing';
+import type { BenchDatabases } from './booking-mode.js';
+
+/** The three PostgreSQL servers a library-level run uses, and pools on them. */
+export interface BenchCluster {
+  dbs: BenchDatabases;
+  /** PostgreSQL version and durability settings, for the report. */
+  server: Record<string, string>;
+  close(): Promise<void>;
+}
+
+// Durability as in production: a benchmark with fsync off would hide what PREPARE and COMMIT really cost.
+const benchSettings = {
+  fsync: 'on',
+  synchronous_commit: 'on',
+  full_page_writes: 'on',
+  shared_buffers: '128MB',
+  max_connections: '300',
+  max_prepared_transactions: '200',
+};
+
+/**
+ * Starts three servers (`seats`, `payments`, `tickets`) with production durability settings, or connects to
+ * the three given as URLs.
+ */
+export async function openBenchCluster(options: {
+  pgUrls?: string;
+  poolSize: number;
+}): Promise<BenchCluster> {
+  const cluster: PostgresCluster = options.pgUrls
+    ? clusterFromUrls(options.pgUrls)
+    : await startPostgresCluster({ names: ['seats', 'payments', 'tickets'], settings: benchSettings });
+  const [seats, payments, tickets] = cluster.instances.map(
+    (instance) => new pg.Pool({ connectionString: instance.connectionString, max: options.poolSize }),
+  );
+  if (!seats || !payments || !tickets) throw new Error('the bench needs three PostgreSQL servers');
+  const dbs = { seats, payments, tickets };
+  const { rows } = await seats.query<{ name: string; setting: string }>(
+    `SELECT name, setting FROM pg_settings
+      WHERE name IN ('server_version', 'fsync', 'synchronous_commit', 'full_page_writes', 'shared_buffers',
+                     'max_prepared_transactions', 'wal_sync_method')`,
+  );
+  return {
+    dbs,
+    server: Object.fromEntries(rows.map((r) => [r.name, r.setting])),
+    async close() {
+      await Promise.all([seats.end(), payments.end(), tickets.end()]);
+      await cluster.destroy();
+    },
+  };
+}

@@ -1,0 +1,3 @@
+import { setupTestCluster } from 'txkit/testing';
+
+export default () => setupTestCluster();
