@@ -1,9 +1,9 @@
-import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { libraryReportMarkdown } from './library/library-report.js';
+import { libraryReportCharts, libraryReportMarkdown } from './library/library-report.js';
 import { runLibraryBench } from './library/run-library-bench.js';
 import { parseContention } from './library/seat-picker.js';
+import { writeReport } from './report/write-report.js';
 
 const usage = `usage: npm run bench -w bench -- library [options]
 
@@ -59,10 +59,14 @@ async function main(argv: string[]): Promise<void> {
     progress: (line) => console.log(line),
   });
   const out = values.out ?? join('results', new Date().toISOString().replaceAll(':', '-'));
-  await mkdir(out, { recursive: true });
   const markdown = libraryReportMarkdown(result, values.baseline);
-  await writeFile(join(out, 'results.json'), JSON.stringify(result, null, 2));
-  await writeFile(join(out, 'report.md'), markdown);
+  await writeReport({
+    dir: out,
+    title: 'txkit library-level bench',
+    results: result,
+    markdown,
+    charts: await libraryReportCharts(result),
+  });
   console.log(`\n${markdown}\nresults written to ${out}`);
 }
 

@@ -1,3 +1,5 @@
+import { type ChartPoint, lineChartSvg } from '../report/charts.js';
+import type { ReportChart } from '../report/write-report.js';
 import type { LibraryBenchResult } from './run-library-bench.js';
 
 const fixed = (n: number, digits = 1) => n.toFixed(digits);
@@ -33,4 +35,31 @@ export function libraryReportMarkdown(result: LibraryBenchResult, baseline: stri
     );
   }
   return `${lines.join('\n')}\n`;
+}
+
+/** Throughput and latency charts of a library-level run. */
+export async function libraryReportCharts(result: LibraryBenchResult): Promise<ReportChart[]> {
+  const points = (y: (s: LibraryBenchResult['summaries'][number]) => number): ChartPoint[] =>
+    result.summaries.map((s) => ({ series: s.mode, x: s.concurrency, y: y(s) }));
+  const chart = async (
+    name: string,
+    caption: string,
+    yTitle: string,
+    y: (s: LibraryBenchResult['summaries'][number]) => number,
+  ) => ({
+    name,
+    caption,
+    svg: await lineChartSvg({
+      title: caption,
+      xTitle: 'concurrent clients',
+      yTitle,
+      logX: true,
+      points: points(y),
+    }),
+  });
+  return [
+    await chart('throughput', 'Throughput vs concurrency', 'bookings/s', (s) => s.bookingsPerSecond),
+    await chart('latency-p50', 'Median latency vs concurrency', 'p50 latency (ms)', (s) => s.latency.p50),
+    await chart('latency-p99', 'p99 latency vs concurrency', 'p99 latency (ms)', (s) => s.latency.p99),
+  ];
 }
