@@ -1,0 +1,22 @@
+import { createRequire } from 'node:module';
+import { describe, expect, it } from 'vitest';
+
+// Runs against the built package (`dist`), as a user would load it, to catch broken exports maps and bundles.
+const require = createRequire(import.meta.url);
+
+describe('published package', () => {
+  it('loads the root entry as ESM and CJS with the same public names', async () => {
+    const esm = await import('txkit');
+    const cjs = require('txkit') as Record<string, unknown>;
+    expect(Object.keys(esm).sort()).toEqual(Object.keys(cjs).sort());
+    expect(esm.TxkitError).toBeTypeOf('function');
+    expect(new esm.ConfigurationError('x').code).toBe('CONFIGURATION');
+  });
+
+  it('loads txkit/testing as ESM and CJS', async () => {
+    const esm = await import('txkit/testing');
+    const cjs = require('txkit/testing') as Record<string, unknown>;
+    expect(Object.keys(esm).sort()).toEqual(Object.keys(cjs).sort());
+    expect(esm.startPostgresCluster).toBeTypeOf('function');
+  });
+});
