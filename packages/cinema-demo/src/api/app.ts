@@ -1,0 +1,98 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import express, { type Express } from 'express';
+import helmet from 'helmet';
+import type { Logger } from 'pino';
+import { requireCustomer, requireOperator } from '../auth/auth-middleware.js';
+import type { BookingEngine } from '../booking/booking-engine.js';
+import type { BookingService } from '../booking/booking-service.js';
+import type { Config } from '../config.js';
+import type { Databases } from '../db/databases.js';
+import { errorHandler, HttpError } from './http-error.js';
+import type { ApiMetrics } from './metrics.js';
+import { originGuard } from './origin-guard.js';
+import { customerRoutes } from './routes/customer-routes.js';
+import { opsRoutes } from './routes/ops-routes.js';
+import { publicRoutes } from './routes/public-routes.js';
+import { sessionRoutes } from './routes/session-routes.js';
+
+export interface AppDeps {
+  config: Config;
+  dbs: Databases;
+  engine: BookingEngine;
+  service: BookingService;
+  metrics: ApiMetrics;
+  logger: Logger;
+  /** Folder of the built web UI, served when it exists. */
+  webDir?: string;
+}
+
+/** The app's own origin: APP_ORIGIN, or where this server listens. */
+export function appOrigin(config: Config): string {
+  return (
+    config.APP_ORIGIN ?? `http://${config.HOST === '0.0.0.0' ? '127.0.0.1' : config.HOST}:${config.PORT}`
+  );
+}
+
+/**
+ * The API as an Express app: security headers, own-origin CORS, a body size limit, request logs and metrics,
+ * public routes, sign-in, customer routes behind a session, operator routes behind the operator token.
+ *
+ * @example
+ * const app = createApp({ config, dbs, engine, service, metrics, logger });
+ * app.listen(config.PORT);
+ */
+export function createApp(deps: AppDeps): Express {
+  const { config, logger, metrics } = deps;
+  const app = express();
+  app.disable('x-powered-by');
+  // Behind HAProxy: trust one proxy hop for the client address and protocol.
+  app.set('trust proxy', 1);
+  app.use(helmet());
+  app.use((req, res, next) => {
+    const started = performance.now();
+    res.on('finish', () => {
+      const seconds = (performance.now() - started) / 1000;
+      const route = req.route?.path ? `${req.baseUrl}${req.route.path}` : 'unmatched';
+      metrics.httpRequest(req.method, route, res.statusCode, seconds);
+      logger.info(
+        { method: req.method, url: req.originalUrl, status: res.statusCode, ms: Math.round(seconds * 1000) },
+        'request',
+      );
+    });
+    next();
+  });
+  app.use(originGuard(appOrigin(config)));
+  app.use(express.json({ limit: config.BODY_LIMIT_BYTES, strict: true }));
+
+  app.use(publicRoutes(deps.dbs));
+  app.use(
+    sessionRoutes({
+      dbs: deps.dbs,
+      secret: config.SESSION_SECRET,
+      ttlSeconds: config.SESSION_TTL_SECONDS,
+      secureCookie: (config.APP_ORIGIN ?? '').startsWith('https:'),
+    }),
+  );
+  app.use(['/api/me', '/api/bookings'], requireCustomer(config.SESSION_SECRET));
+  app.use(customerRoutes({ dbs: deps.dbs, service: deps.service, maxSeats: config.MAX_SEATS_PER_BOOKING }));
+  app.use(['/api/ops', '/metrics'], requireOperator(config.OPERATOR_TOKEN));
+  app.use(opsRoutes({ engine: deps.engine, metrics }));
+  app.use('/api', (req, _res, next) => {
+    next(new HttpError(404, 'not-found', `no route ${req.method} ${req.originalUrl}`));
+  });
+
+  // The built web UI (a later issue fills src/web; its bundle lands in dist/web).
+  if (deps.webDir && existsSync(join(deps.webDir, 'index.html'))) {
+    const webDir = deps.webDir;
+    app.use(express.static(webDir, { index: 'index.html' }));
+    app.get(/^\/(?!api\/|socket\.io\/|metrics|healthz).*/, (_req, res) =>
+      res.sendFile(join(webDir, 'index.html')),
+    );
+  }
+  app.use((req, _res, next) =>
+    next(new HttpError(404, 'not-found', `no route ${req.method} ${req.originalUrl}`)),
+  );
+  app.use(errorHandler(logger));
+  return app;
+}

@@ -1,0 +1,49 @@
+import type { BookingPlan, BookingResult } from './outcome.js';
+
+/** Booking modes: a saga of three local steps, or one two-phase commit over the three databases. */
+export type BookingMode = 'saga' | '2pc';
+
+/** A recent saga as the operations view lists it. */
+export interface SagaSummary {
+  id: string;
+  name: string;
+  status: string;
+  startedAt: string | null;
+  updatedAt: string | null;
+  steps: { name: string; status: string; error?: string | null }[];
+}
+
+/** A recent 2PC transaction as the operations view lists it. */
+export interface TwoPhaseSummary {
+  id: string;
+  phase: string;
+  participants: string[];
+  at: string | null;
+}
+
+/** What the operations view shows. */
+export interface TransactionsView {
+  sagas: SagaSummary[];
+  twoPhase: TwoPhaseSummary[];
+  /** Prepared transactions without a resolution yet (as found in pg_prepared_xacts). */
+  inDoubt: { participant: string; gid: string; preparedAt: string }[];
+  /** Sagas that did not finish or gave up compensating. */
+  stuck: SagaSummary[];
+}
+
+/**
+ * The booking service's view of txkit: each method runs one whole booking or cancellation in one mode and
+ * answers with its real outcome. Business refusals come back as `rejected`; anything else is thrown.
+ */
+export interface BookingEngine {
+  bookBySaga(plan: BookingPlan): Promise<BookingResult>;
+  bookByTwoPhase(plan: BookingPlan): Promise<BookingResult>;
+  /** Releases the seats, refunds and voids the tickets of a confirmed booking, in the booking's mode. */
+  cancel(mode: BookingMode, plan: BookingPlan): Promise<void>;
+  transactions(limit: number): Promise<TransactionsView>;
+  /** In-doubt and stuck counts for the metrics. */
+  counts(): Promise<{ inDoubt: number; stuck: number }>;
+  /** Starts recovery (in-doubt 2PC, unfinished sagas) and the outbox relay. */
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}

@@ -1,0 +1,235 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { HttpError } from '../api/http-error.js';
+import type { Databases } from '../db/databases.js';
+import * as seatsSql from '../db/seats-sql.js';
+import { rows } from '../db/statement.js';
+import type { BookingEngine, BookingMode } from './booking-engine.js';
+import type { BookingPlan, BookingResult } from './outcome.js';
+
+/** A booking as the API returns it. */
+export interface BookingRecord {
+  id: string;
+  customerId: number;
+  idempotencyKey: string;
+  requestHash: string;
+  screeningId: number;
+  seatIds: number[];
+  mode: BookingMode;
+  amountCents: number;
+  status: 'pending' | 'confirmed' | 'rejected' | 'cancelling' | 'cancelled';
+  reason: string | null;
+  message: string | null;
+  ticketCodes: string[] | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** A validated booking request; the customer comes from the session, the price from the database. */
+export interface BookingRequest {
+  screeningId: number;
+  seatIds: number[];
+  mode: BookingMode;
+}
+
+export interface BookingServiceOptions {
+  dbs: Databases;
+  engine: BookingEngine;
+  /** Per-customer limit on new bookings per minute (shared by all instances through the seats database). */
+  bookingsPerMinute: number;
+  /** How long a retry waits for the first attempt with the same key to finish. */
+  replayWaitMs?: number;
+  onOutcome?: (mode: BookingMode, outcome: string, seconds: number) => void;
+}
+
+function requestHash(request: BookingRequest): string {
+  const canonical = JSON.stringify({
+    screeningId: request.screeningId,
+    seatIds: [...request.seatIds].sort((a, b) => a - b),
+    mode: request.mode,
+  });
+  return createHash('sha256').update(canonical).digest('hex');
+}
+
+function planOf(
+  b: Pick<BookingRecord, 'id' | 'customerId' | 'screeningId' | 'seatIds' | 'amountCents'>,
+): BookingPlan {
+  return {
+    bookingId: b.id,
+    customerId: b.customerId,
+    screeningId: b.screeningId,
+    seatIds: b.seatIds,
+    amountCents: b.amountCents,
+  };
+}
+
+/**
+ * Books and cancels for a signed-in customer: validates the request against the database, computes the price,
+ * claims the idempotency key, runs the chosen engine and records its real outcome on the booking.
+ *
+ * @example
+ * const { booking, replayed } = await service.book(customerId, { screeningId: 1, seatIds: [5], mode: 'saga' }, key);
+ */
+export class BookingService {
+  readonly #o: BookingServiceOptions;
+
+  constructor(options: BookingServiceOptions) {
+    this.#o = options;
+  }
+
+  async book(
+    customerId: number,
+    request: BookingRequest,
+    idempotencyKey: string,
+  ): Promise<{ booking: BookingRecord; replayed: boolean }> {
+    const hash = requestHash(request);
+    const existing = await this.#byKey(customerId, idempotencyKey);
+    if (existing) return { booking: await this.#replay(existing, hash), replayed: true };
+
+    const [screening] = await rows<{ priceCents: number }>(
+      this.#o.dbs.seats,
+      seatsSql.getScreening(request.screeningId),
+    );
+    if (!screening) {
+      throw new HttpError(404, 'screening-not-found', `screening ${request.screeningId} does not exist`);
+    }
+    const known = await rows<{ seatId: number }>(
+      this.#o.dbs.seats,
+      seatsSql.seatsInScreening(request.screeningId, request.seatIds),
+    );
+    const knownIds = new Set(known.map((s) => s.seatId));
+    const foreign = request.seatIds.filter((id) => !knownIds.has(id));
+    if (foreign.length > 0) {
+      throw new HttpError(
+        422,
+        'seat-not-in-room',
+        `seat(s) ${foreign.join(', ')} are not seats of screening ${request.screeningId}'s room`,
+      );
+    }
+    await this.#checkRateLimit(customerId);
+
+    const booking = {
+      id: randomUUID(),
+      customerId,
+      idempotencyKey,
+      requestHash: hash,
+      screeningId: request.screeningId,
+      seatIds: [...request.seatIds].sort((a, b) => a - b),
+      mode: request.mode,
+      // The price is the screening's, from the database, times the seats: never taken from the client.
+      amountCents: screening.priceCents * request.seatIds.length,
+    };
+    // The key is claimed by a committed row before any work starts: a concurrent retry with the same key finds
+    // it and waits for this attempt's outcome instead of booking a second time.
+    const claimed = await rows(this.#o.dbs.seats, seatsSql.insertBooking(booking));
+    if (claimed.length === 0) {
+      const raced = await this.#byKey(customerId, idempotencyKey);
+      if (!raced) throw new Error('idempotency key vanished');
+      return { booking: await this.#replay(raced, hash), replayed: true };
+    }
+    const started = performance.now();
+    const plan = planOf(booking);
+    const result =
+      request.mode === 'saga'
+        ? await this.#o.engine.bookBySaga(plan)
+        : await this.#o.engine.bookByTwoPhase(plan);
+    await this.#record(booking.id, result);
+    this.#o.onOutcome?.(
+      request.mode,
+      result.status === 'confirmed' ? 'confirmed' : result.reason,
+      (performance.now() - started) / 1000,
+    );
+    return { booking: await this.get(booking.id), replayed: false };
+  }
+
+  async get(id: string): Promise<BookingRecord> {
+    const [booking] = await rows<BookingRecord>(this.#o.dbs.seats, seatsSql.getBooking(id));
+    if (!booking) throw new HttpError(404, 'booking-not-found', `booking ${id} does not exist`);
+    return booking;
+  }
+
+  /** A customer's own booking; someone else's is reported as not found, so ids do not leak. */
+  async getOwn(customerId: number, id: string): Promise<BookingRecord> {
+    const booking = await this.get(id).catch(() => undefined);
+    if (!booking || booking.customerId !== customerId) {
+      throw new HttpError(404, 'booking-not-found', `booking ${id} does not exist`);
+    }
+    return booking;
+  }
+
+  async listOwn(customerId: number, limit = 50): Promise<BookingRecord[]> {
+    return rows<BookingRecord>(this.#o.dbs.seats, seatsSql.listCustomerBookings(customerId, limit));
+  }
+
+  /** Cancels a customer's confirmed booking in its own mode; cancelling a cancelled booking answers it again. */
+  async cancel(customerId: number, id: string): Promise<BookingRecord> {
+    const booking = await this.getOwn(customerId, id);
+    if (booking.status === 'cancelled') return booking;
+    // Only one cancellation runs per booking: the confirmed -> cancelling transition is the claim.
+    const claimed = await rows(this.#o.dbs.seats, seatsSql.transitionBooking(id, 'confirmed', 'cancelling'));
+    if (claimed.length === 0 && booking.status !== 'cancelling') {
+      throw new HttpError(
+        409,
+        'not-cancellable',
+        `booking ${id} is ${booking.status}; only confirmed ones cancel`,
+      );
+    }
+    await this.#o.engine.cancel(booking.mode, planOf(booking));
+    return this.get(id);
+  }
+
+  async #byKey(customerId: number, key: string): Promise<BookingRecord | undefined> {
+    const [booking] = await rows<BookingRecord>(
+      this.#o.dbs.seats,
+      seatsSql.findBookingByKey(customerId, key),
+    );
+    return booking;
+  }
+
+  /** Answers a retry with the first attempt's outcome, waiting while that attempt is still running. */
+  async #replay(booking: BookingRecord, hash: string): Promise<BookingRecord> {
+    if (booking.requestHash !== hash) {
+      throw new HttpError(
+        422,
+        'idempotency-key-reused',
+        'this Idempotency-Key was used for a different booking request',
+      );
+    }
+    const deadline = Date.now() + (this.#o.replayWaitMs ?? 30_000);
+    let current = booking;
+    while (current.status === 'pending' && Date.now() < deadline) {
+      await sleep(50);
+      current = await this.get(booking.id);
+    }
+    return current;
+  }
+
+  async #record(id: string, result: BookingResult): Promise<void> {
+    // Only a pending booking takes an outcome: an engine that recorded it itself (2PC in its transaction, the
+    // saga's last step or compensation) is not overwritten, except to add the rejection's reason.
+    if (result.status === 'confirmed') {
+      await rows(this.#o.dbs.seats, seatsSql.recordConfirmed(id, result.ticketCodes));
+    } else {
+      await rows(this.#o.dbs.seats, seatsSql.recordRejected(id, result.reason, result.message));
+    }
+  }
+
+  async #checkRateLimit(customerId: number): Promise<void> {
+    const now = Date.now();
+    const windowStart = new Date(now - (now % 60_000));
+    const [hit] = await rows<{ hits: number }>(
+      this.#o.dbs.seats,
+      seatsSql.hitRateLimit(`bookings:${customerId}`, windowStart),
+    );
+    if ((hit?.hits ?? 0) > this.#o.bookingsPerMinute) {
+      const retryAfter = Math.max(1, Math.ceil((windowStart.getTime() + 60_000 - now) / 1000));
+      throw new HttpError(
+        429,
+        'rate-limited',
+        `at most ${this.#o.bookingsPerMinute} bookings per minute; retry in ${retryAfter}s`,
+        undefined,
+        { 'Retry-After': String(retryAfter) },
+      );
+    }
+  }
+}

@@ -1,0 +1,53 @@
+import * as sql from '../db/seats-sql.js';
+import { type Db, rows } from '../db/statement.js';
+import { type BookingPlan, BookingRejectedError, type SeatChange } from './outcome.js';
+
+const LOCK_NOT_AVAILABLE = '55P03';
+const UNIQUE_VIOLATION = '23505';
+
+/**
+ * Sells the plan's seats inside the caller's local transaction (a saga step's or a 2PC participant's).
+ * Contention is settled by row locks on just these seats; a seat that is not free rejects the booking.
+ */
+export async function reserveSeats(db: Db, plan: BookingPlan, lockTimeoutMs: number): Promise<SeatChange[]> {
+  try {
+    await rows(db, sql.setLockTimeout(lockTimeoutMs));
+    const locked = await rows<{ seatId: number; status: string }>(
+      db,
+      sql.lockSeats(plan.screeningId, plan.seatIds),
+    );
+    const taken = locked.filter((s) => s.status !== 'free').map((s) => s.seatId);
+    if (taken.length > 0 || locked.length !== plan.seatIds.length) {
+      throw new BookingRejectedError('seat-taken', `seat(s) ${taken.join(', ')} already sold`);
+    }
+    const sold = await rows<{ seatId: number; version: number }>(
+      db,
+      sql.sellSeats(plan.screeningId, plan.seatIds, plan.bookingId),
+    );
+    await rows(db, sql.insertBookingSeats(plan.bookingId, plan.screeningId, plan.seatIds));
+    return sold.map((s) => ({
+      screeningId: plan.screeningId,
+      seatId: s.seatId,
+      status: 'sold',
+      version: s.version,
+    }));
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    if (code === LOCK_NOT_AVAILABLE) {
+      throw new BookingRejectedError('seat-locked', 'another booking holds these seats; try again');
+    }
+    // Only reachable if the locking above were wrong: the unique index is the last line of defence.
+    if (code === UNIQUE_VIOLATION) throw new BookingRejectedError('seat-taken', 'seat already sold');
+    throw error;
+  }
+}
+
+/** Frees every seat the booking holds and closes its seat rows (compensation and cancellation). */
+export async function releaseSeats(db: Db, bookingId: string): Promise<SeatChange[]> {
+  const freed = await rows<{ screeningId: number; seatId: number; version: number }>(
+    db,
+    sql.freeSeatsOfBooking(bookingId),
+  );
+  await rows(db, sql.releaseBookingSeats(bookingId));
+  return freed.map((s) => ({ ...s, status: 'free' }));
+}

@@ -1,0 +1,79 @@
+import { hostname } from 'node:os';
+import { z } from 'zod';
+
+const rate = z.coerce.number().min(0).max(1);
+const ms = z.coerce.number().int().min(0).max(600_000);
+
+// Every setting comes from the environment (twelve-factor); secrets have no default here: `npm start` makes
+// throwaway ones for its embedded mode and says so, a deployment must set its own.
+const schema = z.object({
+  SEATS_DATABASE_URL: z.string().url(),
+  PAYMENTS_DATABASE_URL: z.string().url(),
+  TICKETS_DATABASE_URL: z.string().url(),
+  AMQP_URL: z.string().url().optional(),
+  HOST: z.string().default('127.0.0.1'),
+  PORT: z.coerce.number().int().min(0).max(65_535).default(3000),
+  READ_MODEL_PORT: z.coerce.number().int().min(0).max(65_535).default(3001),
+  /** The origin the browser app is served from; CORS and socket.io accept only this one. */
+  APP_ORIGIN: z.string().url().optional(),
+  SESSION_SECRET: z.string().min(32, 'SESSION_SECRET must be at least 32 characters'),
+  SESSION_TTL_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(60)
+    .max(7 * 86_400)
+    .default(3600),
+  OPERATOR_TOKEN: z.string().min(24, 'OPERATOR_TOKEN must be at least 24 characters'),
+  INSTANCE_ID: z
+    .string()
+    .regex(/^[a-z0-9-]{1,24}$/, 'INSTANCE_ID: 1-24 characters a-z, 0-9, -')
+    .default(`api-${process.pid}`),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).max(1_048_576).default(16_384),
+  MAX_SEATS_PER_BOOKING: z.coerce.number().int().min(1).max(50).default(8),
+  BOOKINGS_PER_MINUTE: z.coerce.number().int().min(1).max(100_000).default(30),
+  SOCKETS_PER_CLIENT: z.coerce.number().int().min(1).max(1000).default(20),
+  LOCK_TIMEOUT_MS: z.coerce.number().int().min(10).max(60_000).default(3000),
+  PREPARE_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(30_000),
+  PAYMENT_DECLINE_RATE: rate.default(0),
+  PAYMENT_LATENCY_MS: ms.default(0),
+  TICKET_FAILURE_RATE: rate.default(0),
+  POOL_SIZE: z.coerce.number().int().min(2).max(200).default(20),
+});
+
+/** The demo's validated configuration. */
+export type Config = z.infer<typeof schema> & { host: string };
+
+/**
+ * Reads and validates the configuration from environment variables; throws one message listing every problem.
+ *
+ * @example
+ * const config = loadConfig(process.env);
+ */
+export function loadConfig(env: Record<string, string | undefined>): Config {
+  const parsed = schema.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+    throw new Error(`invalid configuration: ${problems}`);
+  }
+  return { ...parsed.data, host: hostname() };
+}
+
+/** Failure injection for experiments, read from the configuration. */
+export interface FaultSettings {
+  paymentDeclineRate: number;
+  paymentLatencyMs: number;
+  ticketFailureRate: number;
+  /** Replaceable for deterministic tests; `Math.random` otherwise. */
+  random: () => number;
+}
+
+/** Fault settings of a configuration. */
+export function faultSettings(config: Config): FaultSettings {
+  return {
+    paymentDeclineRate: config.PAYMENT_DECLINE_RATE,
+    paymentLatencyMs: config.PAYMENT_LATENCY_MS,
+    ticketFailureRate: config.TICKET_FAILURE_RATE,
+    random: Math.random,
+  };
+}

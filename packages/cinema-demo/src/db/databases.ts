@@ -1,0 +1,59 @@
+import pg from 'pg';
+import { runMigrations } from 'txkit';
+import payments1 from '../../sql/payments/000001_schema.sql';
+import seats1 from '../../sql/seats/000001_schema.sql';
+import tickets1 from '../../sql/tickets/000001_schema.sql';
+import { SCHEMA } from './statement.js';
+
+/** The three databases of the demo, one pool each. */
+export interface Databases {
+  seats: pg.Pool;
+  payments: pg.Pool;
+  tickets: pg.Pool;
+}
+
+/** Connection strings of the three databases. */
+export interface DatabaseUrls {
+  seats: string;
+  payments: string;
+  tickets: string;
+}
+
+/**
+ * Opens one pool per database. Idle-client errors (a restarted server) are reported, not fatal.
+ *
+ * @example
+ * const dbs = openDatabases({ seats: url1, payments: url2, tickets: url3 }, 20, (e) => log.warn(e));
+ */
+export function openDatabases(urls: DatabaseUrls, max: number, onError: (error: Error) => void): Databases {
+  const open = (connectionString: string) => {
+    const pool = new pg.Pool({ connectionString, max });
+    pool.on('error', onError);
+    return pool;
+  };
+  return { seats: open(urls.seats), payments: open(urls.payments), tickets: open(urls.tickets) };
+}
+
+/** Closes the three pools. */
+export async function closeDatabases(dbs: Databases): Promise<void> {
+  await Promise.all([dbs.seats.end(), dbs.payments.end(), dbs.tickets.end()]);
+}
+
+/** Applies the demo's own migrations to each database (txkit's tables are migrated by txkit). */
+export async function migrateDatabases(dbs: Databases): Promise<void> {
+  await runMigrations(dbs.seats, {
+    schema: SCHEMA,
+    component: 'cinema-seats',
+    migrations: [{ version: 1, sql: seats1 }],
+  });
+  await runMigrations(dbs.payments, {
+    schema: SCHEMA,
+    component: 'cinema-payments',
+    migrations: [{ version: 1, sql: payments1 }],
+  });
+  await runMigrations(dbs.tickets, {
+    schema: SCHEMA,
+    component: 'cinema-tickets',
+    migrations: [{ version: 1, sql: tickets1 }],
+  });
+}

@@ -1,0 +1,62 @@
+import type { Statement } from './statement.js';
+
+// All SQL of the payments database.
+
+export const listCustomers = (): Statement => ({
+  text: `SELECT id, name FROM cinema.customers ORDER BY id`,
+  values: [],
+});
+
+export const getCustomer = (id: number): Statement => ({
+  text: `SELECT id, name, balance_cents::int AS "balanceCents" FROM cinema.customers WHERE id = $1`,
+  values: [id],
+});
+
+export const insertCustomer = (name: string, balanceCents: number): Statement => ({
+  text: `INSERT INTO cinema.customers (name, balance_cents) VALUES ($1, $2)
+         ON CONFLICT (name) DO NOTHING RETURNING id, name`,
+  values: [name, balanceCents],
+});
+
+/** Locks the wallet so two charges of one customer cannot both spend the same balance. */
+export const lockWallet = (customerId: number): Statement => ({
+  text: `SELECT balance_cents::int AS "balanceCents" FROM cinema.customers WHERE id = $1 FOR UPDATE`,
+  values: [customerId],
+});
+
+export const debitWallet = (customerId: number, amountCents: number): Statement => ({
+  text: `UPDATE cinema.customers SET balance_cents = balance_cents - $2 WHERE id = $1`,
+  values: [customerId, amountCents],
+});
+
+export const creditWallet = (customerId: number, amountCents: number): Statement => ({
+  text: `UPDATE cinema.customers SET balance_cents = balance_cents + $2 WHERE id = $1`,
+  values: [customerId, amountCents],
+});
+
+export const insertPayment = (bookingId: string, customerId: number, amountCents: number): Statement => ({
+  text: `INSERT INTO cinema.payments (booking_id, customer_id, amount_cents, status)
+         VALUES ($1, $2, $3, 'captured') RETURNING id`,
+  values: [bookingId, customerId, amountCents],
+});
+
+/** Marks the booking's payment refunded once; returns nothing when there was none or it was refunded already. */
+export const refundPayment = (bookingId: string): Statement => ({
+  text: `UPDATE cinema.payments SET status = 'refunded', refunded_at = now()
+          WHERE booking_id = $1 AND status = 'captured'
+          RETURNING customer_id AS "customerId", amount_cents AS "amountCents"`,
+  values: [bookingId],
+});
+
+export const paymentsOfCustomer = (customerId: number, limit: number): Statement => ({
+  text: `SELECT booking_id AS "bookingId", amount_cents AS "amountCents", status, created_at AS "createdAt",
+                refunded_at AS "refundedAt"
+           FROM cinema.payments WHERE customer_id = $1 ORDER BY created_at DESC LIMIT $2`,
+  values: [customerId, limit],
+});
+
+export const paymentOfBooking = (bookingId: string): Statement => ({
+  text: `SELECT booking_id AS "bookingId", customer_id AS "customerId", amount_cents AS "amountCents", status
+           FROM cinema.payments WHERE booking_id = $1`,
+  values: [bookingId],
+});

@@ -1,0 +1,188 @@
+import type { Statement } from './statement.js';
+
+// All SQL of the seats database (pg-boss plans.ts style): whoever asks "what touches seats?" opens this file.
+
+export const listScreenings = (): Statement => ({
+  text: `SELECT sc.id, m.title, r.name AS room, sc.starts_at AS "startsAt", sc.price_cents AS "priceCents",
+                count(*) FILTER (WHERE ss.status = 'free')::int AS "freeSeats", count(*)::int AS "totalSeats"
+           FROM cinema.screenings sc
+           JOIN cinema.movies m ON m.id = sc.movie_id
+           JOIN cinema.rooms r ON r.id = sc.room_id
+           JOIN cinema.screening_seats ss ON ss.screening_id = sc.id
+          GROUP BY sc.id, m.title, r.name
+          ORDER BY sc.starts_at, sc.id`,
+  values: [],
+});
+
+export const getScreening = (id: number): Statement => ({
+  text: `SELECT sc.id, m.title, r.name AS room, r.row_count AS "rowCount", r.places_per_row AS "placesPerRow",
+                sc.starts_at AS "startsAt", sc.price_cents AS "priceCents"
+           FROM cinema.screenings sc
+           JOIN cinema.movies m ON m.id = sc.movie_id
+           JOIN cinema.rooms r ON r.id = sc.room_id
+          WHERE sc.id = $1`,
+  values: [id],
+});
+
+/** Seat states of one screening; never says who holds a seat. */
+export const seatMap = (screeningId: number): Statement => ({
+  text: `SELECT s.id AS "seatId", s.row_number AS "row", s.place, ss.status, ss.version::int AS version
+           FROM cinema.screening_seats ss JOIN cinema.seats s ON s.id = ss.seat_id
+          WHERE ss.screening_id = $1
+          ORDER BY s.row_number, s.place`,
+  values: [screeningId],
+});
+
+/** Which of the given seat ids belong to the screening's room. */
+export const seatsInScreening = (screeningId: number, seatIds: number[]): Statement => ({
+  text: `SELECT seat_id AS "seatId" FROM cinema.screening_seats WHERE screening_id = $1 AND seat_id = ANY($2::int[])`,
+  values: [screeningId, seatIds],
+});
+
+/** Bounds how long a booking waits for another booking's seat locks (a 2PC holds them through both phases). */
+export const setLockTimeout = (ms: number): Statement => ({
+  text: `SELECT set_config('lock_timeout', $1, true)`,
+  values: [`${ms}ms`],
+});
+
+/**
+ * Locks the rows of exactly the seats involved, in seat order so two bookings never deadlock. Under READ
+ * COMMITTED a waiter re-reads the row after the holder commits, so it sees the seat sold, not a stale "free".
+ */
+export const lockSeats = (screeningId: number, seatIds: number[]): Statement => ({
+  text: `SELECT seat_id AS "seatId", status FROM cinema.screening_seats
+          WHERE screening_id = $1 AND seat_id = ANY($2::int[])
+          ORDER BY seat_id FOR UPDATE`,
+  values: [screeningId, seatIds],
+});
+
+export const sellSeats = (screeningId: number, seatIds: number[], bookingId: string): Statement => ({
+  text: `UPDATE cinema.screening_seats SET status = 'sold', booking_id = $3, version = nextval('cinema.seat_version')
+          WHERE screening_id = $1 AND seat_id = ANY($2::int[]) AND status = 'free'
+          RETURNING seat_id AS "seatId", version::int AS version`,
+  values: [screeningId, seatIds, bookingId],
+});
+
+/** The unique index on live rows is the database's own guard against selling a seat twice. */
+export const insertBookingSeats = (bookingId: string, screeningId: number, seatIds: number[]): Statement => ({
+  text: `INSERT INTO cinema.booking_seats (booking_id, screening_id, seat_id)
+         SELECT $1, $2, unnest($3::int[])`,
+  values: [bookingId, screeningId, seatIds],
+});
+
+export const freeSeatsOfBooking = (bookingId: string): Statement => ({
+  text: `UPDATE cinema.screening_seats SET status = 'free', booking_id = NULL, version = nextval('cinema.seat_version')
+          WHERE booking_id = $1
+          RETURNING screening_id AS "screeningId", seat_id AS "seatId", version::int AS version`,
+  values: [bookingId],
+});
+
+export const releaseBookingSeats = (bookingId: string): Statement => ({
+  text: `UPDATE cinema.booking_seats SET released_at = now() WHERE booking_id = $1 AND released_at IS NULL`,
+  values: [bookingId],
+});
+
+export interface NewBooking {
+  id: string;
+  customerId: number;
+  idempotencyKey: string;
+  requestHash: string;
+  screeningId: number;
+  seatIds: number[];
+  mode: 'saga' | '2pc';
+  amountCents: number;
+}
+
+/** Claims the idempotency key: inserts nothing when the customer already used it. */
+export const insertBooking = (b: NewBooking): Statement => ({
+  text: `INSERT INTO cinema.bookings
+           (id, customer_id, idempotency_key, request_hash, screening_id, seat_ids, mode, amount_cents, status)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending')
+         ON CONFLICT (customer_id, idempotency_key) DO NOTHING
+         RETURNING id`,
+  values: [
+    b.id,
+    b.customerId,
+    b.idempotencyKey,
+    b.requestHash,
+    b.screeningId,
+    b.seatIds,
+    b.mode,
+    b.amountCents,
+  ],
+});
+
+const bookingColumns = `id, customer_id AS "customerId", idempotency_key AS "idempotencyKey",
+  request_hash AS "requestHash", screening_id AS "screeningId", seat_ids AS "seatIds", mode,
+  amount_cents AS "amountCents", status, reason, message, ticket_codes AS "ticketCodes",
+  created_at AS "createdAt", updated_at AS "updatedAt"`;
+
+export const findBookingByKey = (customerId: number, key: string): Statement => ({
+  text: `SELECT ${bookingColumns} FROM cinema.bookings WHERE customer_id = $1 AND idempotency_key = $2`,
+  values: [customerId, key],
+});
+
+export const getBooking = (id: string): Statement => ({
+  text: `SELECT ${bookingColumns} FROM cinema.bookings WHERE id = $1`,
+  values: [id],
+});
+
+export const lockBooking = (id: string): Statement => ({
+  text: `SELECT ${bookingColumns} FROM cinema.bookings WHERE id = $1 FOR UPDATE`,
+  values: [id],
+});
+
+export const listCustomerBookings = (customerId: number, limit: number): Statement => ({
+  text: `SELECT ${bookingColumns} FROM cinema.bookings WHERE customer_id = $1 ORDER BY created_at DESC LIMIT $2`,
+  values: [customerId, limit],
+});
+
+export const recordConfirmed = (id: string, ticketCodes: string[]): Statement => ({
+  text: `UPDATE cinema.bookings SET status = 'confirmed', ticket_codes = $2, updated_at = now()
+          WHERE id = $1 AND status = 'pending'`,
+  values: [id, ticketCodes],
+});
+
+/** Records a rejection, or adds its reason to one a compensation recorded without knowing why. */
+export const recordRejected = (id: string, reason: string, message: string): Statement => ({
+  text: `UPDATE cinema.bookings SET status = 'rejected', reason = $2, message = $3, updated_at = now()
+          WHERE id = $1 AND (status = 'pending' OR (status = 'rejected' AND reason IS NULL))`,
+  values: [id, reason, message],
+});
+
+/** The compensation's mark: rejected, reason filled in by the caller that knows it. */
+export const markRejected = (id: string): Statement => ({
+  text: `UPDATE cinema.bookings SET status = 'rejected', updated_at = now() WHERE id = $1 AND status = 'pending'`,
+  values: [id],
+});
+
+export const markCancelled = (id: string): Statement => ({
+  text: `UPDATE cinema.bookings SET status = 'cancelled', updated_at = now() WHERE id = $1 AND status = 'cancelling'`,
+  values: [id],
+});
+
+/** Moves a booking on only from the given status, so a late writer cannot undo a newer state. */
+export const transitionBooking = (id: string, from: string, to: string): Statement => ({
+  text: `UPDATE cinema.bookings SET status = $3, updated_at = now() WHERE id = $1 AND status = $2 RETURNING id`,
+  values: [id, from, to],
+});
+
+/** Counts a hit in the current fixed window and returns the count so far (shared by all API instances). */
+export const hitRateLimit = (key: string, windowStart: Date): Statement => ({
+  text: `INSERT INTO cinema.rate_limits (key, window_start, hits) VALUES ($1, $2, 1)
+         ON CONFLICT (key, window_start) DO UPDATE SET hits = cinema.rate_limits.hits + 1
+         RETURNING hits`,
+  values: [key, windowStart],
+});
+
+export const pruneRateLimits = (before: Date): Statement => ({
+  text: `DELETE FROM cinema.rate_limits WHERE window_start < $1`,
+  values: [before],
+});
+
+/** Every seat of every screening with its version, to rebuild the read model. */
+export const allSeatStates = (): Statement => ({
+  text: `SELECT screening_id AS "screeningId", seat_id AS "seatId", status, version::int AS version
+           FROM cinema.screening_seats ORDER BY screening_id, seat_id`,
+  values: [],
+});
