@@ -35,3 +35,29 @@ export {
   type BackgroundServiceOptions,
   startBackgroundService,
 } from './recovery/background-service.js';
+export {
+  type InDoubtRecoveryOptions,
+  type RecoveryReport,
+  resolveInDoubt,
+} from './recovery/resolve-in-doubt.js';
+export type { IsolationLevel } from './two-phase/branch-sql.js';
+export {
+  type RecoverOptions,
+  type RecoveryServiceOptions,
+  TwoPhaseCoordinator,
+} from './two-phase/coordinator.js';
+export type {
+  TransactionOptions,
+  TwoPhaseCoordinatorOptions,
+} from './two-phase/coordinator-options.js';
+export type { Outcome as TwoPhaseOutcome } from './two-phase/decision-log.js';
+export type {
+  AbortedEvent,
+  CommitPendingEvent,
+  CommittedEvent,
+  PreparedEvent,
+  RecoveredEvent,
+  TwoPhaseEvents,
+} from './two-phase/events.js';
+export { formatGid, type ParsedGid, parseGid } from './two-phase/gid.js';
+export type { TwoPhaseTransaction } from './two-phase/transaction-run.js';

@@ -1,0 +1,56 @@
+import { quoteLiteral } from './gid.js';
+
+/**
+ * The SQL a participant's branch of a transaction runs besides the user's statements. None of it can take bind
+ * parameters (PREPARE and friends are utility statements), so every value is validated before it gets here and
+ * quoted here.
+ */
+
+/** Isolation levels a transaction may run at. */
+export type IsolationLevel = 'read committed' | 'repeatable read' | 'serializable';
+
+const ISOLATION_SQL: Record<IsolationLevel, string> = {
+  'read committed': 'READ COMMITTED',
+  'repeatable read': 'REPEATABLE READ',
+  serializable: 'SERIALIZABLE',
+};
+
+/** Whether `value` is one of the supported isolation levels. */
+export function isIsolationLevel(value: unknown): value is IsolationLevel {
+  return typeof value === 'string' && Object.hasOwn(ISOLATION_SQL, value);
+}
+
+/** Per-branch session settings, applied with `SET LOCAL` so they end with the transaction. */
+export interface BranchSettings {
+  isolationLevel: IsolationLevel;
+  lockTimeoutMs?: number | undefined;
+  statementTimeoutMs?: number | undefined;
+}
+
+/**
+ * BEGIN and its SET LOCALs as one simple-query string: one round trip. `SET LOCAL` (never plain `SET`), because
+ * a plain SET would outlive the transaction on a pooled connection. The numbers are validated integers.
+ */
+export function beginSql(settings: BranchSettings): string {
+  let sql = `BEGIN ISOLATION LEVEL ${ISOLATION_SQL[settings.isolationLevel]}`;
+  if (settings.lockTimeoutMs !== undefined) sql += `; SET LOCAL lock_timeout = ${settings.lockTimeoutMs}`;
+  if (settings.statementTimeoutMs !== undefined) {
+    sql += `; SET LOCAL statement_timeout = ${settings.statementTimeoutMs}`;
+  }
+  return sql;
+}
+
+/** Phase one: detaches the branch from the session and makes it durable under `gid`. */
+export function prepareSql(gid: string): string {
+  return `PREPARE TRANSACTION ${quoteLiteral(gid)}`;
+}
+
+/** Phase two, after a commit decision. */
+export function commitPreparedSql(gid: string): string {
+  return `COMMIT PREPARED ${quoteLiteral(gid)}`;
+}
+
+/** Phase two, after an abort (or with no decision, once recovery fenced it). */
+export function rollbackPreparedSql(gid: string): string {
+  return `ROLLBACK PREPARED ${quoteLiteral(gid)}`;
+}

@@ -1,0 +1,163 @@
+import type pg from 'pg';
+import { DEFAULT_SCHEMA, quoteSchema } from '../db/schema-name.js';
+import { ConfigurationError } from '../errors.js';
+import type { FaultHook } from '../faults.js';
+import { type IsolationLevel, isIsolationLevel } from './branch-sql.js';
+import { assertValidName } from './gid.js';
+
+/**
+ * Options of {@link TwoPhaseCoordinator}.
+ *
+ * @example
+ * const options: TwoPhaseCoordinatorOptions = { id: 'api-1', participants: { seats, payments }, log: seats };
+ */
+export interface TwoPhaseCoordinatorOptions {
+  /** Part of every gid (`A-Z a-z 0-9 _ -`, 1-40 characters); unique per running coordinator process. */
+  id: string;
+  /** The databases a transaction may write to, by name (same charset as `id`). */
+  participants: Readonly<Record<string, pg.Pool>>;
+  /**
+   * Where decisions live. When it is the very same `pg.Pool` object as one participant, that participant's
+   * branch carries the decision (see `decisionInLogParticipant`).
+   */
+  log: pg.Pool;
+  /** Schema of the decision log table (default `txkit`). */
+  schema?: string;
+  /**
+   * Time a transaction has from its start to its commit decision (default 10 s). Also recovery's grace period:
+   * an undecided prepared branch younger than this is left alone, because its coordinator may still decide.
+   */
+  prepareTimeoutMs?: number;
+  /** Default isolation level of every branch (default `read committed`). */
+  isolationLevel?: IsolationLevel;
+  /** `SET LOCAL lock_timeout` on every branch, in ms (default: the server's). */
+  lockTimeoutMs?: number;
+  /** `SET LOCAL statement_timeout` on every branch, in ms (default: the server's). */
+  statementTimeoutMs?: number;
+  /** How long finished decision rows are kept (default 24 h; at least 10 × `prepareTimeoutMs`). */
+  decisionRetentionMs?: number;
+  /** Attempts at COMMIT PREPARED per branch before leaving it to recovery (default 3). */
+  commitAttempts?: number;
+  /**
+   * Write the commit decision inside the log participant's own transaction and commit that branch one-phase,
+   * last, instead of preparing it and inserting the decision separately (default true; only applies when `log`
+   * is a participant's pool and that participant is touched). Saves one round trip and one fsync.
+   */
+  decisionInLogParticipant?: boolean;
+  /** @internal Fault injection hook, called at every `2pc:*` fault point. */
+  faults?: FaultHook;
+}
+
+/** Per-transaction options of {@link TwoPhaseCoordinator.transaction}. */
+export interface TransactionOptions {
+  /** Isolation level of every branch of this transaction. */
+  isolationLevel?: IsolationLevel;
+  /** Time limit until the commit decision; at most the coordinator's `prepareTimeoutMs` (the default). */
+  timeoutMs?: number;
+  /** `SET LOCAL lock_timeout` in ms for this transaction. */
+  lockTimeoutMs?: number;
+  /** `SET LOCAL statement_timeout` in ms for this transaction. */
+  statementTimeoutMs?: number;
+}
+
+/** The coordinator's options after validation, with defaults filled in. */
+export interface ResolvedCoordinatorOptions {
+  id: string;
+  participants: ReadonlyMap<string, pg.Pool>;
+  log: pg.Pool;
+  schema: string;
+  prepareTimeoutMs: number;
+  isolationLevel: IsolationLevel;
+  lockTimeoutMs: number | undefined;
+  statementTimeoutMs: number | undefined;
+  decisionRetentionMs: number;
+  commitAttempts: number;
+  /** The participant whose branch carries the decision, if any. */
+  logParticipant: string | undefined;
+  faults: FaultHook | undefined;
+}
+
+function positiveInteger(name: string, value: unknown, max = 2_147_483_647): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0 || value > max) {
+    throw new ConfigurationError(`${name} must be a positive integer (got ${String(value)})`);
+  }
+  return value;
+}
+
+function optionalInteger(name: string, value: unknown): number | undefined {
+  return value === undefined ? undefined : positiveInteger(name, value);
+}
+
+function isPool(value: unknown): value is pg.Pool {
+  const pool = value as { connect?: unknown; query?: unknown } | null | undefined;
+  return typeof pool?.connect === 'function' && typeof pool.query === 'function';
+}
+
+/** Validates the coordinator's options and fills in defaults; throws {@link ConfigurationError}. */
+export function resolveCoordinatorOptions(options: TwoPhaseCoordinatorOptions): ResolvedCoordinatorOptions {
+  assertValidName('coordinator id', options.id);
+  const entries = Object.entries(options.participants ?? {});
+  if (entries.length === 0) throw new ConfigurationError('at least one participant is required');
+  for (const [name, pool] of entries) {
+    assertValidName('participant name', name);
+    if (!isPool(pool)) throw new ConfigurationError(`participant "${name}" is not a pg.Pool`);
+  }
+  if (!isPool(options.log)) throw new ConfigurationError('log must be a pg.Pool');
+  const schema = options.schema ?? DEFAULT_SCHEMA;
+  quoteSchema(schema);
+  const prepareTimeoutMs = positiveInteger('prepareTimeoutMs', options.prepareTimeoutMs ?? 10_000);
+  const isolationLevel = options.isolationLevel ?? 'read committed';
+  if (!isIsolationLevel(isolationLevel)) {
+    throw new ConfigurationError(`unknown isolation level ${JSON.stringify(isolationLevel)}`);
+  }
+  const decisionRetentionMs = positiveInteger(
+    'decisionRetentionMs',
+    options.decisionRetentionMs ?? 24 * 3600_000,
+    Number.MAX_SAFE_INTEGER,
+  );
+  // A deleted abort row no longer fences off a coordinator that is still about to decide commit: keep rows far
+  // longer than any transaction may live.
+  if (decisionRetentionMs < 10 * prepareTimeoutMs) {
+    throw new ConfigurationError('decisionRetentionMs must be at least 10 × prepareTimeoutMs');
+  }
+  const useLogParticipant = options.decisionInLogParticipant ?? true;
+  return {
+    id: options.id,
+    participants: new Map(entries),
+    log: options.log,
+    schema,
+    prepareTimeoutMs,
+    isolationLevel,
+    lockTimeoutMs: optionalInteger('lockTimeoutMs', options.lockTimeoutMs),
+    statementTimeoutMs: optionalInteger('statementTimeoutMs', options.statementTimeoutMs),
+    decisionRetentionMs,
+    commitAttempts: positiveInteger('commitAttempts', options.commitAttempts ?? 3, 100),
+    logParticipant: useLogParticipant ? entries.find(([, pool]) => pool === options.log)?.[0] : undefined,
+    faults: options.faults,
+  };
+}
+
+/** Validates per-transaction options against the coordinator's; throws {@link ConfigurationError}. */
+export function resolveTransactionOptions(
+  coordinator: ResolvedCoordinatorOptions,
+  options: TransactionOptions,
+): Required<Pick<TransactionOptions, 'isolationLevel' | 'timeoutMs'>> & TransactionOptions {
+  const isolationLevel = options.isolationLevel ?? coordinator.isolationLevel;
+  if (!isIsolationLevel(isolationLevel)) {
+    throw new ConfigurationError(`unknown isolation level ${JSON.stringify(isolationLevel)}`);
+  }
+  // Recovery aborts undecided branches older than prepareTimeoutMs: a longer transaction could be aborted under
+  // the coordinator's feet (safely, by the fence, but needlessly).
+  const timeoutMs = positiveInteger(
+    'timeoutMs (at most prepareTimeoutMs)',
+    options.timeoutMs ?? coordinator.prepareTimeoutMs,
+    coordinator.prepareTimeoutMs,
+  );
+  return {
+    isolationLevel,
+    timeoutMs,
+    lockTimeoutMs: optionalInteger('lockTimeoutMs', options.lockTimeoutMs) ?? coordinator.lockTimeoutMs,
+    statementTimeoutMs:
+      optionalInteger('statementTimeoutMs', options.statementTimeoutMs) ?? coordinator.statementTimeoutMs,
+  };
+}

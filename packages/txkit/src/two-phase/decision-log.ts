@@ -1,0 +1,117 @@
+import type { Statement } from '../db/queryable.js';
+import { quoteSchema } from '../db/schema-name.js';
+import { quoteLiteral } from './gid.js';
+
+/**
+ * All the SQL of the two-phase decision log (`<schema>.two_phase_decisions`), as small functions returning
+ * statements. Whoever asks "what does 2PC write?" reads this file.
+ */
+
+/** A decision: 'commit' is written by the coordinator, 'abort' only by recovery's fence (presumed abort). */
+export type Outcome = 'commit' | 'abort';
+
+const table = (schema: string) => `${quoteSchema(schema)}.two_phase_decisions`;
+
+/**
+ * The coordinator's commit decision. `ON CONFLICT DO NOTHING RETURNING` makes it the coordinator's side of the
+ * fence: no row back means recovery's abort landed first and the coordinator must obey it.
+ */
+export function insertCommitDecision(
+  schema: string,
+  transactionId: string,
+  coordinatorId: string,
+  participants: readonly string[],
+): Statement {
+  return {
+    text: `INSERT INTO ${table(schema)} (transaction_id, coordinator_id, outcome, participants)
+           VALUES ($1, $2, 'commit', $3) ON CONFLICT (transaction_id) DO NOTHING RETURNING outcome`,
+    values: [transactionId, coordinatorId, participants],
+  };
+}
+
+/**
+ * The commit decision as literal SQL followed by `COMMIT`, sent as one simple-query string (one round trip)
+ * inside the log participant's own transaction. It is a plain INSERT on purpose: if recovery's abort row is
+ * already there, the unique violation aborts the transaction, so the COMMIT after it never runs and the
+ * participant's work is rolled back with it. All pieces are validated ids, and are escaped anyway.
+ */
+export function commitDecisionAndCommitSql(
+  schema: string,
+  transactionId: string,
+  coordinatorId: string,
+  participants: readonly string[],
+): string {
+  const list = participants.map(quoteLiteral).join(', ');
+  return `INSERT INTO ${table(schema)} (transaction_id, coordinator_id, outcome, participants)
+          VALUES (${quoteLiteral(transactionId)}, ${quoteLiteral(coordinatorId)}, 'commit', ARRAY[${list}]::text[]);
+          COMMIT`;
+}
+
+/**
+ * Recovery's (and an unsure coordinator's) side of the fence: decides abort unless a decision exists. When a
+ * concurrent insert of the same key is in flight, PostgreSQL makes this wait for it, so the two never both win.
+ */
+export function insertAbortDecision(
+  schema: string,
+  transactionId: string,
+  coordinatorId: string,
+  participants: readonly string[],
+): Statement {
+  return {
+    text: `INSERT INTO ${table(schema)} (transaction_id, coordinator_id, outcome, participants)
+           VALUES ($1, $2, 'abort', $3) ON CONFLICT (transaction_id) DO NOTHING RETURNING outcome`,
+    values: [transactionId, coordinatorId, participants],
+  };
+}
+
+/** The decisions recorded for some transactions (absent ones are undecided: presumed abort). */
+export function selectOutcomes(schema: string, transactionIds: readonly string[]): Statement {
+  return {
+    text: `SELECT transaction_id, outcome FROM ${table(schema)} WHERE transaction_id = ANY($1::text[])`,
+    values: [transactionIds],
+  };
+}
+
+/**
+ * Retention cleanup: deletes decisions older than the retention period, except those of transactions that
+ * still have a prepared branch somewhere (`keep`). Deleting a commit row whose branch is still prepared would
+ * turn it into a presumed abort of a committed transaction; deleting an abort row is always safe for the
+ * outcome, and the retention (much longer than the prepare timeout) keeps a very late coordinator fenced off.
+ * `coordinatorId` null cleans every coordinator's rows.
+ */
+export function deleteExpiredDecisions(
+  schema: string,
+  coordinatorId: string | null,
+  retentionMs: number,
+  keep: readonly string[],
+): Statement {
+  return {
+    text: `DELETE FROM ${table(schema)}
+            WHERE transaction_id IN (
+              SELECT transaction_id FROM ${table(schema)}
+               WHERE ($1::text IS NULL OR coordinator_id = $1)
+                 AND created_at < now() - make_interval(secs => $2::double precision / 1000)
+                 AND NOT (transaction_id = ANY($3::text[]))
+               LIMIT 10000)`,
+    values: [coordinatorId, retentionMs, keep],
+  };
+}
+
+/**
+ * The prepared transactions of the connected database whose gid starts with `prefix`, with their age by the
+ * server's own clock (no clock skew between coordinator and database). `LIKE` is not used: `_` in a prefix would
+ * be a wildcard.
+ */
+export function selectPreparedTransactions(prefix: string): Statement {
+  return {
+    text: `SELECT gid, (extract(epoch FROM now() - prepared) * 1000)::float8 AS age_ms
+             FROM pg_prepared_xacts
+            WHERE database = current_database() AND left(gid, length($1)) = $1`,
+    values: [prefix],
+  };
+}
+
+/** Start-up check: prepared transactions are disabled while this is 0. */
+export function showMaxPreparedTransactions(): Statement {
+  return { text: "SELECT current_setting('max_prepared_transactions')::int AS max", values: [] };
+}

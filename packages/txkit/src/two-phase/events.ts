@@ -1,0 +1,59 @@
+import type { Outcome } from './decision-log.js';
+
+/** Payload of the `prepared` event: every touched branch is prepared (two or more participants). */
+export interface PreparedEvent {
+  transactionId: string;
+  /** The prepared gids (the log participant's branch, when it carries the decision, is not prepared). */
+  gids: string[];
+}
+
+/** Payload of the `committed` event. */
+export interface CommittedEvent {
+  transactionId: string;
+  participants: string[];
+  /** True when only one participant was touched (plain COMMIT, no decision record). */
+  onePhase: boolean;
+  /** Branches whose COMMIT PREPARED failed and were left to recovery (see `commit-pending`). */
+  pending: string[];
+  durationMs: number;
+}
+
+/** Payload of the `aborted` event: the transaction was rolled back before any commit decision. */
+export interface AbortedEvent {
+  transactionId: string;
+  participants: string[];
+  /** Why: the callback's error, the failed PREPARE, the timeout, or the fence lost to recovery. */
+  error: unknown;
+}
+
+/** Payload of the `commit-pending` event: the transaction is committed, but this branch is not finished yet. */
+export interface CommitPendingEvent {
+  transactionId: string;
+  participant: string;
+  gid: string;
+  error: unknown;
+}
+
+/** Payload of the `recovered` event: recovery finished one in-doubt branch. */
+export interface RecoveredEvent {
+  gid: string;
+  transactionId: string;
+  participant: string;
+  outcome: Outcome;
+}
+
+/**
+ * Events of {@link TwoPhaseCoordinator}.
+ *
+ * @example
+ * coordinator.on('commit-pending', (e) => log.warn(e, 'commit left to recovery'));
+ */
+export interface TwoPhaseEvents {
+  prepared: (event: PreparedEvent) => void;
+  committed: (event: CommittedEvent) => void;
+  aborted: (event: AbortedEvent) => void;
+  'commit-pending': (event: CommitPendingEvent) => void;
+  recovered: (event: RecoveredEvent) => void;
+  /** A background failure (a recovery pass, a listener): never an unhandled rejection. */
+  error: (error: unknown) => void;
+}

@@ -1,0 +1,169 @@
+import type pg from 'pg';
+import { isConnectionError } from '../db/queryable.js';
+import { type BranchSettings, beginSql, prepareSql } from './branch-sql.js';
+import { finishPrepared } from './finish-prepared.js';
+
+/**
+ * Where a branch is: `active` (BEGIN done, statements may run), `preparing` (PREPARE sent, reply not yet in),
+ * `prepared`, `ended` (committed or rolled back, nothing left on the server), or `unknown` (the connection broke
+ * while PREPARE was in flight: it may or may not have landed; recovery settles it).
+ */
+export type BranchState = 'active' | 'preparing' | 'prepared' | 'ended' | 'unknown';
+
+/**
+ * One participant's branch of a transaction over one pinned connection. The client is given back to the pool
+ * exactly once, destroyed (`release(err)`) when the connection is broken or its state is unknown.
+ */
+export class ParticipantSession {
+  readonly name: string;
+  readonly gid: string;
+  readonly pool: pg.Pool;
+  #client: pg.PoolClient | undefined;
+  #state: BranchState = 'active';
+  #busy = 0;
+
+  private constructor(name: string, gid: string, pool: pg.Pool, client: pg.PoolClient) {
+    this.name = name;
+    this.gid = gid;
+    this.pool = pool;
+    this.#client = client;
+  }
+
+  /** Borrows a connection and begins the branch (BEGIN and SET LOCALs in one round trip). */
+  static async open(
+    name: string,
+    gid: string,
+    pool: pg.Pool,
+    settings: BranchSettings,
+  ): Promise<ParticipantSession> {
+    const client = await pool.connect();
+    const session = new ParticipantSession(name, gid, pool, client);
+    try {
+      await session.#run(beginSql(settings));
+    } catch (error) {
+      session.destroy(error);
+      throw error;
+    }
+    return session;
+  }
+
+  get state(): BranchState {
+    return this.#state;
+  }
+
+  /** Whether a statement is in flight on the pinned connection. */
+  get busy(): boolean {
+    return this.#busy > 0;
+  }
+
+  /** The server process id of the pinned connection (for `pg_cancel_backend`), if still held. */
+  get backendPid(): number | undefined {
+    return (this.#client as { processID?: number } | undefined)?.processID;
+  }
+
+  /** Runs a user statement in the branch. */
+  query<R extends pg.QueryResultRow = pg.QueryResultRow>(
+    text: string,
+    values?: unknown[],
+  ): Promise<pg.QueryResult<R>> {
+    if (this.#state !== 'active') throw new Error(`participant ${this.name} is no longer active`);
+    return this.#run<R>(text, values);
+  }
+
+  /**
+   * PREPARE TRANSACTION. PostgreSQL answers a PREPARE of a transaction that already failed (a statement error
+   * the callback swallowed) with a ROLLBACK, not an error: that must not pass as prepared.
+   */
+  async prepare(): Promise<void> {
+    this.#state = 'preparing';
+    try {
+      const result = await this.#run(prepareSql(this.gid));
+      if (result.command !== 'PREPARE') {
+        this.#state = 'ended';
+        throw new Error(`participant ${this.name} was rolled back at PREPARE: an earlier statement failed`);
+      }
+      this.#state = 'prepared';
+    } catch (error) {
+      // A failed PREPARE rolls the transaction back; a broken connection leaves it unknown.
+      if (this.#state === 'preparing') this.#state = isConnectionError(error) ? 'unknown' : 'ended';
+      throw error;
+    }
+  }
+
+  /** One-phase COMMIT (the only participant, or the log participant whose COMMIT carries the decision). */
+  async commit(sql = 'COMMIT'): Promise<void> {
+    const results = await this.#run(sql);
+    const last = Array.isArray(results) ? results[results.length - 1] : results;
+    this.#state = 'ended';
+    // COMMIT of a failed transaction answers ROLLBACK instead of an error.
+    if ((last as pg.QueryResult | undefined)?.command !== 'COMMIT') {
+      throw new Error(`participant ${this.name} rolled back at COMMIT: an earlier statement failed`);
+    }
+  }
+
+  /** COMMIT PREPARED on the pinned connection if it is still usable, otherwise on a fresh one from the pool. */
+  async commitPrepared(): Promise<void> {
+    await finishPrepared(this.#runner(), this.gid, 'commit');
+    this.#state = 'ended';
+  }
+
+  /**
+   * Undoes the branch before any commit decision: ROLLBACK while active, ROLLBACK PREPARED once prepared (or
+   * when PREPARE may have landed). Failures leave the branch to recovery (presumed abort); they never throw.
+   */
+  async rollback(): Promise<void> {
+    try {
+      if (this.#state === 'active' && this.#client) {
+        await this.#run('ROLLBACK');
+      } else if (this.#state === 'prepared' || this.#state === 'unknown' || this.#state === 'preparing') {
+        await finishPrepared(this.#runner(), this.gid, 'abort');
+      }
+      this.#state = 'ended';
+    } catch {
+      // Left to recovery: an unprepared branch dies with its connection, a prepared one is presumed aborted.
+    }
+    if (!this.#client) return;
+    this.release();
+  }
+
+  /** Gives the connection back (or destroys it if it is broken). Idempotent. */
+  release(): void {
+    const client = this.#client;
+    if (!client) return;
+    this.#client = undefined;
+    client.release(this.#state === 'ended' || this.#state === 'prepared' ? undefined : true);
+  }
+
+  /** Destroys the connection: the server rolls back an unprepared branch when its session ends. Idempotent. */
+  destroy(error?: unknown): void {
+    const client = this.#client;
+    if (!client) return;
+    this.#client = undefined;
+    if (this.#state === 'active') this.#state = 'ended';
+    if (this.#state === 'preparing') this.#state = 'unknown';
+    client.release(error instanceof Error ? error : new Error('txkit: connection destroyed'));
+  }
+
+  /** Runs phase-two SQL on the pinned connection while it is usable and idle, else on a pooled one. */
+  #runner(): (sql: string) => Promise<unknown> {
+    if (this.#client && this.#state === 'prepared') return (sql) => this.#run(sql);
+    return (sql) => this.pool.query(sql);
+  }
+
+  async #run<R extends pg.QueryResultRow = pg.QueryResultRow>(
+    text: string,
+    values?: unknown[],
+  ): Promise<pg.QueryResult<R>> {
+    const client = this.#client;
+    if (!client) throw new Error(`participant ${this.name}: connection already released`);
+    this.#busy++;
+    try {
+      return await client.query<R>(text, values);
+    } catch (error) {
+      if (isConnectionError(error)) this.destroy(error);
+      throw error;
+    } finally {
+      this.#busy--;
+    }
+  }
+}

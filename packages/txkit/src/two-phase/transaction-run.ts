@@ -1,0 +1,375 @@
+import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type pg from 'pg';
+import { isConnectionError } from '../db/queryable.js';
+import {
+  ConfigurationError,
+  InDoubtError,
+  PrepareFailedError,
+  TransactionTimeoutError,
+  TxkitError,
+} from '../errors.js';
+import { isSimulatedCrash, type TwoPhaseFaultPoint } from '../faults.js';
+import type { BranchSettings } from './branch-sql.js';
+import type { ResolvedCoordinatorOptions } from './coordinator-options.js';
+import { commitDecisionAndCommitSql, insertCommitDecision, type Outcome } from './decision-log.js';
+import type { TwoPhaseEvents } from './events.js';
+import { fenceAbort } from './fence.js';
+import { formatGid, newTransactionId } from './gid.js';
+import { ParticipantSession } from './participant-session.js';
+
+/**
+ * The handle a transaction callback gets. Each participant enlists on its first statement and keeps one pinned
+ * connection until the end.
+ *
+ * @example
+ * await coordinator.transaction(async (tx) => {
+ *   await tx.query('payments', 'INSERT INTO payments (id, amount) VALUES ($1, $2)', [id, 10]);
+ * });
+ */
+export interface TwoPhaseTransaction {
+  /** The transaction id (part of every gid of this transaction). */
+  readonly id: string;
+  /** Runs a statement in the named participant's branch. */
+  query<R extends pg.QueryResultRow = pg.QueryResultRow>(
+    participant: string,
+    text: string,
+    values?: unknown[],
+  ): Promise<pg.QueryResult<R>>;
+}
+
+/** What a run needs from its coordinator. */
+export interface RunContext {
+  options: ResolvedCoordinatorOptions;
+  emit<E extends keyof TwoPhaseEvents>(event: E, ...args: Parameters<TwoPhaseEvents[E]>): void;
+  /** A committed branch whose COMMIT PREPARED was left to recovery. */
+  commitPending(gid: string): void;
+}
+
+/** Thrown internally when the commit decision went to abort (the fence was lost, or the decision insert failed). */
+class DecidedAbort extends Error {}
+
+/**
+ * One execution of a transaction callback through both phases. Life of a run:
+ *
+ * 1. the callback runs; participants enlist (BEGIN ...) on first use;
+ * 2. 0 touched: done; 1 touched: plain COMMIT;
+ * 3. ≥ 2 touched: PREPARE all (in parallel) — except the log participant when it carries the decision;
+ * 4. the commit decision is made durable (separate insert, or inside the log participant's branch + COMMIT);
+ * 5. COMMIT PREPARED on all, in parallel, retried; failures are left to recovery (`commit-pending`).
+ *
+ * Any failure before step 4 completes aborts everywhere; nothing after it ever rolls back.
+ */
+export class TransactionRun<T> {
+  readonly id = newTransactionId();
+  readonly #ctx: RunContext;
+  readonly #settings: BranchSettings;
+  readonly #timeoutMs: number;
+  readonly #started = performance.now();
+  readonly #enlisting = new Map<string, Promise<ParticipantSession>>();
+  readonly #sessions: ParticipantSession[] = [];
+  /** No more enlistments: the callback is over, or the run timed out or crashed. */
+  #closed = false;
+  /** Timed out, aborting or crashed: a branch that finishes connecting now is destroyed at once. */
+  #ending = false;
+  #timer: NodeJS.Timeout | undefined;
+  readonly #timedOut: Promise<never>;
+  #rejectTimedOut: (error: Error) => void = () => {};
+
+  constructor(ctx: RunContext, settings: BranchSettings & { timeoutMs: number }) {
+    this.#ctx = ctx;
+    this.#settings = settings;
+    this.#timeoutMs = settings.timeoutMs;
+    this.#timedOut = new Promise<never>((_, reject) => {
+      this.#rejectTimedOut = reject;
+    });
+    this.#timedOut.catch(() => {});
+  }
+
+  /** Runs the callback and the protocol; resolves with the callback's result once committed. */
+  async execute(work: (tx: TwoPhaseTransaction) => Promise<T>): Promise<T> {
+    this.#timer = setTimeout(() => this.#onTimeout(), this.#timeoutMs);
+    let result: T;
+    let carrier: ParticipantSession | undefined;
+    try {
+      result = await this.#runCallback(work);
+      if (this.#sessions.length === 0) {
+        this.#disarm();
+        return result;
+      }
+      if (this.#sessions.length === 1) {
+        this.#disarm();
+        await this.#commitOnePhase(this.#sessions[0]!);
+        return result;
+      }
+      carrier = this.#sessions.find((s) => s.name === this.#ctx.options.logParticipant);
+      await this.#prepareAll(this.#sessions.filter((s) => s !== carrier));
+      // From here the timer must not touch the connections: the decision is about to be written.
+      this.#disarm();
+      if (performance.now() - this.#started > this.#timeoutMs) throw this.#timeoutError();
+      await this.#fault('2pc:before-decision');
+      await this.#decide(carrier);
+    } catch (error) {
+      this.#ending = true;
+      this.#disarm();
+      if (isSimulatedCrash(error)) throw this.#die(error);
+      if (error instanceof InDoubtError) {
+        for (const session of this.#sessions) session.release();
+        throw error;
+      }
+      await this.#abortAll(error);
+      throw error instanceof DecidedAbort ? error.cause : error;
+    }
+    // The decision is commit and durable: from here on, only forward. A failure injected here cannot change
+    // the outcome, only a crash stops the commit phase (and recovery finishes it).
+    try {
+      await this.#fault('2pc:after-decision');
+    } catch (error) {
+      if (isSimulatedCrash(error)) throw this.#die(error);
+    }
+    const prepared = this.#sessions.filter((s) => s !== carrier);
+    carrier?.release();
+    const pending = await this.#commitAll(prepared);
+    this.#emitCommitted(false, pending);
+    return result;
+  }
+
+  async #runCallback(work: (tx: TwoPhaseTransaction) => Promise<T>): Promise<T> {
+    const tx: TwoPhaseTransaction = {
+      id: this.id,
+      query: async (participant, text, values) => (await this.#enlist(participant)).query(text, values),
+    };
+    const running = work(tx);
+    // The callback may still be running when the timeout wins the race; its late failure is not news.
+    running.catch(() => {});
+    const result = await Promise.race([running, this.#timedOut]);
+    this.#closed = true;
+    // Enlistments the callback started but did not await belong to the transaction too: a failed one means
+    // that participant's work is missing, so the transaction cannot commit.
+    for (const outcome of await Promise.allSettled(this.#enlisting.values())) {
+      if (outcome.status === 'rejected') throw outcome.reason;
+    }
+    return result;
+  }
+
+  #enlist(name: string): Promise<ParticipantSession> {
+    if (this.#closed)
+      return Promise.reject(new Error(`transaction ${this.id} is finished: no more statements`));
+    const pending = this.#enlisting.get(name);
+    if (pending) return pending;
+    const pool = this.#ctx.options.participants.get(name);
+    if (!pool) return Promise.reject(new ConfigurationError(`unknown participant "${name}"`));
+    const gid = formatGid({ coordinatorId: this.#ctx.options.id, transactionId: this.id, participant: name });
+    const opening = ParticipantSession.open(name, gid, pool, this.#settings).then((session) => {
+      if (this.#ending) {
+        // Timed out or crashed while connecting: the branch is not part of the transaction any more.
+        session.destroy();
+        throw new Error(`transaction ${this.id} is finished: no more statements`);
+      }
+      this.#sessions.push(session);
+      return session;
+    });
+    this.#enlisting.set(name, opening);
+    return opening;
+  }
+
+  /** The only participant: a plain local COMMIT, no prepare and no decision record. */
+  async #commitOnePhase(session: ParticipantSession): Promise<void> {
+    try {
+      await session.commit();
+    } catch (error) {
+      if (!isConnectionError(error)) throw error;
+      // The COMMIT may or may not have happened before the connection broke; nobody can tell us now.
+      throw new InDoubtError(`the connection to "${session.name}" broke during COMMIT of ${this.id}`, {
+        cause: error,
+        context: { transactionId: this.id, participant: session.name },
+      });
+    }
+    session.release();
+    this.#emitCommitted(true, []);
+  }
+
+  async #prepareAll(sessions: ParticipantSession[]): Promise<void> {
+    const outcomes = await Promise.allSettled(sessions.map((s) => this.#prepareOne(s)));
+    const failures = outcomes.flatMap((o) => (o.status === 'rejected' ? [o.reason as unknown] : []));
+    const crash = failures.find(isSimulatedCrash);
+    if (crash) throw crash;
+    if (failures.length > 0) throw failures[0];
+    this.#ctx.emit('prepared', { transactionId: this.id, gids: sessions.map((s) => s.gid) });
+  }
+
+  async #prepareOne(session: ParticipantSession): Promise<void> {
+    try {
+      await this.#fault('2pc:before-prepare', session.name);
+      await Promise.race([session.prepare(), this.#timedOut]);
+    } catch (error) {
+      if (isSimulatedCrash(error) || error instanceof TxkitError) throw error;
+      throw new PrepareFailedError(
+        `participant "${session.name}" failed to prepare: ${(error as Error).message}`,
+        { cause: error, context: { gid: session.gid, participant: session.name, transactionId: this.id } },
+      );
+    }
+    await this.#fault('2pc:after-prepare', session.name);
+  }
+
+  /**
+   * Makes the commit decision durable. Resolves when it is commit; throws {@link DecidedAbort} when it is abort
+   * and {@link InDoubtError} when it cannot be known (recovery settles it).
+   */
+  async #decide(carrier: ParticipantSession | undefined): Promise<void> {
+    const { options } = this.#ctx;
+    const participants = this.#sessions.map((s) => s.name);
+    let outcome: Outcome;
+    try {
+      if (carrier) {
+        // The decision rides in the log participant's own branch, which was not prepared: its local COMMIT *is*
+        // the decision. Correct under presumed abort because (1) every other branch is prepared before it, so
+        // a commit decision never precedes a prepare; (2) until that COMMIT, the row is invisible and the branch
+        // dies with its connection, so a crash before it is an abort, and recovery's fence insert waits on the
+        // uncommitted row rather than deciding past it; (3) if recovery's abort row landed first, the plain
+        // INSERT fails, the COMMIT in the same string never runs, and the branch's work is rolled back too.
+        await carrier.commit(commitDecisionAndCommitSql(options.schema, this.id, options.id, participants));
+        outcome = 'commit';
+      } else {
+        const { rowCount } = await options.log.query(
+          insertCommitDecision(options.schema, this.id, options.id, participants),
+        );
+        // No row back: recovery's fenced abort got there first (the transaction outlived the prepare timeout).
+        outcome = (rowCount ?? 0) > 0 ? 'commit' : 'abort';
+        if (outcome === 'abort') throw new DecidedAbort('fenced', { cause: this.#timeoutError() });
+      }
+    } catch (error) {
+      if (error instanceof DecidedAbort || isSimulatedCrash(error)) throw error;
+      if (!isConnectionError(error)) {
+        // The decision statement failed (for the carrier: also its branch); nothing was committed.
+        throw new DecidedAbort('decision failed', { cause: error });
+      }
+      outcome = await this.#settleUnknownDecision(error, participants);
+      if (outcome === 'abort') throw new DecidedAbort('decision lost', { cause: error });
+    }
+  }
+
+  /** The connection broke while the decision was being written: fence it and obey whatever holds. */
+  async #settleUnknownDecision(error: unknown, participants: string[]): Promise<Outcome> {
+    const { options } = this.#ctx;
+    try {
+      return await fenceAbort(options.log, {
+        schema: options.schema,
+        transactionId: this.id,
+        coordinatorId: options.id,
+        participants,
+        lockTimeoutMs: options.prepareTimeoutMs,
+      });
+    } catch (fenceError) {
+      throw new InDoubtError(
+        `the commit decision of ${this.id} could not be confirmed; recovery will settle it`,
+        { cause: new AggregateError([error, fenceError]), context: { transactionId: this.id } },
+      );
+    }
+  }
+
+  /** COMMIT PREPARED everywhere; returns the participants left to recovery. */
+  async #commitAll(sessions: ParticipantSession[]): Promise<string[]> {
+    const outcomes = await Promise.allSettled(sessions.map((s) => this.#commitOne(s)));
+    const crash = outcomes.find((o) => o.status === 'rejected' && isSimulatedCrash(o.reason));
+    if (crash?.status === 'rejected') throw this.#die(crash.reason);
+    return sessions
+      .filter((_, i) => outcomes[i]?.status === 'fulfilled' && !outcomes[i].value)
+      .map((s) => s.name);
+  }
+
+  /** Resolves true when committed, false when left to recovery (after a `commit-pending` event). */
+  async #commitOne(session: ParticipantSession): Promise<boolean> {
+    let lastError: unknown;
+    for (let attempt = 1; attempt <= this.#ctx.options.commitAttempts; attempt++) {
+      try {
+        await this.#fault('2pc:before-commit', session.name);
+        await session.commitPrepared();
+        await this.#fault('2pc:after-commit', session.name);
+        session.release();
+        return true;
+      } catch (error) {
+        if (isSimulatedCrash(error)) throw error;
+        lastError = error;
+        // Busy (another session is finishing it) or a broken connection: worth another try shortly.
+        if (attempt < this.#ctx.options.commitAttempts) await sleep(25 * 4 ** (attempt - 1));
+      }
+    }
+    // Never a rollback after a commit decision: the branch stays prepared and recovery commits it.
+    session.destroy(lastError);
+    this.#ctx.commitPending(session.gid);
+    this.#ctx.emit('commit-pending', {
+      transactionId: this.id,
+      participant: session.name,
+      gid: session.gid,
+      error: lastError,
+    });
+    return false;
+  }
+
+  /** Before any commit decision: undo every branch (rollback or rollback prepared), never throwing. */
+  async #abortAll(error: unknown): Promise<void> {
+    this.#closed = true;
+    this.#ending = true;
+    await Promise.allSettled([...this.#enlisting.values()]);
+    await Promise.allSettled(this.#sessions.map((s) => s.rollback()));
+    this.#ctx.emit('aborted', {
+      transactionId: this.id,
+      participants: this.#sessions.map((s) => s.name),
+      error: error instanceof DecidedAbort ? error.cause : error,
+    });
+  }
+
+  /** A simulated process death: no more SQL, connections destroyed (the server rolls back unprepared work). */
+  #die(crash: unknown): unknown {
+    this.#closed = true;
+    this.#ending = true;
+    for (const session of this.#sessions) session.destroy(crash);
+    // Branches still connecting die as they arrive (see #enlist).
+    return crash;
+  }
+
+  /**
+   * The time limit before the decision: cancel what runs on the server (a lock wait would otherwise go on after
+   * the connection is gone) and destroy those connections, then fail the run, which aborts everywhere.
+   */
+  #onTimeout(): void {
+    this.#timer = undefined;
+    this.#closed = true;
+    this.#ending = true;
+    for (const session of this.#sessions) {
+      if (!session.busy) continue;
+      const pid = session.backendPid;
+      if (pid !== undefined) session.pool.query('SELECT pg_cancel_backend($1)', [pid]).catch(() => {});
+      session.destroy(this.#timeoutError());
+    }
+    this.#rejectTimedOut(this.#timeoutError());
+  }
+
+  #disarm(): void {
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+
+  #timeoutError(): TransactionTimeoutError {
+    return new TransactionTimeoutError(
+      `transaction ${this.id} did not reach its commit decision within ${this.#timeoutMs} ms`,
+      { context: { transactionId: this.id } },
+    );
+  }
+
+  async #fault(point: TwoPhaseFaultPoint, participant?: string): Promise<void> {
+    const hook = this.#ctx.options.faults;
+    if (hook) await hook({ point, id: this.id, ...(participant === undefined ? {} : { participant }) });
+  }
+
+  #emitCommitted(onePhase: boolean, pending: string[]): void {
+    this.#ctx.emit('committed', {
+      transactionId: this.id,
+      participants: this.#sessions.map((s) => s.name),
+      onePhase,
+      pending,
+      durationMs: performance.now() - this.#started,
+    });
+  }
+}

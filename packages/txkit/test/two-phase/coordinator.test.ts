@@ -1,0 +1,267 @@
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ConfigurationError, PrepareFailedError, TransactionTimeoutError } from '../../src/errors.js';
+import {
+  createTestDatabases,
+  startPostgresCluster,
+  type TestDatabases,
+  testCluster,
+} from '../../src/testing/index.js';
+import { TwoPhaseCoordinator } from '../../src/two-phase/coordinator.js';
+import type { CommittedEvent } from '../../src/two-phase/events.js';
+import {
+  coordinatorOptions,
+  copiesOf,
+  createBookingTables,
+  expectSettled,
+  type LogMode,
+  participantPools,
+  preparedLeft,
+  startCoordinator,
+  writeBooking,
+} from './support.js';
+
+describe('TwoPhaseCoordinator', () => {
+  const cluster = testCluster();
+  let dbs: TestDatabases;
+
+  beforeAll(async () => {
+    dbs = await createTestDatabases(cluster, '2pc coordinator');
+    await createBookingTables(dbs);
+  });
+  afterAll(() => dbs.drop());
+
+  describe.each<LogMode>(['in-participant', 'separate'])('decision log %s', (mode) => {
+    let coordinator: TwoPhaseCoordinator;
+    const committed: CommittedEvent[] = [];
+
+    beforeAll(async () => {
+      coordinator = await startCoordinator(coordinatorOptions(dbs, mode, { id: `basic-${mode}` }));
+      coordinator.on('committed', (e) => committed.push(e));
+    });
+
+    it('commits across three databases and records the decision', async () => {
+      const key = `three-${mode}`;
+      let seenPrepared: string[] = [];
+      coordinator.once('prepared', (e) => {
+        seenPrepared = e.gids;
+      });
+      await expect(coordinator.transaction(writeBooking(key))).resolves.toBe(key);
+      await expectSettled(dbs, key, 3);
+      const event = committed.at(-1)!;
+      expect(event).toMatchObject({ onePhase: false, pending: [] });
+      expect(event.participants.sort()).toEqual(['payments', 'seats', 'tickets']);
+      const { rows } = await dbs
+        .on('a')
+        .pool.query('SELECT outcome, participants FROM txkit.two_phase_decisions WHERE transaction_id = $1', [
+          event.transactionId,
+        ]);
+      expect(rows).toEqual([{ outcome: 'commit', participants: expect.arrayContaining(['seats']) }]);
+      // The decision rides in the seats branch (not prepared) in-participant mode; all three prepare otherwise.
+      expect(seenPrepared).toHaveLength(mode === 'in-participant' ? 2 : 3);
+      expect(coordinator.inFlightCount).toBe(0);
+    });
+
+    it('commits one participant one-phase, with no decision record', async () => {
+      const key = `one-${mode}`;
+      await coordinator.transaction(writeBooking(key, ['payments']));
+      expect(await copiesOf(dbs, key)).toBe(1);
+      const event = committed.at(-1)!;
+      expect(event.onePhase).toBe(true);
+      const { rowCount } = await dbs
+        .on('a')
+        .pool.query('SELECT 1 FROM txkit.two_phase_decisions WHERE transaction_id = $1', [
+          event.transactionId,
+        ]);
+      expect(rowCount).toBe(0);
+    });
+
+    it('does nothing when no participant is touched', async () => {
+      const before = committed.length;
+      await expect(coordinator.transaction(async () => 42)).resolves.toBe(42);
+      expect(committed.length).toBe(before);
+    });
+
+    it('rolls back everywhere when the callback throws, and rethrows its error', async () => {
+      const key = `throws-${mode}`;
+      const boom = new Error('boom');
+      const aborted: unknown[] = [];
+      coordinator.once('aborted', (e) => aborted.push(e.error));
+      await expect(
+        coordinator.transaction(async (tx) => {
+          await writeBooking(key)(tx);
+          throw boom;
+        }),
+      ).rejects.toBe(boom);
+      expect(aborted).toEqual([boom]);
+      await expectSettled(dbs, key, 0);
+    });
+
+    it('rolls back everywhere when one participant fails to prepare (deferred constraint)', async () => {
+      const key = `prepare-fails-${mode}`;
+      await dbs
+        .on('c')
+        .pool.query(
+          `CREATE TABLE IF NOT EXISTS deferred_check (id int, CONSTRAINT one UNIQUE (id) DEFERRABLE INITIALLY DEFERRED)`,
+        );
+      await dbs
+        .on('c')
+        .pool.query('INSERT INTO deferred_check SELECT 1 WHERE NOT EXISTS (SELECT 1 FROM deferred_check)');
+      const error = await coordinator
+        .transaction(async (tx) => {
+          await writeBooking(key)(tx);
+          // Accepted now, refused at PREPARE, which checks deferred constraints.
+          await tx.query('tickets', 'INSERT INTO deferred_check VALUES (1)');
+        })
+        .catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(PrepareFailedError);
+      expect((error as PrepareFailedError).context.participant).toBe('tickets');
+      expect((error as PrepareFailedError).cause).toMatchObject({ code: '23505' });
+      await expectSettled(dbs, key, 0);
+    });
+
+    it('does not commit a branch whose statement failed even if the callback swallowed the error', async () => {
+      const key = `swallowed-${mode}`;
+      await expect(
+        coordinator.transaction(async (tx) => {
+          await writeBooking(key)(tx);
+          await tx.query('seats', 'INSERT INTO bookings (key) VALUES ($1)', [key]).catch(() => {});
+        }),
+      ).rejects.toThrow(/earlier statement failed|current transaction is aborted/);
+      await expectSettled(dbs, key, 0);
+    });
+
+    it('one-phase: a swallowed statement error is not reported as committed', async () => {
+      const key = `swallowed-one-${mode}`;
+      await expect(
+        coordinator.transaction(async (tx) => {
+          await writeBooking(key, ['tickets'])(tx);
+          await tx.query('tickets', 'SELECT 1/0').catch(() => {});
+        }),
+      ).rejects.toThrow(/earlier statement failed/);
+      expect(await copiesOf(dbs, key)).toBe(0);
+    });
+
+    it('times out a transaction stuck on a lock, cancels the wait and rolls back everywhere', async () => {
+      const key = `timeout-${mode}`;
+      await dbs
+        .on('b')
+        .pool.query("INSERT INTO bookings (key) VALUES ('lock-holder') ON CONFLICT DO NOTHING");
+      const holder = await dbs.on('b').pool.connect();
+      try {
+        await holder.query('BEGIN');
+        await holder.query("SELECT 1 FROM bookings WHERE key = 'lock-holder' FOR UPDATE");
+        const started = Date.now();
+        const error = await coordinator
+          .transaction(
+            async (tx) => {
+              await writeBooking(key)(tx);
+              await tx.query('payments', "SELECT 1 FROM bookings WHERE key = 'lock-holder' FOR UPDATE");
+            },
+            { timeoutMs: 300 },
+          )
+          .catch((e: unknown) => e);
+        expect(error).toBeInstanceOf(TransactionTimeoutError);
+        expect(Date.now() - started).toBeLessThan(3_000);
+        // The server-side wait is cancelled (the holder still holds its lock): nobody waits for it any more.
+        const lockWaiters = async () =>
+          (
+            await dbs.on('b').pool.query(
+              `SELECT count(*)::int AS n FROM pg_stat_activity
+                WHERE datname = current_database() AND wait_event_type = 'Lock'`,
+            )
+          ).rows[0].n;
+        await expect.poll(lockWaiters, { timeout: 1_000 }).toBe(0);
+      } finally {
+        await holder.query('ROLLBACK');
+        holder.release();
+      }
+      await expectSettled(dbs, key, 0);
+    });
+
+    it('runs at the requested isolation level with SET LOCAL timeouts that do not leak into the pool', async () => {
+      const seen = await coordinator.transaction(
+        async (tx) => {
+          const { rows } = await tx.query(
+            'seats',
+            "SELECT current_setting('transaction_isolation') AS iso, current_setting('lock_timeout') AS lt",
+          );
+          await tx.query('payments', 'SELECT 1');
+          return rows[0];
+        },
+        { isolationLevel: 'serializable', lockTimeoutMs: 1234 },
+      );
+      expect(seen).toEqual({ iso: 'serializable', lt: '1234ms' });
+      const clients = await Promise.all(Array.from({ length: 20 }, () => dbs.on('a').pool.connect()));
+      try {
+        for (const client of clients) {
+          expect((await client.query('SHOW lock_timeout')).rows[0].lock_timeout).toBe('0');
+        }
+      } finally {
+        for (const client of clients) client.release();
+      }
+    });
+
+    it('gives every connection back to the pools', async () => {
+      for (const db of dbs.databases) {
+        expect(db.pool.totalCount - db.pool.idleCount).toBe(0);
+      }
+    });
+  });
+
+  it('refuses invalid options and ids', () => {
+    const participants = participantPools(dbs);
+    const log = participants.seats;
+    expect(() => new TwoPhaseCoordinator({ id: "a'b", participants, log })).toThrow(ConfigurationError);
+    expect(() => new TwoPhaseCoordinator({ id: 'x'.repeat(41), participants, log })).toThrow(
+      ConfigurationError,
+    );
+    expect(
+      () => new TwoPhaseCoordinator({ id: 'ok', participants: { "x'); DROP TABLE t; --": log }, log }),
+    ).toThrow(ConfigurationError);
+    expect(() => new TwoPhaseCoordinator({ id: 'ok', participants: {}, log })).toThrow(ConfigurationError);
+    expect(() => new TwoPhaseCoordinator({ id: 'ok', participants, log, prepareTimeoutMs: -1 })).toThrow(
+      ConfigurationError,
+    );
+    expect(() => new TwoPhaseCoordinator({ id: 'ok', participants, log, schema: 'x"; drop' })).toThrow(
+      ConfigurationError,
+    );
+    expect(
+      () => new TwoPhaseCoordinator({ id: 'ok', participants, log, isolationLevel: 'chaos' as never }),
+    ).toThrow(ConfigurationError);
+  });
+
+  it('refuses a transaction timeout above the prepare timeout and an unknown participant', async () => {
+    const coordinator = new TwoPhaseCoordinator(coordinatorOptions(dbs, 'separate', { id: 'opts' }));
+    await expect(coordinator.transaction(async () => 1, { timeoutMs: 5_000 })).rejects.toThrow(
+      ConfigurationError,
+    );
+    await expect(coordinator.transaction((tx) => tx.query('nope', 'SELECT 1'))).rejects.toThrow(
+      ConfigurationError,
+    );
+    expect(await preparedLeft(dbs)).toEqual([]);
+  });
+
+  it('fails start-up on a server without prepared transactions, saying how to fix it', async () => {
+    const zero = await startPostgresCluster({
+      names: ['zero'],
+      settings: { max_prepared_transactions: '0' },
+    });
+    const pool = new pg.Pool({ connectionString: zero.instance('zero').connectionString });
+    try {
+      const coordinator = new TwoPhaseCoordinator({
+        id: 'check',
+        participants: { seats: dbs.on('a').pool, legacy: pool },
+        log: dbs.on('a').pool,
+      });
+      const error = await coordinator.migrate().catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(ConfigurationError);
+      expect((error as Error).message).toMatch(
+        /"legacy".*max_prepared_transactions = 0.*restart the server/s,
+      );
+    } finally {
+      await pool.end();
+      await zero.destroy();
+    }
+  });
+});
