@@ -1,0 +1,112 @@
+// Shapes of the demo API's answers, as the server sends them (see src/api/routes in this package).
+
+/** One screening in the list, with how many seats are still free. */
+export interface ScreeningSummary {
+  id: number;
+  title: string;
+  room: string;
+  startsAt: string;
+  priceCents: number;
+  freeSeats: number;
+  totalSeats: number;
+}
+
+/** A screening with its room's shape. */
+export interface Screening {
+  id: number;
+  title: string;
+  room: string;
+  rowCount: number;
+  placesPerRow: number;
+  startsAt: string;
+  priceCents: number;
+}
+
+/** What the server says about one seat; never who holds it. */
+export type SeatStatus = 'free' | 'sold';
+
+export interface Seat {
+  seatId: number;
+  row: number;
+  place: number;
+  status: SeatStatus;
+  version: number;
+}
+
+export interface CustomerName {
+  id: number;
+  name: string;
+}
+
+export interface Customer extends CustomerName {
+  balanceCents: number;
+}
+
+export interface Payment {
+  bookingId: string;
+  amountCents: number;
+  status: 'captured' | 'refunded';
+  createdAt: string;
+  refundedAt: string | null;
+}
+
+export type BookingMode = 'saga' | '2pc';
+
+export interface Booking {
+  id: string;
+  customerId: number;
+  idempotencyKey: string;
+  screeningId: number;
+  seatIds: number[];
+  mode: BookingMode;
+  amountCents: number;
+  status: 'pending' | 'confirmed' | 'rejected' | 'cancelling' | 'cancelled';
+  reason: string | null;
+  message: string | null;
+  ticketCodes: string[] | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/**
+ * One entry of a booking's transaction timeline: a saga step or compensation, or a 2PC phase (from the
+ * server), or the request's own progress as the page saw it (`request`).
+ */
+export interface TimelineEvent {
+  at: string;
+  kind: 'request' | 'step' | 'compensation' | 'phase';
+  name: string;
+  status: string;
+  detail?: string | null;
+}
+
+/** A seat change pushed by the read model (`snapshot` carries every seat, `seats` only the changed ones). */
+export interface SeatsMessage {
+  screeningId: number;
+  version: number;
+  cause?: 'booked' | 'released' | 'cancelled';
+  seats: { seatId: number; status: SeatStatus; version: number }[];
+}
+
+export interface SagaSummary {
+  id: string;
+  name: string;
+  status: string;
+  startedAt: string | null;
+  updatedAt: string | null;
+  steps: { name: string; status: string; error?: string | null }[];
+}
+
+export interface TwoPhaseSummary {
+  id: string;
+  phase: string;
+  participants: string[];
+  at: string | null;
+}
+
+export interface TransactionsView {
+  sagas: SagaSummary[];
+  twoPhase: TwoPhaseSummary[];
+  inDoubt: { participant: string; gid: string; preparedAt: string }[];
+  stuck: SagaSummary[];
+}

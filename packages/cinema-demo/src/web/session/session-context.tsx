@@ -1,0 +1,62 @@
+import { createContext, type ReactNode, useCallback, useContext, useEffect, useMemo, useState } from 'react';
+import { ApiError, api } from '../api/client';
+import type { Customer } from '../api/types';
+
+interface SessionValue {
+  /** The signed-in customer with their wallet, undefined when signed out, null while still checking. */
+  customer: Customer | undefined | null;
+  signIn(who: { customerId: number } | { name: string }): Promise<void>;
+  signOut(): Promise<void>;
+  /** Reloads the wallet (after a booking or a cancellation). */
+  refresh(): Promise<void>;
+}
+
+const SessionContext = createContext<SessionValue | undefined>(undefined);
+
+/**
+ * Holds who is signed in. The session itself is an HttpOnly cookie the page cannot read: the page asks
+ * `/api/me` who it is, and a 401 means signed out (or expired).
+ *
+ * @example
+ * <SessionProvider><App /></SessionProvider>
+ */
+export function SessionProvider({ children }: { children: ReactNode }) {
+  const [customer, setCustomer] = useState<Customer | undefined | null>(null);
+
+  const refresh = useCallback(async () => {
+    try {
+      setCustomer((await api.me()).customer);
+    } catch (error) {
+      if (error instanceof ApiError && (error.status === 401 || error.status === 404)) setCustomer(undefined);
+      else throw error;
+    }
+  }, []);
+
+  useEffect(() => {
+    refresh().catch(() => setCustomer(undefined));
+  }, [refresh]);
+
+  const value = useMemo<SessionValue>(
+    () => ({
+      customer,
+      refresh,
+      async signIn(who) {
+        await api.signIn(who);
+        await refresh();
+      },
+      async signOut() {
+        await api.signOut();
+        setCustomer(undefined);
+      },
+    }),
+    [customer, refresh],
+  );
+  return <SessionContext.Provider value={value}>{children}</SessionContext.Provider>;
+}
+
+/** The session of the page (inside a {@link SessionProvider}). */
+export function useSession(): SessionValue {
+  const value = useContext(SessionContext);
+  if (!value) throw new Error('useSession outside SessionProvider');
+  return value;
+}
