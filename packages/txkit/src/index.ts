@@ -40,6 +40,42 @@ export {
   type RecoveryReport,
   resolveInDoubt,
 } from './recovery/resolve-in-doubt.js';
+export {
+  type BarrierKey,
+  type BarrierOp,
+  type BarrierResult,
+  barrier,
+  barrierMigrations,
+  cleanupBarrier,
+  migrateBarrier,
+} from './saga/barrier.js';
+export {
+  defaultCompensationRetry,
+  defaultStepRetry,
+  type RetryPolicy,
+} from './saga/retry-policy.js';
+export { SagaBuilder, saga } from './saga/saga-builder.js';
+export type { SagaEventBase, SagaRunnerEvents, StepEvent } from './saga/saga-events.js';
+export type { SagaStatus, SerializedError } from './saga/saga-log.js';
+export { sagaMigrations } from './saga/saga-migrations.js';
+export type { SagaOutcome } from './saga/saga-outcome.js';
+export {
+  type RunOptions,
+  SagaRunner,
+  type SagaRunnerOptions,
+  type StuckSaga,
+} from './saga/saga-runner.js';
+export type {
+  AnySagaDefinition,
+  CompensationContext,
+  LocalCompensationContext,
+  LocalStepContext,
+  LocalStepOptions,
+  SagaDefinition,
+  StepContext,
+  StepOptions,
+  StepOutputs,
+} from './saga/saga-types.js';
 export type { IsolationLevel } from './two-phase/branch-sql.js';
 export {
   type RecoverOptions,

@@ -1,0 +1,103 @@
+import type pg from 'pg';
+import m1 from '../../sql/barrier/000001_barrier.sql';
+import { type Migration, runMigrations } from '../db/migrations.js';
+import type { Queryable } from '../db/queryable.js';
+import { DEFAULT_SCHEMA, quoteSchema } from '../db/schema-name.js';
+import { deleteOldBarrierRows, insertAction, insertCompensation, selectActionRow } from './barrier-sql.js';
+
+/** The barrier table's numbered migrations (sql/barrier). */
+export const barrierMigrations: readonly Migration[] = [{ version: 1, sql: m1 }];
+
+/** Which step a barrier call guards: a step context has these fields, and so does a RabbitMQ command. */
+export interface BarrierKey {
+  readonly sagaId: string;
+  readonly step: string;
+}
+
+/** The operation a participant is about to apply. */
+export type BarrierOp = 'action' | 'compensate';
+
+/**
+ * What the barrier decided. Apply the write only when `apply` is true; `why` says what happened:
+ * - `first`: the first action, or the first compensation of an action that ran;
+ * - `duplicate`: this operation already took effect (a retry, a re-delivered message);
+ * - `after-compensation`: an action arriving after its compensation — refused, it must never take effect;
+ * - `null-compensation`: a compensation whose action never ran — nothing to undo (and the late action is
+ *   now blocked).
+ */
+export interface BarrierResult {
+  readonly apply: boolean;
+  readonly why: 'first' | 'duplicate' | 'after-compensation' | 'null-compensation';
+}
+
+/**
+ * The sub-transaction barrier (DTM's design, for PostgreSQL). Call it inside the participant's own local
+ * transaction, before its write, and apply the write only when `apply` is true: the barrier's insert commits
+ * or rolls back with the write, so each of action and compensation takes effect at most once, a compensation
+ * without an action is a no-op, and an action after its compensation is refused. Concurrent calls for the
+ * same step wait on each other's insert (primary key), so they are ordered by the database.
+ *
+ * @example
+ * await withTransaction(paymentsPool, async (client) => {
+ *   if (!(await barrier(client, ctx, 'action')).apply) return;
+ *   await client.query('UPDATE wallets SET balance = balance - $1 WHERE customer = $2', [amount, customer]);
+ * });
+ */
+export async function barrier(
+  client: Queryable,
+  key: BarrierKey,
+  op: BarrierOp,
+  options: { schema?: string } = {},
+): Promise<BarrierResult> {
+  const schema = quoteSchema(options.schema ?? DEFAULT_SCHEMA);
+  if (op === 'action') {
+    const { rowCount } = await client.query(insertAction(schema, key.sagaId, key.step));
+    if (rowCount === 1) return { apply: true, why: 'first' };
+    const { rows } = await client.query<{ inserted_by: string }>(
+      selectActionRow(schema, key.sagaId, key.step),
+    );
+    return { apply: false, why: rows[0]?.inserted_by === 'compensate' ? 'after-compensation' : 'duplicate' };
+  }
+  const { rows } = await client.query<{ action_inserted: number; compensate_inserted: number }>(
+    insertCompensation(schema, key.sagaId, key.step),
+  );
+  const row = rows[0];
+  if (!row || row.compensate_inserted === 0) return { apply: false, why: 'duplicate' };
+  if (row.action_inserted === 1) return { apply: false, why: 'null-compensation' };
+  return { apply: true, why: 'first' };
+}
+
+/**
+ * Creates the barrier table in a participant's database (run it once per participant database).
+ *
+ * @example
+ * await migrateBarrier(paymentsPool);
+ */
+export function migrateBarrier(pool: pg.Pool, options: { schema?: string } = {}): Promise<number[]> {
+  return runMigrations(pool, {
+    schema: options.schema ?? DEFAULT_SCHEMA,
+    component: 'barrier',
+    migrations: barrierMigrations,
+  });
+}
+
+/**
+ * Deletes barrier rows older than the retention. Keep them longer than any action may still arrive (message
+ * redelivery, a runner's retries and recovery): a deleted row no longer refuses a late action.
+ *
+ * @example
+ * await cleanupBarrier(paymentsPool, { olderThanMs: 7 * 24 * 3600_000 });
+ */
+export async function cleanupBarrier(
+  pool: Queryable,
+  options: { olderThanMs: number; schema?: string; batchSize?: number },
+): Promise<number> {
+  const schema = quoteSchema(options.schema ?? DEFAULT_SCHEMA);
+  const batchSize = options.batchSize ?? 1_000;
+  let deleted = 0;
+  for (;;) {
+    const { rowCount } = await pool.query(deleteOldBarrierRows(schema, options.olderThanMs, batchSize));
+    deleted += rowCount ?? 0;
+    if ((rowCount ?? 0) < batchSize) return deleted;
+  }
+}

@@ -1,0 +1,125 @@
+import type pg from 'pg';
+import { leaseLostError } from './execution-env.js';
+import { extendLeases } from './saga-log.js';
+
+/** One saga this runner drives: its lease token and the signal that stops it when the lease is lost. */
+export interface HeldLease {
+  readonly sagaId: string;
+  readonly token: string;
+  readonly controller: AbortController;
+  /** Local time (ms) until which the lease is known to hold, with a safety margin. */
+  deadline: number;
+}
+
+/**
+ * Keeps the leases of the sagas this runner drives alive with one batched UPDATE per heartbeat, and stops
+ * (aborts) a saga whose lease is lost or could not be extended in time: two runners must never run the same
+ * step at once, so a runner that cannot prove its lease stops before another one may claim the saga.
+ */
+export class LeaseKeeper {
+  readonly #held = new Map<string, HeldLease>();
+  readonly #pool: pg.Pool;
+  readonly #schema: string;
+  readonly #leaseMs: number;
+  readonly #onError: (error: unknown) => void;
+  readonly #onStatement: () => void;
+  #timer: NodeJS.Timeout | undefined;
+  #beating = false;
+
+  constructor(options: {
+    pool: pg.Pool;
+    schema: string;
+    leaseMs: number;
+    onError: (error: unknown) => void;
+    onStatement: () => void;
+  }) {
+    this.#pool = options.pool;
+    this.#schema = options.schema;
+    this.#leaseMs = options.leaseMs;
+    this.#onError = options.onError;
+    this.#onStatement = options.onStatement;
+  }
+
+  /** Ids of the sagas held now. */
+  get sagaIds(): string[] {
+    return [...this.#held.values()].map((h) => h.sagaId);
+  }
+
+  /** Starts keeping a lease that was just written (so it holds for `leaseMs` from about now). */
+  hold(sagaId: string, token: string, since = Date.now()): HeldLease {
+    const lease: HeldLease = {
+      sagaId,
+      token,
+      controller: new AbortController(),
+      deadline: this.#deadlineFrom(since),
+    };
+    this.#held.set(token, lease);
+    this.#schedule();
+    return lease;
+  }
+
+  /** Notes that a fenced log write extended the lease (it was issued at `since`). */
+  renewed(lease: HeldLease, since: number): void {
+    lease.deadline = this.#deadlineFrom(since);
+  }
+
+  /** Stops keeping a lease (saga finished, lost, or the process "died"). */
+  release(lease: HeldLease): void {
+    this.#held.delete(lease.token);
+    if (this.#held.size === 0 && this.#timer) {
+      clearTimeout(this.#timer);
+      this.#timer = undefined;
+    }
+  }
+
+  /** Marks a lease lost and aborts the saga's work. */
+  lost(lease: HeldLease): void {
+    this.release(lease);
+    lease.controller.abort(leaseLostError(lease.sagaId));
+  }
+
+  // A write issued at `since` sets lease_until = now() + leaseMs on the server; keep a third of it as margin
+  // for clock rate differences and network delay.
+  #deadlineFrom(since: number): number {
+    return since + (this.#leaseMs * 2) / 3;
+  }
+
+  #schedule(): void {
+    if (this.#timer || this.#held.size === 0) return;
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      void this.#beat().finally(() => this.#schedule());
+    }, this.#leaseMs / 4);
+    this.#timer.unref();
+  }
+
+  async #beat(): Promise<void> {
+    if (this.#beating || this.#held.size === 0) return;
+    this.#beating = true;
+    const since = Date.now();
+    const leases = [...this.#held.values()];
+    try {
+      this.#onStatement();
+      const { rows } = await this.#pool.query<{ lease_token: string }>(
+        extendLeases(
+          this.#schema,
+          leases.map((l) => l.token),
+          this.#leaseMs,
+        ),
+      );
+      const valid = new Set(rows.map((r) => r.lease_token));
+      for (const lease of leases) {
+        if (!this.#held.has(lease.token)) continue;
+        if (valid.has(lease.token)) this.renewed(lease, since);
+        else this.lost(lease);
+      }
+    } catch (error) {
+      this.#onError(error);
+    } finally {
+      this.#beating = false;
+    }
+    // Leases that could not be renewed in time are given up before they can expire on the server.
+    const now = Date.now();
+    for (const lease of this.#held.values()) if (now > lease.deadline) this.lost(lease);
+  }
+}

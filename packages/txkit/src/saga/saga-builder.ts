@@ -1,0 +1,124 @@
+import { ConfigurationError } from '../errors.js';
+import { defaultCompensationRetry, defaultStepRetry, resolveRetryPolicy } from './retry-policy.js';
+import type {
+  LocalStepOptions,
+  SagaDefinition,
+  StepDefinition,
+  StepOptions,
+  StepOutputs,
+} from './saga-types.js';
+
+/** A step name not used yet in this saga (duplicates are a type error, and a runtime error). */
+type NewStepName<Name extends string, Outputs> = Name extends keyof Outputs ? never : Name;
+
+type WithStep<Outputs extends StepOutputs, Name extends string, Output> = {
+  [K in keyof Outputs | Name]: K extends Name ? Awaited<Output> : Outputs[K];
+};
+
+const stepName = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
+
+/**
+ * An immutable saga builder: every `.step()` returns a new builder, so a partial builder can be shared and
+ * extended; `.build()` returns a frozen definition. Step outputs accumulate in the type, so a step sees the
+ * typed outputs of the steps before it on `ctx.outputs`.
+ *
+ * @example
+ * const bookSeats = saga<BookingInput>('book-seats')
+ *   .step('reserve-seats', { run: async (ctx) => reserve(ctx), compensate: async (ctx) => release(ctx) })
+ *   .step('charge', { run: async (ctx) => charge(ctx.outputs['reserve-seats'].price) })
+ *   .build();
+ */
+export class SagaBuilder<Input, Outputs extends StepOutputs = Record<never, never>> {
+  readonly #name: string;
+  readonly #steps: readonly StepDefinition[];
+
+  /** @internal use {@link saga} */
+  constructor(name: string, steps: readonly StepDefinition[] = []) {
+    this.#name = name;
+    this.#steps = steps;
+  }
+
+  /**
+   * Adds a step whose action runs wherever it likes (another database, a service). Its log record is written
+   * after the action, so after a crash in between the action runs again: make it idempotent downstream.
+   *
+   * @example
+   * saga<{ amount: number }>('pay').step('charge', { run: (ctx) => charge(ctx.input.amount, ctx.stepKey) })
+   */
+  step<Name extends string, Output>(
+    name: NewStepName<Name, Outputs>,
+    options: StepOptions<Input, Outputs, Output>,
+  ): SagaBuilder<Input, WithStep<Outputs, Name, Output>> {
+    return this.#add(name, false, options as unknown as StepOptions<unknown, StepOutputs, unknown>);
+  }
+
+  /**
+   * Adds a step that writes only the runner's own log database: its action (and its compensation) run in a
+   * transaction on the log pool that also writes the step's log record, so the effect and the record commit
+   * together — exactly once, with no barrier and no extra log commit.
+   *
+   * @example
+   * saga<Booking>('book').localStep('reserve-seats', {
+   *   run: (ctx) => ctx.client.query('UPDATE seats SET booking = $1 WHERE id = ANY($2)', [ctx.sagaId, ctx.input.seats]),
+   * })
+   */
+  localStep<Name extends string, Output>(
+    name: NewStepName<Name, Outputs>,
+    options: LocalStepOptions<Input, Outputs, Output>,
+  ): SagaBuilder<Input, WithStep<Outputs, Name, Output>> {
+    return this.#add(name, true, options as unknown as StepOptions<unknown, StepOutputs, unknown>);
+  }
+
+  /**
+   * Freezes the definition. A saga needs at least one step.
+   *
+   * @example
+   * const definition = saga<Input>('s').step('a', { run }).build();
+   */
+  build(): SagaDefinition<Input, Outputs> {
+    if (this.#steps.length === 0) throw new ConfigurationError(`saga '${this.#name}' has no steps`);
+    return Object.freeze({ name: this.#name, steps: this.#steps });
+  }
+
+  #add<R extends StepOutputs>(
+    name: string,
+    local: boolean,
+    options: StepOptions<unknown, StepOutputs, unknown>,
+  ): SagaBuilder<Input, R> {
+    if (!stepName.test(name)) {
+      throw new ConfigurationError(`invalid step name '${name}': 1-100 characters of A-Z a-z 0-9 . _ -`);
+    }
+    if (this.#steps.some((s) => s.name === name)) {
+      throw new ConfigurationError(`saga '${this.#name}' already has a step named '${name}'`);
+    }
+    if (typeof options.run !== 'function')
+      throw new ConfigurationError(`step '${name}' needs a run function`);
+    if (options.timeoutMs !== undefined && !(options.timeoutMs > 0)) {
+      throw new ConfigurationError(`step '${name}': timeoutMs must be > 0`);
+    }
+    const step: StepDefinition = Object.freeze({
+      name,
+      local,
+      run: options.run,
+      compensate: options.compensate,
+      retry: resolveRetryPolicy(options.retry, defaultStepRetry),
+      compensationRetry: resolveRetryPolicy(options.compensationRetry, defaultCompensationRetry),
+      timeoutMs: options.timeoutMs,
+    });
+    return new SagaBuilder<Input, R>(this.#name, Object.freeze([...this.#steps, step]));
+  }
+}
+
+/**
+ * Starts a saga definition. The name identifies the saga in the log: every runner that may recover it must be
+ * given a definition with the same name and steps.
+ *
+ * @example
+ * const bookSeats = saga<BookingInput>('book-seats').step('reserve-seats', { run, compensate }).build();
+ */
+export function saga<Input>(name: string): SagaBuilder<Input> {
+  if (!stepName.test(name)) {
+    throw new ConfigurationError(`invalid saga name '${name}': 1-100 characters of A-Z a-z 0-9 . _ -`);
+  }
+  return new SagaBuilder<Input>(name);
+}

@@ -1,0 +1,316 @@
+/**
+ * Every statement of the saga log, as small functions returning `{ text, values }` (pg-boss `plans.ts`
+ * style). `schema` is always a quoted, validated schema name (see `quoteSchema`).
+ *
+ * What the log writes per saga, on the happy path of n steps:
+ * - `insertSaga`: 1 statement at the start (so recovery knows the saga before any step can take effect);
+ * - `recordStep`: 1 per step, fenced by the lease token, which also extends the lease; the last one also
+ *   marks the saga completed (so there is no separate end write);
+ * - a local step's record goes into the step's own transaction (no commit of its own).
+ * Compensation adds `startCompensation` and one `recordCompensation` per compensated step (the last one ends it).
+ */
+import type { Statement } from '../db/queryable.js';
+
+/** A saga row as read from the log. */
+export interface SagaRow {
+  id: string;
+  name: string;
+  key: string | null;
+  input: unknown;
+  status: SagaStatus;
+  step: number;
+  owner: string;
+  lease_token: string;
+  claims: number;
+  failed_step: string | null;
+  reason: string | null;
+  error: SerializedError | null;
+  failed_compensation: string | null;
+  compensation_error: SerializedError | null;
+  result: unknown;
+  created_at: Date;
+  updated_at: Date;
+}
+
+/** A step record as read from the log. */
+export interface StepRow {
+  step: string;
+  kind: 'action' | 'compensation';
+  status: 'done' | 'failed';
+  attempt: number;
+  output: unknown;
+  error: SerializedError | null;
+}
+
+/** Where a saga is in its life. */
+export type SagaStatus = 'running' | 'compensating' | 'completed' | 'compensated' | 'failed';
+
+/** An error as kept in the log (JSON). */
+export interface SerializedError {
+  name: string;
+  message: string;
+  code?: string;
+  reason?: string;
+}
+
+const sagaColumns = `id, name, key, input, status, step, owner, lease_token, claims, failed_step, reason, error,
+  failed_compensation, compensation_error, result, created_at, updated_at`;
+
+const lease = (leaseMs: number) => `now() + make_interval(secs => ${Number(leaseMs) / 1000})`;
+
+/**
+ * Starts a saga. Returns no row on a conflict: the (name, key) pair exists already, or (after an ambiguous
+ * commit, retried) this very id.
+ */
+export function insertSaga(
+  schema: string,
+  p: {
+    id: string;
+    name: string;
+    key: string | null;
+    input: unknown;
+    owner: string;
+    token: string;
+    leaseMs: number;
+  },
+): Statement {
+  return {
+    text: `INSERT INTO ${schema}.saga (id, name, key, input, status, owner, lease_token, lease_until)
+           VALUES ($1, $2, $3, $4, 'running', $5, $6, ${lease(p.leaseMs)})
+           ON CONFLICT DO NOTHING RETURNING id`,
+    values: [p.id, p.name, p.key, JSON.stringify(p.input ?? null), p.owner, p.token],
+  };
+}
+
+/** Reads a saga by id. */
+export function selectSaga(schema: string, id: string): Statement {
+  return { text: `SELECT ${sagaColumns} FROM ${schema}.saga WHERE id = $1`, values: [id] };
+}
+
+/** Reads a saga by its idempotency key. */
+export function selectSagaByKey(schema: string, name: string, key: string): Statement {
+  return {
+    text: `SELECT ${sagaColumns} FROM ${schema}.saga WHERE name = $1 AND key = $2`,
+    values: [name, key],
+  };
+}
+
+/** Reads the step records of a saga. */
+export function selectSteps(schema: string, id: string): Statement {
+  return {
+    text: `SELECT step, kind, status, attempt, output, error FROM ${schema}.saga_step WHERE saga_id = $1`,
+    values: [id],
+  };
+}
+
+/**
+ * Records a finished action and moves the saga to the next step, in one statement. Fenced: the record is
+ * written only while the caller still holds the lease token (the UPDATE matches no row otherwise, and the
+ * INSERT selects from it). With `result`, the saga is completed in the same statement.
+ * Returns one row: `fenced` (1 when the lease held) and `inserted` (0 when the record already existed,
+ * i.e. an earlier attempt of this very write did commit).
+ */
+export function recordStep(
+  schema: string,
+  p: {
+    id: string;
+    token: string;
+    step: string;
+    nextStep: number;
+    attempt: number;
+    output: unknown;
+    leaseMs: number;
+    complete?: { result: unknown };
+  },
+): Statement {
+  const finish = p.complete ? `, status = 'completed', result = $7, finished_at = now()` : '';
+  return {
+    text: `WITH fenced AS (
+             UPDATE ${schema}.saga SET step = $3, lease_until = ${lease(p.leaseMs)}, updated_at = now()${finish}
+             WHERE id = $1 AND lease_token = $2 AND status = 'running' RETURNING id),
+           inserted AS (
+             INSERT INTO ${schema}.saga_step (saga_id, step, kind, status, attempt, output)
+             SELECT id, $4, 'action', 'done', $5, $6 FROM fenced
+             ON CONFLICT (saga_id, step, kind) DO NOTHING RETURNING 1)
+           SELECT (SELECT count(*) FROM fenced)::int AS fenced, (SELECT count(*) FROM inserted)::int AS inserted`,
+    values: [
+      p.id,
+      p.token,
+      p.nextStep,
+      p.step,
+      p.attempt,
+      JSON.stringify(p.output ?? null),
+      ...(p.complete ? [JSON.stringify(p.complete.result)] : []),
+    ],
+  };
+}
+
+/**
+ * Switches a running saga to compensation, recording why in the saga row and as a failed action record of
+ * the failed step (fenced by the lease token). Returns `fenced` (1 when the lease held).
+ */
+export function startCompensation(
+  schema: string,
+  p: {
+    id: string;
+    token: string;
+    failedStep: string;
+    step: number;
+    attempt: number;
+    reason: string;
+    error: SerializedError;
+    leaseMs: number;
+  },
+): Statement {
+  return {
+    text: `WITH fenced AS (
+             UPDATE ${schema}.saga SET status = 'compensating', failed_step = $3, step = $4, reason = $5, error = $6,
+               lease_until = ${lease(p.leaseMs)}, updated_at = now()
+             WHERE id = $1 AND lease_token = $2 AND status = 'running' RETURNING id),
+           inserted AS (
+             INSERT INTO ${schema}.saga_step (saga_id, step, kind, status, attempt, error)
+             SELECT id, $3, 'action', 'failed', $7, $6 FROM fenced
+             ON CONFLICT (saga_id, step, kind) DO NOTHING RETURNING 1)
+           SELECT (SELECT count(*) FROM fenced)::int AS fenced, (SELECT count(*) FROM inserted)::int AS inserted`,
+    values: [p.id, p.token, p.failedStep, p.step, p.reason, JSON.stringify(p.error), p.attempt],
+  };
+}
+
+/** Ends a compensation with nothing (left) to compensate. */
+export function endCompensation(schema: string, p: { id: string; token: string }): Statement {
+  return {
+    text: `WITH fenced AS (
+             UPDATE ${schema}.saga SET status = 'compensated', finished_at = now(), updated_at = now()
+             WHERE id = $1 AND lease_token = $2 AND status = 'compensating' RETURNING id)
+           SELECT (SELECT count(*) FROM fenced)::int AS fenced, 0 AS inserted`,
+    values: [p.id, p.token],
+  };
+}
+
+/**
+ * Records a finished compensation (fenced); with `final`, also ends the saga `compensated`. Same result row
+ * as {@link recordStep}.
+ */
+export function recordCompensation(
+  schema: string,
+  p: {
+    id: string;
+    token: string;
+    step: string;
+    index: number;
+    attempt: number;
+    leaseMs: number;
+    final: boolean;
+  },
+): Statement {
+  const finish = p.final ? `, status = 'compensated', finished_at = now()` : '';
+  return {
+    text: `WITH fenced AS (
+             UPDATE ${schema}.saga SET step = $3, lease_until = ${lease(p.leaseMs)}, updated_at = now()${finish}
+             WHERE id = $1 AND lease_token = $2 AND status = 'compensating' RETURNING id),
+           inserted AS (
+             INSERT INTO ${schema}.saga_step (saga_id, step, kind, status, attempt)
+             SELECT id, $4, 'compensation', 'done', $5 FROM fenced
+             ON CONFLICT (saga_id, step, kind) DO UPDATE SET status = 'done', attempt = EXCLUDED.attempt, error = NULL
+               WHERE saga_step.status = 'failed'
+             RETURNING 1)
+           SELECT (SELECT count(*) FROM fenced)::int AS fenced, (SELECT count(*) FROM inserted)::int AS inserted`,
+    values: [p.id, p.token, p.index, p.step, p.attempt],
+  };
+}
+
+/**
+ * Ends a saga whose compensation gave up: status `failed` (the dead letter), with the step and its error in
+ * the saga row and as a failed compensation record.
+ */
+export function failSaga(
+  schema: string,
+  p: { id: string; token: string; step: string; index: number; attempt: number; error: SerializedError },
+): Statement {
+  return {
+    text: `WITH fenced AS (
+             UPDATE ${schema}.saga SET status = 'failed', step = $3, failed_compensation = $4,
+               compensation_error = $5, updated_at = now(), finished_at = now()
+             WHERE id = $1 AND lease_token = $2 AND status = 'compensating' RETURNING id),
+           inserted AS (
+             INSERT INTO ${schema}.saga_step (saga_id, step, kind, status, attempt, error)
+             SELECT id, $4, 'compensation', 'failed', $6, $5 FROM fenced
+             ON CONFLICT (saga_id, step, kind) DO UPDATE SET attempt = EXCLUDED.attempt, error = EXCLUDED.error
+             RETURNING 1)
+           SELECT (SELECT count(*) FROM fenced)::int AS fenced, (SELECT count(*) FROM inserted)::int AS inserted`,
+    values: [p.id, p.token, p.index, p.step, JSON.stringify(p.error), p.attempt],
+  };
+}
+
+/** Extends the leases this runner still holds; returns the tokens that are still valid. */
+export function extendLeases(schema: string, tokens: string[], leaseMs: number): Statement {
+  return {
+    text: `UPDATE ${schema}.saga SET lease_until = ${lease(leaseMs)}
+           WHERE lease_token = ANY($1::uuid[]) AND status IN ('running', 'compensating') RETURNING lease_token`,
+    values: [tokens],
+  };
+}
+
+/**
+ * Claims unfinished sagas whose lease expired. `FOR UPDATE SKIP LOCKED` lets several runners recover at
+ * once without waiting on or double-claiming each other's rows; each claim gets a fresh lease token, which
+ * fences every later write of the previous owner.
+ */
+export function claimExpired(
+  schema: string,
+  p: { owner: string; limit: number; leaseMs: number; exclude: string[] },
+): Statement {
+  return {
+    text: `UPDATE ${schema}.saga s SET owner = $1, lease_token = gen_random_uuid(), lease_until = ${lease(p.leaseMs)},
+             claims = s.claims + 1, updated_at = now()
+           FROM (SELECT id FROM ${schema}.saga
+                 WHERE status IN ('running', 'compensating') AND lease_until < now() AND id <> ALL($3::uuid[])
+                 ORDER BY lease_until LIMIT $2 FOR UPDATE SKIP LOCKED) c
+           WHERE s.id = c.id
+           RETURNING ${sagaColumns
+             .split(',')
+             .map((c) => `s.${c.trim()}`)
+             .join(', ')}`,
+    values: [p.owner, p.limit, p.exclude],
+  };
+}
+
+/** Sagas in the dead-letter state, oldest first. */
+export function selectFailed(schema: string, limit: number): Statement {
+  return {
+    text: `SELECT ${sagaColumns} FROM ${schema}.saga WHERE status = 'failed' ORDER BY updated_at LIMIT $1`,
+    values: [limit],
+  };
+}
+
+/** How many sagas are in the dead-letter state. */
+export function countFailed(schema: string): Statement {
+  return { text: `SELECT count(*)::int AS n FROM ${schema}.saga WHERE status = 'failed'`, values: [] };
+}
+
+/** Re-opens a failed saga for another round of compensation, claimed by the caller. */
+export function reopenFailed(
+  schema: string,
+  p: { id: string; owner: string; token: string; leaseMs: number },
+): Statement {
+  return {
+    text: `UPDATE ${schema}.saga SET status = 'compensating', owner = $2, lease_token = $3,
+             lease_until = ${lease(p.leaseMs)}, failed_compensation = NULL, compensation_error = NULL,
+             finished_at = NULL, updated_at = now()
+           WHERE id = $1 AND status = 'failed' RETURNING ${sagaColumns}`,
+    values: [p.id, p.owner, p.token],
+  };
+}
+
+/**
+ * Deletes finished sagas (completed, compensated) older than the retention; their step records go with them.
+ * Failed sagas stay until an operator deals with them.
+ */
+export function deleteFinished(schema: string, olderThanMs: number, limit: number): Statement {
+  return {
+    text: `DELETE FROM ${schema}.saga WHERE id IN (
+             SELECT id FROM ${schema}.saga WHERE status IN ('completed', 'compensated')
+               AND finished_at < now() - make_interval(secs => $1) LIMIT $2)`,
+    values: [olderThanMs / 1000, limit],
+  };
+}

@@ -1,0 +1,465 @@
+import { randomUUID } from 'node:crypto';
+import { EventEmitter } from 'eventemitter3';
+import type pg from 'pg';
+import { runMigrations } from '../db/migrations.js';
+import { isRetryablePostgresError } from '../db/postgres-errors.js';
+import type { Statement } from '../db/queryable.js';
+import { DEFAULT_SCHEMA, quoteSchema } from '../db/schema-name.js';
+import { ConfigurationError, InDoubtError, TxkitError } from '../errors.js';
+import type { FaultHook } from '../faults.js';
+import { type BackgroundService, startBackgroundService } from '../recovery/background-service.js';
+import { driveSaga } from './drive-saga.js';
+import { type ExecutionEnv, isLeaseLost } from './execution-env.js';
+import { LeaseKeeper } from './lease-keeper.js';
+import { resumeClaimed, resumeExpiredSagas } from './resume-sagas.js';
+import { backoffDelay, type RetryPolicy, resolveRetryPolicy, sleep } from './retry-policy.js';
+import type { SagaRunnerEvents } from './saga-events.js';
+import {
+  countFailed,
+  deleteFinished,
+  insertSaga,
+  reopenFailed,
+  type SagaRow,
+  type SerializedError,
+  selectFailed,
+  selectSaga,
+  selectSagaByKey,
+} from './saga-log.js';
+import { sagaMigrations } from './saga-migrations.js';
+import { outcomeFromRow, type SagaOutcome } from './saga-outcome.js';
+import { newSagaState } from './saga-state.js';
+import type { AnySagaDefinition, SagaDefinition, StepOutputs } from './saga-types.js';
+
+/** Options of a {@link SagaRunner}. */
+export interface SagaRunnerOptions {
+  /** The pool of the database that holds the saga log (and where local steps run). */
+  pool: pg.Pool;
+  /** This runner's name (e.g. the instance), stored as the owner of the sagas it drives. */
+  id: string;
+  /** Every saga this runner may run or recover, by name. */
+  sagas: readonly AnySagaDefinition[];
+  /** Schema of the log tables (default `txkit`). */
+  schema?: string;
+  /** How long a runner's claim on a saga lasts without renewal (default 30 s). Heartbeats renew it. */
+  leaseMs?: number;
+  /** How long `run()` waits for the outcome of a saga started elsewhere with the same key (default 60 s). */
+  waitTimeoutMs?: number;
+  /** A saga recovered more often than this is compensated (or, when compensating, failed). Default 10. */
+  maxClaims?: number;
+  /** Retries of a log write that failed transiently (default 5 attempts from 50 ms). */
+  logRetry?: Partial<RetryPolicy>;
+  /** Fault injection for tests: called at every `saga:*` fault point. @internal */
+  faults?: FaultHook;
+}
+
+/** Options of one {@link SagaRunner.run}. */
+export interface RunOptions {
+  /**
+   * Idempotency key, unique per saga name: a second run with the same key runs nothing and returns the first
+   * run's outcome (waiting for it while it is in flight). Its input is not compared with the first one's.
+   */
+  key?: string;
+  /** Overrides the runner's `waitTimeoutMs` for this call. */
+  waitTimeoutMs?: number;
+}
+
+/** A saga in the dead-letter state, as {@link SagaRunner.stuck} lists it. */
+export interface StuckSaga {
+  sagaId: string;
+  name: string;
+  key: string | null;
+  input: unknown;
+  failedStep: string | null;
+  reason: string | null;
+  error: SerializedError | null;
+  compensation: { step: string | null; error: SerializedError | null };
+  updatedAt: Date;
+}
+
+/**
+ * Runs sagas durably over a log in your own PostgreSQL, and recovers the ones whose runner died.
+ *
+ * @example
+ * const runner = new SagaRunner({ pool: logPool, id: 'api-1', sagas: [bookSeats] });
+ * await runner.migrate();
+ * const outcome = await runner.run(bookSeats, input, { key: idempotencyKey });
+ * const recovery = runner.startRecovery({ intervalMs: 1_000 });
+ * await recovery.stop();
+ */
+export class SagaRunner extends EventEmitter<SagaRunnerEvents> {
+  readonly #pool: pg.Pool;
+  readonly #schemaName: string;
+  readonly #owner: string;
+  readonly #definitions = new Map<string, AnySagaDefinition>();
+  readonly #inFlight = new Map<string, Promise<SagaOutcome>>();
+  readonly #services = new Set<BackgroundService>();
+  readonly #waitTimeoutMs: number;
+  readonly #maxClaims: number;
+  readonly #env: ExecutionEnv;
+  #logStatements = 0;
+  #stuckCount = 0;
+
+  constructor(options: SagaRunnerOptions) {
+    super();
+    if (!options.pool) throw new ConfigurationError('SagaRunner needs a pool (the saga log database)');
+    if (!options.id) throw new ConfigurationError('SagaRunner needs an id');
+    this.#pool = options.pool;
+    this.#schemaName = options.schema ?? DEFAULT_SCHEMA;
+    this.#owner = options.id;
+    this.#waitTimeoutMs = options.waitTimeoutMs ?? 60_000;
+    this.#maxClaims = options.maxClaims ?? 10;
+    for (const definition of options.sagas) {
+      if (this.#definitions.has(definition.name)) {
+        throw new ConfigurationError(`two sagas named '${definition.name}' given to runner '${options.id}'`);
+      }
+      this.#definitions.set(definition.name, definition);
+    }
+    const leaseMs = options.leaseMs ?? 30_000;
+    const schema = quoteSchema(this.#schemaName);
+    const count = () => {
+      this.#logStatements++;
+    };
+    this.#env = {
+      pool: options.pool,
+      schema,
+      leaseMs,
+      faults: options.faults,
+      logRetry: resolveRetryPolicy(options.logRetry, {
+        maxAttempts: 5,
+        initialDelayMs: 50,
+        maxDelayMs: 2_000,
+        backoffFactor: 2,
+      }),
+      leases: new LeaseKeeper({
+        pool: options.pool,
+        schema,
+        leaseMs,
+        onStatement: count,
+        onError: (error) => this.#safeEmit('error', error),
+      }),
+      emit: (event, ...args) => this.#safeEmit(event, ...args),
+      countStatement: count,
+    };
+  }
+
+  /** The schema of the saga log tables. */
+  get schema(): string {
+    return this.#schemaName;
+  }
+
+  /** Sagas this runner is driving right now (started here or recovered here). */
+  get runningCount(): number {
+    return this.#inFlight.size;
+  }
+
+  /** Sagas in the dead-letter state, as last seen (refreshed by recovery passes and `stuck()`). */
+  get stuckCount(): number {
+    return this.#stuckCount;
+  }
+
+  /** Statements this runner sent to the saga log so far (to measure the log's cost per saga). */
+  get logStatementCount(): number {
+    return this.#logStatements;
+  }
+
+  /**
+   * Creates or updates the saga log tables (idempotent; safe from several processes at once).
+   *
+   * @example
+   * await runner.migrate();
+   */
+  migrate(): Promise<number[]> {
+    return runMigrations(this.#pool, {
+      schema: this.#schemaName,
+      component: 'saga',
+      migrations: sagaMigrations,
+    });
+  }
+
+  /**
+   * Runs a saga to its end and returns its outcome. The saga is logged before its first step, so if this
+   * process dies, recovery (in any runner that knows the saga) drives it on. Rejects only when this runner
+   * cannot drive it further (the log unreachable): the saga is then left to recovery.
+   *
+   * @example
+   * const outcome = await runner.run(bookSeats, { seats: [4, 5] }, { key: req.headers['idempotency-key'] });
+   * if (outcome.status === 'completed') return outcome.result['issue-ticket'];
+   */
+  async run<Input, Outputs extends StepOutputs>(
+    definition: SagaDefinition<Input, Outputs>,
+    input: Input,
+    options: RunOptions = {},
+  ): Promise<SagaOutcome<Outputs>> {
+    const known = this.#definitions.get(definition.name);
+    if (known !== definition) {
+      throw new ConfigurationError(
+        `saga '${definition.name}' is not among the sagas of runner '${this.#owner}': pass it in options.sagas`,
+      );
+    }
+    const id = randomUUID();
+    const token = randomUUID();
+    const key = options.key ?? null;
+    const since = Date.now();
+    const started = await this.#insert(
+      insertSaga(this.#env.schema, {
+        id,
+        name: definition.name,
+        key,
+        input,
+        owner: this.#owner,
+        token,
+        leaseMs: this.#env.leaseMs,
+      }),
+      { id, key, name: definition.name },
+    );
+    const waitMs = options.waitTimeoutMs ?? this.#waitTimeoutMs;
+    if (typeof started !== 'string') {
+      // The key is taken: the first run's outcome is the answer (now, or once it is finished).
+      return (outcomeFromRow(started) ??
+        (await this.#awaitOutcome(started.id, waitMs))) as SagaOutcome<Outputs>;
+    }
+    this.#env.emit('saga:started', { sagaId: id, name: definition.name, key });
+    const lease = this.#env.leases.hold(id, token, since);
+    const work = driveSaga(this.#env, newSagaState(id, known, input, lease));
+    this.#track(id, work);
+    try {
+      return (await work) as SagaOutcome<Outputs>;
+    } catch (error) {
+      // Another runner took the saga over (our lease expired): its outcome is still this call's answer.
+      if (isLeaseLost(error)) return (await this.#awaitOutcome(id, waitMs)) as SagaOutcome<Outputs>;
+      throw error;
+    }
+  }
+
+  /**
+   * The outcome of a saga, or `undefined` while it is still running or compensating (or unknown).
+   *
+   * @example
+   * const outcome = await runner.outcome(sagaId);
+   */
+  async outcome(sagaId: string): Promise<SagaOutcome | undefined> {
+    const row = await this.#select(selectSaga(this.#env.schema, sagaId));
+    return row ? outcomeFromRow(row) : undefined;
+  }
+
+  /**
+   * One recovery pass: claims up to `batchSize` sagas whose lease expired and drives each to its end.
+   * Several runners may recover at once; each saga is driven by one of them.
+   *
+   * @example
+   * const { resumed } = await runner.recover();
+   */
+  async recover(options: { batchSize?: number } = {}): Promise<{
+    resumed: number;
+    outcomes: SagaOutcome[];
+    errors: unknown[];
+  }> {
+    const { outcomes, errors } = await resumeExpiredSagas(
+      this.#env,
+      this.#definitions,
+      {
+        owner: this.#owner,
+        batchSize: options.batchSize ?? 20,
+        maxClaims: this.#maxClaims,
+        exclude: [...this.#inFlight.keys()],
+      },
+      (id, work) => this.#track(id, work),
+    );
+    return { resumed: outcomes.length + errors.length, outcomes, errors };
+  }
+
+  /**
+   * Starts recovery as a background service: a pass every `intervalMs`, errors as `'error'` events.
+   *
+   * @example
+   * const service = runner.startRecovery({ intervalMs: 1_000 });
+   * process.on('SIGTERM', () => service.stop());
+   */
+  startRecovery(options: { intervalMs: number; batchSize?: number }): BackgroundService {
+    return this.#service(options.intervalMs, async () => {
+      const { errors } = await this.recover(options);
+      for (const error of errors) this.#safeEmit('error', error);
+      await this.#refreshStuckCount();
+    });
+  }
+
+  /**
+   * Sagas whose compensation gave up (status `failed`), with the failed step and the compensation error.
+   *
+   * @example
+   * for (const s of await runner.stuck()) console.warn(s.sagaId, s.compensation.step, s.compensation.error);
+   */
+  async stuck(limit = 100): Promise<StuckSaga[]> {
+    this.#logStatements++;
+    const { rows } = await this.#pool.query<SagaRow>(selectFailed(this.#env.schema, limit));
+    await this.#refreshStuckCount();
+    return rows.map((row) => ({
+      sagaId: row.id,
+      name: row.name,
+      key: row.key,
+      input: row.input,
+      failedStep: row.failed_step,
+      reason: row.reason,
+      error: row.error,
+      compensation: { step: row.failed_compensation, error: row.compensation_error },
+      updatedAt: row.updated_at,
+    }));
+  }
+
+  /**
+   * Operator action: runs the compensation of a `failed` saga again (from the compensation that gave up),
+   * after the cause was fixed. Returns the new outcome.
+   *
+   * @example
+   * const outcome = await runner.retryFailed(stuck[0].sagaId);
+   */
+  async retryFailed(sagaId: string): Promise<SagaOutcome> {
+    const token = randomUUID();
+    const since = Date.now();
+    const row = await this.#select(
+      reopenFailed(this.#env.schema, { id: sagaId, owner: this.#owner, token, leaseMs: this.#env.leaseMs }),
+    );
+    if (!row) {
+      throw new TxkitError('SAGA_NOT_FOUND', `no failed saga ${sagaId}`, { context: { sagaId } });
+    }
+    const work = resumeClaimed(this.#env, this.#definitions, row, Number.POSITIVE_INFINITY, since);
+    this.#track(sagaId, work);
+    try {
+      return await work;
+    } finally {
+      await this.#refreshStuckCount().catch(() => {});
+    }
+  }
+
+  /**
+   * Deletes completed and compensated sagas finished more than `olderThanMs` ago (failed ones stay).
+   * Returns how many were deleted.
+   *
+   * @example
+   * await runner.cleanup({ olderThanMs: 7 * 24 * 3600_000 });
+   */
+  async cleanup(options: { olderThanMs: number; batchSize?: number }): Promise<number> {
+    const batchSize = options.batchSize ?? 1_000;
+    let deleted = 0;
+    for (;;) {
+      this.#logStatements++;
+      const { rowCount } = await this.#pool.query(
+        deleteFinished(this.#env.schema, options.olderThanMs, batchSize),
+      );
+      deleted += rowCount ?? 0;
+      if ((rowCount ?? 0) < batchSize) return deleted;
+    }
+  }
+
+  /**
+   * Starts the retention cleanup as a background service.
+   *
+   * @example
+   * const cleanup = runner.startCleanup({ intervalMs: 3600_000, retentionMs: 7 * 24 * 3600_000 });
+   */
+  startCleanup(options: { intervalMs: number; retentionMs: number }): BackgroundService {
+    return this.#service(options.intervalMs, async () => {
+      await this.cleanup({ olderThanMs: options.retentionMs });
+    });
+  }
+
+  /**
+   * Stops this runner's background services (waiting for their passes) and waits for the sagas in flight.
+   *
+   * @example
+   * await runner.close();
+   */
+  async close(): Promise<void> {
+    await Promise.all([...this.#services].map((s) => s.stop()));
+    await Promise.allSettled([...this.#inFlight.values()]);
+  }
+
+  #service(intervalMs: number, pass: () => Promise<void>): BackgroundService {
+    const service = startBackgroundService({
+      intervalMs,
+      pass,
+      onError: (error) => this.#safeEmit('error', error),
+    });
+    this.#services.add(service);
+    return service;
+  }
+
+  #track(id: string, work: Promise<SagaOutcome>): void {
+    this.#inFlight.set(id, work);
+    const done = () => {
+      if (this.#inFlight.get(id) === work) this.#inFlight.delete(id);
+    };
+    work.then(done, done);
+  }
+
+  async #refreshStuckCount(): Promise<void> {
+    this.#logStatements++;
+    const { rows } = await this.#pool.query<{ n: number }>(countFailed(this.#env.schema));
+    this.#stuckCount = rows[0]?.n ?? 0;
+  }
+
+  async #select(statement: Statement): Promise<SagaRow | undefined> {
+    this.#logStatements++;
+    const { rows } = await this.#pool.query<SagaRow>(statement);
+    return rows[0];
+  }
+
+  // Inserts the saga row, retrying transient errors. Returns the id of the saga that holds the key: ours, or
+  // the first run's. A retried insert that finds its own row means the earlier attempt did commit.
+  async #insert(
+    statement: Statement,
+    saga: { id: string; key: string | null; name: string },
+  ): Promise<string | SagaRow> {
+    const policy = this.#env.logRetry;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        this.#logStatements++;
+        const { rows } = await this.#pool.query(statement);
+        if (rows.length === 1 || saga.key === null) return saga.id;
+        const existing = await this.#select(selectSagaByKey(this.#env.schema, saga.name, saga.key));
+        if (existing) return existing.id === saga.id ? saga.id : existing;
+        // The key's saga was deleted between the two statements (retention): start ours.
+      } catch (error) {
+        if (!isRetryablePostgresError(error) || attempt >= policy.maxAttempts) {
+          // The insert may have committed: the saga may run later through recovery.
+          throw new InDoubtError(`could not start saga ${saga.id}: the saga log is unreachable`, {
+            cause: error,
+            context: { sagaId: saga.id, saga: saga.name },
+          });
+        }
+      }
+      await sleep(backoffDelay(policy, attempt));
+    }
+  }
+
+  // Waits for the outcome of a saga driven elsewhere (another call with the same key, another runner).
+  async #awaitOutcome(sagaId: string, timeoutMs: number): Promise<SagaOutcome> {
+    const local = this.#inFlight.get(sagaId);
+    if (local) {
+      const outcome = await local.catch(() => undefined);
+      if (outcome) return outcome;
+    }
+    const deadline = Date.now() + timeoutMs;
+    let delay = 10;
+    for (;;) {
+      const outcome = await this.outcome(sagaId);
+      if (outcome) return outcome;
+      if (Date.now() >= deadline) {
+        throw new InDoubtError(`saga ${sagaId} is still in flight after ${timeoutMs} ms`, {
+          context: { sagaId },
+        });
+      }
+      await sleep(Math.min(delay, Math.max(0, deadline - Date.now())));
+      delay = Math.min(delay * 2, 250);
+    }
+  }
+
+  // A throwing listener must not break a saga in the middle of a step; it is reported as an 'error' event.
+  #safeEmit<K extends keyof SagaRunnerEvents>(event: K, ...args: SagaRunnerEvents[K]): void {
+    try {
+      (this.emit as (e: K, ...a: SagaRunnerEvents[K]) => boolean)(event, ...args);
+    } catch (error) {
+      if (event !== 'error') this.#safeEmit('error', error);
+    }
+  }
+}

@@ -1,0 +1,125 @@
+import type pg from 'pg';
+import type { RetryPolicy } from './retry-policy.js';
+
+/** Outputs of earlier steps, keyed by step name. */
+export type StepOutputs = Record<string, unknown>;
+
+/**
+ * What a step's action receives.
+ *
+ * @example
+ * .step('charge', { run: async (ctx) => payments.charge(ctx.input.customer, ctx.outputs['reserve-seats'].price,
+ *   { idempotencyKey: ctx.stepKey, signal: ctx.signal }) })
+ */
+export interface StepContext<Input, Outputs extends StepOutputs> {
+  /** The saga's id (a uuid). */
+  readonly sagaId: string;
+  /** The saga's name. */
+  readonly sagaName: string;
+  /** This step's name. */
+  readonly step: string;
+  /**
+   * Stable idempotency key of this step in this saga (`<sagaId>:<step>`), the same on every attempt and after
+   * recovery: pass it downstream, or use {@link barrier}, so that a step run again has no second effect.
+   */
+  readonly stepKey: string;
+  /** 1-based attempt number (restarts at 1 when another runner resumes the saga). */
+  readonly attempt: number;
+  /** The saga's input. */
+  readonly input: Input;
+  /** Outputs of the earlier steps (as stored in the log: JSON values). */
+  readonly outputs: Readonly<Outputs>;
+  /** Fires at the step's `timeoutMs`, or when this runner loses its lease on the saga. */
+  readonly signal: AbortSignal;
+}
+
+/**
+ * What a local step's action or compensation receives: a client inside a transaction on the runner's log
+ * database, which commits together with the step's log record.
+ *
+ * @example
+ * .localStep('reserve-seats', { run: (ctx) => ctx.client.query('UPDATE seats SET taken = true WHERE id = $1', [id]) })
+ */
+export interface LocalStepContext<Input, Outputs extends StepOutputs> extends StepContext<Input, Outputs> {
+  readonly client: pg.PoolClient;
+}
+
+/**
+ * What a compensation receives: the step context plus the action's output, `undefined` when the action's
+ * record is missing (the action may or may not have taken effect: the {@link barrier} tells).
+ *
+ * @example
+ * compensate: async (ctx) => refund(ctx.stepKey, ctx.output?.paymentId)
+ */
+export type CompensationContext<Input, Outputs extends StepOutputs, Output> = StepContext<Input, Outputs> & {
+  readonly output: Output | undefined;
+};
+
+/** A local step's compensation context. */
+export type LocalCompensationContext<Input, Outputs extends StepOutputs, Output> = LocalStepContext<
+  Input,
+  Outputs
+> & { readonly output: Output | undefined };
+
+/**
+ * Options of one step.
+ *
+ * @example
+ * .step('charge', { run, compensate, retry: { maxAttempts: 5, initialDelayMs: 20 }, timeoutMs: 2_000 })
+ */
+export interface StepOptions<Input, Outputs extends StepOutputs, Output> {
+  /** The action. Must be idempotent downstream (use `ctx.stepKey` or the barrier): after a crash it runs again. */
+  run: (ctx: StepContext<Input, Outputs>) => Promise<Output> | Output;
+  /**
+   * Undoes the action. Runs for every step whose action may have taken effect, including one whose action
+   * failed or whose record is missing, so it must be a no-op when the action never ran (the barrier does that).
+   */
+  compensate?: (ctx: CompensationContext<Input, Outputs, Output>) => Promise<void> | void;
+  /** Retries of the action on retryable errors. */
+  retry?: Partial<RetryPolicy>;
+  /** Retries of the compensation (on any error but a crash). */
+  compensationRetry?: Partial<RetryPolicy>;
+  /** Time limit of one attempt (action or compensation); on expiry the signal fires and the attempt is retried. */
+  timeoutMs?: number;
+}
+
+/**
+ * Options of a local step (see {@link SagaBuilder.localStep}).
+ *
+ * @example
+ * .localStep('reserve-seats', { run: (ctx) => reserve(ctx.client, ctx.input), compensate: (ctx) => release(ctx.client, ctx.input) })
+ */
+export interface LocalStepOptions<Input, Outputs extends StepOutputs, Output>
+  extends Omit<StepOptions<Input, Outputs, Output>, 'run' | 'compensate'> {
+  run: (ctx: LocalStepContext<Input, Outputs>) => Promise<Output> | Output;
+  compensate?: (ctx: LocalCompensationContext<Input, Outputs, Output>) => Promise<void> | void;
+}
+
+/** A step as the runner sees it (types erased). */
+export interface StepDefinition {
+  readonly name: string;
+  /** Runs in a transaction on the log database, together with its log record. */
+  readonly local: boolean;
+  readonly run: (ctx: never) => unknown;
+  readonly compensate: ((ctx: never) => unknown) | undefined;
+  readonly retry: RetryPolicy;
+  readonly compensationRetry: RetryPolicy;
+  readonly timeoutMs: number | undefined;
+}
+
+/**
+ * A built, frozen saga: a name and its steps. Run it with {@link SagaRunner.run}.
+ *
+ * @example
+ * const bookSeats: SagaDefinition<BookingInput, { 'reserve-seats': Seat[] }> = saga<BookingInput>('book-seats')
+ *   .step('reserve-seats', { run: reserve }).build();
+ */
+export interface SagaDefinition<Input, Outputs extends StepOutputs> {
+  readonly name: string;
+  readonly steps: readonly StepDefinition[];
+  /** Type carrier only; never set at run time. @internal */
+  readonly __types?: { input: Input; outputs: Outputs };
+}
+
+/** Any saga definition (for lists of them). */
+export type AnySagaDefinition = SagaDefinition<unknown, StepOutputs>;

@@ -1,0 +1,57 @@
+import type pg from 'pg';
+import type { SagaState } from './saga-state.js';
+import type { StepDefinition } from './saga-types.js';
+
+/** Builds the context a step's action or compensation receives. */
+export function buildContext(
+  state: SagaState,
+  step: StepDefinition,
+  attempt: number,
+  signal: AbortSignal,
+  extra: { client?: pg.PoolClient; compensation?: boolean } = {},
+) {
+  return {
+    sagaId: state.id,
+    sagaName: state.definition.name,
+    step: step.name,
+    stepKey: `${state.id}:${step.name}`,
+    attempt,
+    input: state.input,
+    outputs: Object.freeze({ ...state.outputs }),
+    signal,
+    ...(extra.client ? { client: extra.client } : {}),
+    ...(extra.compensation ? { output: state.outputs[step.name] } : {}),
+  };
+}
+
+/** The error a pinned client is destroyed with, so that PostgreSQL rolls its transaction back. */
+export function destroyReason(error: unknown): Error {
+  return error instanceof Error ? error : new Error(String(error));
+}
+
+/**
+ * Runs `work` in a transaction on a client of the log pool (a local step). Commits when `work` returns
+ * `'commit'`, rolls back when it returns `'rollback'` or throws. A client whose work was abandoned (timeout,
+ * lost lease, simulated crash) or whose connection broke is destroyed instead of returned: its queries may
+ * still be running, and closing the connection makes PostgreSQL roll the transaction back.
+ */
+export async function inLogTransaction<T>(
+  pool: pg.Pool,
+  work: (client: pg.PoolClient) => Promise<{ end: 'commit' | 'rollback'; value: T }>,
+  mustDestroy: (error: unknown) => boolean,
+): Promise<T> {
+  const client = await pool.connect();
+  let destroy: Error | undefined;
+  try {
+    await client.query('BEGIN');
+    const { end, value } = await work(client);
+    await client.query(end === 'commit' ? 'COMMIT' : 'ROLLBACK');
+    return value;
+  } catch (error) {
+    if (mustDestroy(error)) destroy = destroyReason(error);
+    else await client.query('ROLLBACK').catch((e) => (destroy = destroyReason(e)));
+    throw error;
+  } finally {
+    client.release(destroy);
+  }
+}

@@ -1,0 +1,174 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type FaultHook, type SagaFaultPoint, SimulatedCrash, saga } from '../../src/index.js';
+import { type BookingWorld, createBookingWorld, freshSchema } from './support/booking-fixture.js';
+
+// Each durability rule of the saga runner, crashed at its fault point (SimulatedCrash = the process dies
+// there: no further SQL), then recovered by another runner: the saga must end completed or fully
+// compensated, and no participant effect may be applied twice (the ledger counts applied effects).
+
+let world: BookingWorld;
+const leaseMs = 300;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+beforeAll(async () => {
+  world = await createBookingWorld('saga crash');
+});
+afterAll(() => world?.drop());
+
+/** A hook that crashes the first time `point` is reached for `step`. */
+function crashAt(point: SagaFaultPoint, step: string): FaultHook & { hits: number } {
+  const hook = Object.assign(
+    (site: Parameters<FaultHook>[0]) => {
+      if (site.point === point && site.step === step && hook.hits++ === 0) throw new SimulatedCrash(site);
+    },
+    { hits: 0 },
+  );
+  return hook;
+}
+
+/** Runs until the crash, checks the run rejected with it, then recovers with a healthy runner. */
+async function crashAndRecover(faults: FaultHook & { hits: number }, input: Parameters<typeof run>[1]) {
+  const schema = freshSchema();
+  const dying = world.runner({ schema, id: 'dying', leaseMs, faults });
+  await dying.migrate();
+  let sagaId = '';
+  dying.on('saga:started', (e) => {
+    sagaId = e.sagaId;
+  });
+  await expect(run(dying, input)).rejects.toBeInstanceOf(SimulatedCrash);
+  expect(faults.hits).toBe(1);
+  expect(dying.runningCount).toBe(0);
+
+  const healthy = world.runner({ schema, id: 'healthy', leaseMs });
+  // A live lease is never taken over.
+  expect((await healthy.recover()).resumed).toBe(0);
+  await sleep(leaseMs + 100);
+  // A crash after the last record (it ends the saga in the same statement) leaves nothing to recover.
+  const finished = await healthy.outcome(sagaId);
+  if (finished) {
+    expect((await healthy.recover()).resumed).toBe(0);
+    return { outcome: finished, ledger: await world.ledger(sagaId), healthy };
+  }
+  const { outcomes, errors } = await healthy.recover();
+  expect(errors).toEqual([]);
+  expect(outcomes).toHaveLength(1);
+  expect(outcomes[0]?.sagaId).toBe(sagaId);
+  // Nothing left to recover.
+  await sleep(leaseMs + 100);
+  expect((await healthy.recover()).resumed).toBe(0);
+  return { outcome: outcomes[0]!, ledger: await world.ledger(sagaId), healthy };
+}
+
+function run(runner: ReturnType<BookingWorld['runner']>, input: { label: string; rejectAt?: string }) {
+  return runner.run(world.definition, input);
+}
+
+const done = { action: 1, compensate: 0 };
+const undone = { action: 1, compensate: 1 };
+const never = { action: 0, compensate: 0 };
+
+describe('saga crash recovery (fault hooks)', () => {
+  const forwardPoints: SagaFaultPoint[] = [
+    'saga:before-step',
+    'saga:after-step-effect',
+    'saga:after-step-record',
+  ];
+  for (const point of forwardPoints) {
+    for (const step of ['seat', 'pay', 'ticket']) {
+      it(`completes after a crash at ${point} of ${step}, each effect once`, async () => {
+        const { outcome, ledger } = await crashAndRecover(crashAt(point, step), {
+          label: `${point}-${step}`,
+        });
+        expect(outcome.status).toBe('completed');
+        expect(ledger).toEqual({ seat: done, pay: done, ticket: done });
+      });
+    }
+  }
+
+  const compensationPoints: SagaFaultPoint[] = [
+    'saga:before-compensation',
+    'saga:after-compensation-effect',
+    'saga:after-compensation-record',
+  ];
+  for (const point of compensationPoints) {
+    for (const step of ['ticket', 'pay', 'seat']) {
+      it(`finishes compensating after a crash at ${point} of ${step}, each effect once`, async () => {
+        const { outcome, ledger } = await crashAndRecover(crashAt(point, step), {
+          label: `${point}-${step}`,
+          rejectAt: 'ticket',
+        });
+        expect(outcome).toMatchObject({
+          status: 'compensated',
+          failedStep: 'ticket',
+          reason: 'ticket-rejected',
+        });
+        // The failed ticket step is compensated too (its action may have run): the barrier makes it a no-op.
+        expect(ledger).toEqual({ seat: undone, pay: undone, ticket: never });
+      });
+    }
+  }
+
+  it('without the barrier, the same crash applies an effect twice (what the barrier is for)', async () => {
+    world.useBarrier = false;
+    try {
+      const { outcome, ledger } = await crashAndRecover(crashAt('saga:after-step-effect', 'pay'), {
+        label: 'no-barrier',
+      });
+      expect(outcome.status).toBe('completed');
+      expect(ledger.pay.action).toBe(2);
+    } finally {
+      world.useBarrier = true;
+    }
+  });
+
+  it('rolls a local step back with its record when the process dies before the commit', async () => {
+    await world.logPool.query('CREATE TABLE IF NOT EXISTS crash_notes (saga_id uuid, step text)');
+    const definition = saga<unknown>('local-crash')
+      .localStep('one', {
+        run: async (ctx) => {
+          await ctx.client.query('INSERT INTO crash_notes VALUES ($1, $2)', [ctx.sagaId, ctx.step]);
+        },
+      })
+      .localStep('two', {
+        run: async (ctx) => {
+          await ctx.client.query('INSERT INTO crash_notes VALUES ($1, $2)', [ctx.sagaId, ctx.step]);
+        },
+      })
+      .build();
+    const schema = freshSchema();
+    const faults = crashAt('saga:after-step-effect', 'two');
+    const dying = world.runner({ schema, leaseMs, faults, sagas: [definition] });
+    await dying.migrate();
+    await expect(dying.run(definition, {})).rejects.toBeInstanceOf(SimulatedCrash);
+    await sleep(leaseMs + 100);
+    const healthy = world.runner({ schema, leaseMs, sagas: [definition] });
+    const { outcomes } = await healthy.recover();
+    expect(outcomes).toMatchObject([{ status: 'completed' }]);
+    const { rows } = await world.logPool.query(
+      'SELECT step, count(*)::int AS n FROM crash_notes WHERE saga_id = $1 GROUP BY step ORDER BY step',
+      [outcomes[0]?.sagaId],
+    );
+    expect(rows).toEqual([
+      { step: 'one', n: 1 },
+      { step: 'two', n: 1 },
+    ]);
+  });
+
+  it('a failing (non-crash) fault after a record leaves the saga to recovery, which finishes it', async () => {
+    const schema = freshSchema();
+    let thrown = false;
+    const faults: FaultHook = (site) => {
+      if (site.point === 'saga:after-step-record' && site.step === 'seat' && !thrown) {
+        thrown = true;
+        throw new Error('runner bug');
+      }
+    };
+    const runner = world.runner({ schema, leaseMs, faults });
+    await runner.migrate();
+    await expect(runner.run(world.definition, { label: 'runner-bug' })).rejects.toThrow('runner bug');
+    await sleep(leaseMs + 100);
+    const { outcomes } = await runner.recover();
+    expect(outcomes).toMatchObject([{ status: 'completed' }]);
+    expect(await world.ledger(outcomes[0]!.sagaId)).toEqual({ seat: done, pay: done, ticket: done });
+  });
+});

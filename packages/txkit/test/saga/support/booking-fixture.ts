@@ -1,0 +1,89 @@
+import type pg from 'pg';
+import { SagaRunner, type SagaRunnerOptions } from '../../../src/index.js';
+import { createTestDatabases, type TestDatabases, testCluster } from '../../../src/testing/index.js';
+import {
+  type BookingDefinition,
+  type BookingInput,
+  bookingSaga,
+  instanceOf,
+  type StepName,
+  stepNames,
+} from './booking-saga.js';
+
+/** Three participant databases with a barrier table and a ledger of applied effects, and a log on 'a'. */
+export interface BookingWorld {
+  dbs: TestDatabases;
+  pool(step: StepName): pg.Pool;
+  logPool: pg.Pool;
+  /** Compensations that throw while true (per step), to test compensation exhaustion and operator retry. */
+  brokenCompensations: Set<string>;
+  /** Whether participants use the barrier (false shows what the barrier prevents). */
+  useBarrier: boolean;
+  definition: BookingDefinition;
+  runner(options?: Partial<SagaRunnerOptions>): SagaRunner;
+  ledger(sagaId: string): Promise<Record<StepName, { action: number; compensate: number }>>;
+  drop(): Promise<void>;
+}
+
+let schemaCounter = 0;
+
+/** A fresh log schema name, so that tests of one file never recover each other's sagas. */
+export function freshSchema(): string {
+  return `saga_t${process.pid}_${++schemaCounter}`;
+}
+
+/** Builds the world: databases, migrations, the booking saga with three barrier-guarded participants. */
+export async function createBookingWorld(label: string): Promise<BookingWorld> {
+  const dbs = await createTestDatabases(testCluster(), label);
+  const runners: SagaRunner[] = [];
+  for (const db of dbs.databases) {
+    await db.pool.query('CREATE TABLE ledger (saga_id text NOT NULL, step text NOT NULL, op text NOT NULL)');
+  }
+  const world: BookingWorld = {
+    dbs,
+    pool: (step) => dbs.on(instanceOf[step]).pool,
+    logPool: dbs.on('a').pool,
+    brokenCompensations: new Set(),
+    useBarrier: true,
+    definition: undefined as never,
+    runner(options = {}) {
+      const runner = new SagaRunner({
+        pool: world.logPool,
+        id: 'test',
+        sagas: [world.definition],
+        leaseMs: 2_000,
+        ...options,
+      });
+      runner.on('error', () => {});
+      runners.push(runner);
+      return runner;
+    },
+    async ledger(sagaId) {
+      const result = {} as Record<StepName, { action: number; compensate: number }>;
+      for (const step of stepNames) {
+        const { rows } = await world
+          .pool(step)
+          .query<{ op: string; n: number }>(
+            'SELECT op, count(*)::int AS n FROM ledger WHERE saga_id = $1 GROUP BY op',
+            [sagaId],
+          );
+        result[step] = {
+          action: rows.find((r) => r.op === 'action')?.n ?? 0,
+          compensate: rows.find((r) => r.op === 'compensate')?.n ?? 0,
+        };
+      }
+      return result;
+    },
+    async drop() {
+      await Promise.allSettled(runners.map((r) => r.close()));
+      await dbs.drop();
+    },
+  };
+  const { migrateBarrier } = await import('../../../src/index.js');
+  for (const db of dbs.databases) await migrateBarrier(db.pool);
+
+  world.definition = bookingSaga(world);
+  return world;
+}
+
+export type { BookingInput, StepName };
