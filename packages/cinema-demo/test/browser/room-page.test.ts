@@ -1,0 +1,140 @@
+import { join } from 'node:path';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { launchChromium } from './support/chromium.js';
+import {
+  ARTIFACTS,
+  balanceInDb,
+  type DemoServer,
+  seatStatusInDb,
+  startDemoServer,
+} from './support/demo-server.js';
+import { focused, roomPage, tabTo } from './support/room-page.js';
+
+// Screening 1 is in Room 1 (10 rows of 15) at 12.00 a seat; screening 3 is in the same room, 3 and 5 elsewhere.
+let demo: DemoServer;
+let browser: Browser;
+const contexts: BrowserContext[] = [];
+
+async function newPage(width = 1280, height = 900): Promise<Page> {
+  const context = await browser.newContext({ viewport: { width, height } });
+  contexts.push(context);
+  return context.newPage();
+}
+
+beforeAll(async () => {
+  [demo, browser] = await Promise.all([startDemoServer('browser-room'), launchChromium()]);
+});
+afterAll(async () => {
+  for (const c of contexts) await c.close().catch(() => undefined);
+  await browser?.close();
+  await demo?.close();
+});
+
+describe('the room page in a real browser', () => {
+  it('A books two seats by saga and B, on the same screening, sees them turn booked without a reload', async () => {
+    const [a, b] = [await newPage(), await newPage()];
+    await roomPage.open(a, demo.url, 1);
+    await roomPage.open(b, demo.url, 1);
+    await roomPage.signIn(a, 'Alice');
+    await roomPage.signIn(b, 'Bob');
+    // A marker that a reload would wipe out.
+    await b.evaluate(() => Object.assign(window, { stillTheSamePage: true }));
+
+    await roomPage.seat(a, 'A1').click();
+    await roomPage.seat(a, 'A2').click();
+    await roomPage.waitForSeat(a, 'A2', 'selected');
+    expect((await a.getByTestId('total').textContent()) ?? '').toMatch(/24[.,]00/);
+    await a.screenshot({ path: join(ARTIFACTS, 'room-before-booking.png'), fullPage: true });
+
+    await a.getByRole('button', { name: 'Book 2 seats' }).click();
+    const outcome = await roomPage.outcome(a);
+    expect(outcome.status).toBe('confirmed');
+    expect(await a.locator('.tickets code').count()).toBe(2);
+    await roomPage.waitForSeat(a, 'A1', 'mine');
+    await roomPage.waitForSeat(a, 'A2', 'mine');
+
+    // B: the seats turn booked through the read model's socket, on the page as it was.
+    await roomPage.waitForSeat(b, 'A1', 'booked');
+    await roomPage.waitForSeat(b, 'A2', 'booked');
+    expect(
+      await b.evaluate(() => (window as unknown as { stillTheSamePage?: boolean }).stillTheSamePage),
+    ).toBe(true);
+    expect(await roomPage.seat(b, 'A1').getAttribute('aria-disabled')).toBe('true');
+    expect(await seatStatusInDb(demo.dbs, 1, 'A1')).toBe('sold');
+    expect(await seatStatusInDb(demo.dbs, 1, 'A2')).toBe('sold');
+    await a.screenshot({ path: join(ARTIFACTS, 'room-after-booking.png'), fullPage: true });
+    await b.screenshot({ path: join(ARTIFACTS, 'room-other-visitor.png'), fullPage: true });
+
+    // And the other way round, in two-phase-commit mode: B books, A sees it live.
+    await roomPage.seat(b, 'E7').click();
+    await b.getByLabel(/Two-phase commit/).check();
+    await b.getByRole('button', { name: 'Book 1 seat' }).click();
+    expect((await roomPage.outcome(b)).status).toBe('confirmed');
+    await roomPage.waitForSeat(a, 'E7', 'booked');
+    await roomPage.waitForSeat(b, 'E7', 'mine');
+  });
+
+  it('signs in as the chosen customer and books as them: their booking, their wallet', async () => {
+    const page = await newPage();
+    await roomPage.open(page, demo.url, 3);
+    await roomPage.signIn(page, 'Carol');
+    const before = await balanceInDb(demo.dbs, 'Carol');
+    await roomPage.seat(page, 'J15').click();
+    await page.getByRole('button', { name: 'Book 1 seat' }).click();
+    expect((await roomPage.outcome(page)).status).toBe('confirmed');
+
+    const { rows } = await demo.dbs.seats.query<{ customer_id: number }>(
+      "SELECT customer_id FROM cinema.bookings WHERE screening_id = 3 AND status = 'confirmed'",
+    );
+    const carol = await demo.dbs.payments.query<{ id: number }>(
+      "SELECT id FROM cinema.customers WHERE name = 'Carol'",
+    );
+    expect(rows).toEqual([{ customer_id: carol.rows[0]!.id }]);
+    expect(await balanceInDb(demo.dbs, 'Carol')).toBe(before - 1200);
+    await page.locator('[data-testid="wallet"]', { hasText: /488[.,]00/ }).waitFor();
+    expect(await page.locator('.app-header .account-name').textContent()).toBe('Carol');
+  });
+
+  it('books with the keyboard alone: sign in, move with arrows, select with Space and Enter, book', async () => {
+    const page = await newPage();
+    await roomPage.open(page, demo.url, 3);
+
+    await tabTo(page, 'select');
+    await page.keyboard.type('Dave');
+    await tabTo(page, 'button.primary');
+    await page.keyboard.press('Enter');
+    await page.locator('[data-testid="customer-name"]', { hasText: 'Dave' }).waitFor();
+
+    await tabTo(page, '[data-seat]');
+    expect(await focused(page)).toContain('Row A, seat 1');
+    for (const key of ['ArrowRight', 'ArrowRight', 'ArrowRight', 'ArrowDown']) await page.keyboard.press(key);
+    expect(await focused(page)).toContain('Row B, seat 4, free');
+    await page.keyboard.press('Space');
+    await page.keyboard.press('ArrowRight');
+    await page.keyboard.press('Enter');
+    await roomPage.waitForSeat(page, 'B4', 'selected');
+    await roomPage.waitForSeat(page, 'B5', 'selected');
+    // Seats already sold are passed over by the keys but cannot be chosen.
+    await page.keyboard.press('End');
+    expect(await focused(page)).toContain('Row B, seat 15');
+
+    await tabTo(page, 'input[type="radio"]');
+    await page.keyboard.press('ArrowDown');
+    expect(await page.getByLabel(/Two-phase commit/).isChecked()).toBe(true);
+    await tabTo(page, 'button.primary.big');
+    await page.keyboard.press('Enter');
+    expect((await roomPage.outcome(page)).status).toBe('confirmed');
+    expect(await seatStatusInDb(demo.dbs, 3, 'B4')).toBe('sold');
+    expect(await seatStatusInDb(demo.dbs, 3, 'B5')).toBe('sold');
+    await roomPage.waitForSeat(page, 'B4', 'mine');
+  });
+
+  it('fits a narrow phone screen: no page-wide horizontal scroll, the map scrolls inside its card', async () => {
+    const page = await newPage(375, 740);
+    await roomPage.open(page, demo.url, 1);
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    expect(overflow).toBeLessThanOrEqual(0);
+    await page.screenshot({ path: join(ARTIFACTS, 'room-narrow.png'), fullPage: true });
+  });
+});

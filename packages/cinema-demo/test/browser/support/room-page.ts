@@ -1,0 +1,60 @@
+import type { Page } from 'playwright-core';
+
+/** Steps a person takes on the room page, written the way they read. */
+export const roomPage = {
+  async open(page: Page, baseUrl: string, screeningId: number): Promise<void> {
+    await page.goto(`${baseUrl}/#/screenings/${screeningId}`);
+    await page.locator('[data-seat="A1"]').waitFor();
+    await page.locator('[data-testid="connection"][data-state="live"]').waitFor();
+  },
+
+  async signIn(page: Page, name: string): Promise<void> {
+    await page.getByLabel('Book as').selectOption({ label: name });
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.locator('[data-testid="customer-name"]', { hasText: name }).waitFor();
+  },
+
+  seat(page: Page, name: string) {
+    return page.locator(`[data-seat="${name}"]`);
+  },
+
+  /** Resolves when the seat shows the given look (free, selected, pending, booked, mine). */
+  async waitForSeat(page: Page, name: string, look: string, timeout = 10_000): Promise<void> {
+    await page.locator(`[data-seat="${name}"][data-look="${look}"]`).waitFor({ timeout });
+  },
+
+  /** The outcome panel once the booking has settled. */
+  async outcome(page: Page, timeout = 20_000) {
+    const settled = page.locator('[data-testid="outcome"]:not([data-status="pending"])');
+    await settled.waitFor({ timeout });
+    return {
+      status: await settled.getAttribute('data-status'),
+      reason: await settled.getAttribute('data-reason'),
+      text: ((await settled.textContent()) ?? '').replace(/\s+/g, ' '),
+    };
+  },
+};
+
+/**
+ * Presses Tab until the focused element matches `selector` (keyboard-only navigation), failing after `max`.
+ *
+ * @example
+ * await tabTo(page, '[data-seat]');
+ */
+export async function tabTo(page: Page, selector: string, max = 60): Promise<void> {
+  for (let i = 0; i < max; i++) {
+    await page.keyboard.press('Tab');
+    if (await page.evaluate((s) => document.activeElement?.matches(s) ?? false, selector)) return;
+  }
+  throw new Error(`Tab never reached ${selector}`);
+}
+
+/** The focused element's accessible description, for messages. */
+export function focused(page: Page): Promise<string> {
+  return page.evaluate(() => {
+    const el = document.activeElement;
+    return el
+      ? `${el.tagName.toLowerCase()} ${el.getAttribute('aria-label') ?? el.textContent ?? ''}`
+      : 'nothing';
+  });
+}
