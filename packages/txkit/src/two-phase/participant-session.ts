@@ -21,12 +21,18 @@ export class ParticipantSession {
   #client: pg.PoolClient | undefined;
   #state: BranchState = 'active';
   #busy = 0;
+  /**
+   * A pinned client whose server goes away while it is idle emits 'error'; without a listener that would be an
+   * uncaught exception. The failure shows up on the next statement anyway, which is where it is handled.
+   */
+  readonly #onClientError = () => {};
 
   private constructor(name: string, gid: string, pool: pg.Pool, client: pg.PoolClient) {
     this.name = name;
     this.gid = gid;
     this.pool = pool;
     this.#client = client;
+    client.on('error', this.#onClientError);
   }
 
   /** Borrows a connection and begins the branch (BEGIN and SET LOCALs in one round trip). */
@@ -131,6 +137,7 @@ export class ParticipantSession {
     const client = this.#client;
     if (!client) return;
     this.#client = undefined;
+    client.off('error', this.#onClientError);
     client.release(this.#state === 'ended' || this.#state === 'prepared' ? undefined : true);
   }
 
@@ -141,6 +148,7 @@ export class ParticipantSession {
     this.#client = undefined;
     if (this.#state === 'active') this.#state = 'ended';
     if (this.#state === 'preparing') this.#state = 'unknown';
+    // The listener stays: a dying connection may still report its end.
     client.release(error instanceof Error ? error : new Error('txkit: connection destroyed'));
   }
 

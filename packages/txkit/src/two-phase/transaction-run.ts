@@ -241,8 +241,10 @@ export class TransactionRun<T> {
     } catch (error) {
       if (error instanceof DecidedAbort || isSimulatedCrash(error)) throw error;
       if (!isConnectionError(error)) {
-        // The decision statement failed (for the carrier: also its branch); nothing was committed.
-        throw new DecidedAbort('decision failed', { cause: error });
+        // The decision statement failed (for the carrier: also its branch); nothing was committed. A duplicate
+        // decision key means recovery's fenced abort landed first: the transaction outlived its timeout.
+        const fenced = (error as { constraint?: string }).constraint === 'two_phase_decisions_pkey';
+        throw new DecidedAbort('decision failed', { cause: fenced ? this.#timeoutError() : error });
       }
       outcome = await this.#settleUnknownDecision(error, participants);
       if (outcome === 'abort') throw new DecidedAbort('decision lost', { cause: error });
