@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import express, { type Express } from 'express';
+import express, { type Express, type Router } from 'express';
 import helmet from 'helmet';
 import type { Logger } from 'pino';
 import { requireCustomer, requireOperator } from '../auth/auth-middleware.js';
@@ -25,6 +25,8 @@ export interface AppDeps {
   logger: Logger;
   /** Folder of the built web UI, served when it exists. */
   webDir?: string;
+  /** More public routes (the read model's, when it runs in this process). */
+  extraRouters?: Router[];
 }
 
 /** The app's own origin: APP_ORIGIN, or where this server listens. */
@@ -78,6 +80,7 @@ export function createApp(deps: AppDeps): Express {
   app.use(customerRoutes({ dbs: deps.dbs, service: deps.service, maxSeats: config.MAX_SEATS_PER_BOOKING }));
   app.use(['/api/ops', '/metrics'], requireOperator(config.OPERATOR_TOKEN));
   app.use(opsRoutes({ engine: deps.engine, metrics }));
+  for (const router of deps.extraRouters ?? []) app.use(router);
   app.use('/api', (req, _res, next) => {
     next(new HttpError(404, 'not-found', `no route ${req.method} ${req.originalUrl}`));
   });

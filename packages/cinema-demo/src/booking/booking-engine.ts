@@ -1,3 +1,4 @@
+import type { TimelineEvent } from './booking-timeline.js';
 import type { BookingPlan, BookingResult } from './outcome.js';
 
 /** Booking modes: a saga of three local steps, or one two-phase commit over the three databases. */
@@ -41,6 +42,10 @@ export interface BookingEngine {
   /** Releases the seats, refunds and voids the tickets of a confirmed booking, in the booking's mode. */
   cancel(mode: BookingMode, plan: BookingPlan): Promise<void>;
   transactions(limit: number): Promise<TransactionsView>;
+  /** What happened to one booking in this process (saga steps, 2PC phases), oldest first. */
+  timeline(bookingId: string): TimelineEvent[];
+  /** Adds an entry of the booking service's own (request received, outcome) to a booking's timeline. */
+  note(bookingId: string, event: Omit<TimelineEvent, 'at'>): void;
   /** In-doubt and stuck counts for the metrics. */
   counts(): Promise<{ inDoubt: number; stuck: number }>;
   /** Starts recovery (in-doubt 2PC, unfinished sagas) and the outbox relay. */

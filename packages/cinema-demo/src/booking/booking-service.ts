@@ -129,11 +129,18 @@ export class BookingService {
     }
     const started = performance.now();
     const plan = planOf(booking);
+    this.#o.engine.note(booking.id, { kind: 'request', name: 'booking requested', status: request.mode });
     const result =
       request.mode === 'saga'
         ? await this.#o.engine.bookBySaga(plan)
         : await this.#o.engine.bookByTwoPhase(plan);
     await this.#record(booking.id, result);
+    this.#o.engine.note(booking.id, {
+      kind: 'request',
+      name: 'outcome',
+      status: result.status,
+      detail: result.status === 'rejected' ? `${result.reason}: ${result.message}` : null,
+    });
     this.#o.onOutcome?.(
       request.mode,
       result.status === 'confirmed' ? 'confirmed' : result.reason,
@@ -157,6 +164,12 @@ export class BookingService {
     return booking;
   }
 
+  /** The timeline of a customer's own booking. */
+  async timelineOwn(customerId: number, id: string) {
+    await this.getOwn(customerId, id);
+    return this.#o.engine.timeline(id);
+  }
+
   async listOwn(customerId: number, limit = 50): Promise<BookingRecord[]> {
     return rows<BookingRecord>(this.#o.dbs.seats, seatsSql.listCustomerBookings(customerId, limit));
   }
@@ -174,6 +187,7 @@ export class BookingService {
         `booking ${id} is ${booking.status}; only confirmed ones cancel`,
       );
     }
+    this.#o.engine.note(id, { kind: 'request', name: 'cancellation requested', status: booking.mode });
     await this.#o.engine.cancel(booking.mode, planOf(booking));
     return this.get(id);
   }

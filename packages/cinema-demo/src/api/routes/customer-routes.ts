@@ -41,6 +41,10 @@ export function customerRoutes(o: { dbs: Databases; service: BookingService; max
     res.json({ booking: publicBooking(booking) });
   });
 
+  router.get('/api/bookings/:bookingId/timeline', async (req, res) => {
+    res.json({ events: await o.service.timelineOwn(customerOf(req), uuidParam(req, 'bookingId')) });
+  });
+
   router.post('/api/bookings/:bookingId/cancel', async (req, res) => {
     const booking = await o.service.cancel(customerOf(req), uuidParam(req, 'bookingId'));
     res.json({ booking: publicBooking(booking) });

@@ -1,0 +1,50 @@
+/** One entry of a booking's timeline, as the web UI shows it. */
+export interface TimelineEvent {
+  at: string;
+  kind: 'request' | 'step' | 'compensation' | 'phase';
+  name: string;
+  status: string;
+  detail?: string | null;
+}
+
+const KEEP_BOOKINGS = 1000;
+
+/**
+ * What happened to each recent booking in this process: saga steps and compensations, 2PC phases, linked to the
+ * booking through the saga's key or the transaction id. Kept in memory for the UI; the logs are the record.
+ *
+ * @example
+ * timeline.link(sagaId, bookingId);
+ * timeline.addFor(sagaId, { kind: 'step', name: 'charge-payment', status: 'completed' });
+ * timeline.get(bookingId);
+ */
+export class BookingTimeline {
+  readonly #events = new Map<string, TimelineEvent[]>();
+  readonly #links = new Map<string, string>();
+
+  /** Says that events of a saga or transaction belong to a booking. */
+  link(runId: string, bookingId: string): void {
+    this.#links.set(runId, bookingId);
+    if (this.#links.size > KEEP_BOOKINGS * 4) this.#links.delete(this.#links.keys().next().value as string);
+  }
+
+  add(bookingId: string, event: Omit<TimelineEvent, 'at'>): void {
+    let list = this.#events.get(bookingId);
+    if (!list) {
+      list = [];
+      this.#events.set(bookingId, list);
+      if (this.#events.size > KEEP_BOOKINGS) this.#events.delete(this.#events.keys().next().value as string);
+    }
+    list.push({ at: new Date().toISOString(), ...event });
+  }
+
+  /** Adds an event of a saga or transaction, if it is linked to a booking. */
+  addFor(runId: string, event: Omit<TimelineEvent, 'at'>): void {
+    const bookingId = this.#links.get(runId);
+    if (bookingId) this.add(bookingId, event);
+  }
+
+  get(bookingId: string): TimelineEvent[] {
+    return [...(this.#events.get(bookingId) ?? [])];
+  }
+}

@@ -1,0 +1,191 @@
+import type pg from 'pg';
+import { type BarrierKey, barrier, type SagaRunner, StepRejectedError, saga, withTransaction } from 'txkit';
+import type { FaultSettings } from '../config.js';
+import type { Databases } from '../db/databases.js';
+import * as seatsSql from '../db/seats-sql.js';
+import { rows } from '../db/statement.js';
+import { enqueueSeatChanges, type SeatEventOutbox } from '../events/seat-events.js';
+import {
+  type BookingPlan,
+  BookingRejectedError,
+  type BookingResult,
+  type RejectionReason,
+} from './outcome.js';
+import { chargePayment, refundPayment } from './payments-participant.js';
+import { releaseSeats, reserveSeats } from './seats-participant.js';
+import { issueTickets, voidTickets } from './tickets-participant.js';
+
+export interface SagaBookingOptions {
+  dbs: Databases;
+  outbox: SeatEventOutbox;
+  faults: FaultSettings;
+  lockTimeoutMs: number;
+}
+
+/**
+ * Runs one participant's write in its own local transaction behind the barrier: the write takes effect at most
+ * once per saga step and operation, a compensation of a write that never happened does nothing, and an action
+ * arriving after its compensation is refused.
+ */
+async function guarded<T>(
+  pool: pg.Pool,
+  ctx: BarrierKey,
+  op: 'action' | 'compensate',
+  write: (client: pg.PoolClient) => Promise<T>,
+): Promise<T | undefined> {
+  try {
+    return await withTransaction(pool, async (client) => {
+      const gate = await barrier(client, ctx, op);
+      if (!gate.apply) {
+        if (gate.why === 'after-compensation') {
+          throw new StepRejectedError('aborted', 'the booking was compensated before this step ran');
+        }
+        return undefined;
+      }
+      return write(client);
+    });
+  } catch (error) {
+    // A business refusal is final: the saga turns to compensation at once instead of retrying.
+    if (error instanceof BookingRejectedError) throw new StepRejectedError(error.reason, error.message);
+    throw error;
+  }
+}
+
+/** The booking saga's definition (built once per set of options; the runner must be given it). */
+export function bookSeatsSaga(o: SagaBookingOptions) {
+  return saga<BookingPlan>('book-seats')
+    .step('reserve-seats', {
+      run: async (ctx) => {
+        await guarded(o.dbs.seats, ctx, 'action', async (client) => {
+          const changes = await reserveSeats(client, ctx.input, o.lockTimeoutMs);
+          await enqueueSeatChanges(o.outbox, client, changes, 'booked');
+        });
+        return null;
+      },
+      compensate: async (ctx) => {
+        await guarded(o.dbs.seats, ctx, 'compensate', async (client) => {
+          const changes = await releaseSeats(client, ctx.input.bookingId);
+          await enqueueSeatChanges(o.outbox, client, changes, 'released');
+        });
+        // Outside the barrier: whether or not seats were held, the booking itself did not happen.
+        await rows(o.dbs.seats, seatsSql.markRejected(ctx.input.bookingId));
+      },
+    })
+    .step('charge-payment', {
+      run: async (ctx) => {
+        await guarded(o.dbs.payments, ctx, 'action', (client) => chargePayment(client, ctx.input, o.faults));
+        return null;
+      },
+      compensate: async (ctx) => {
+        await guarded(o.dbs.payments, ctx, 'compensate', (client) =>
+          refundPayment(client, ctx.input.bookingId),
+        );
+      },
+    })
+    .step('issue-tickets', {
+      run: async (ctx) => {
+        const codes = await guarded(o.dbs.tickets, ctx, 'action', (client) =>
+          issueTickets(client, ctx.input, o.faults),
+        );
+        // A duplicate run (after a crash) finds the codes the first run stored.
+        return codes ?? (await ticketCodes(o.dbs.tickets, ctx.input.bookingId));
+      },
+      compensate: async (ctx) => {
+        await guarded(o.dbs.tickets, ctx, 'compensate', (client) => voidTickets(client, ctx.input.bookingId));
+      },
+    })
+    .step('confirm-booking', {
+      run: async (ctx) => {
+        const codes = ctx.outputs['issue-tickets'];
+        await rows(o.dbs.seats, seatsSql.recordConfirmed(ctx.input.bookingId, codes));
+        return null;
+      },
+    })
+    .build();
+}
+
+/** The cancellation saga: forward-only steps, each guarded by the barrier and retried until done. */
+export function cancelBookingSaga(o: SagaBookingOptions) {
+  return saga<BookingPlan>('cancel-booking')
+    .step('release-seats', {
+      run: async (ctx) => {
+        await guarded(o.dbs.seats, ctx, 'action', async (client) => {
+          const changes = await releaseSeats(client, ctx.input.bookingId);
+          await enqueueSeatChanges(o.outbox, client, changes, 'cancelled');
+        });
+        return null;
+      },
+    })
+    .step('refund-payment', {
+      run: async (ctx) => {
+        await guarded(o.dbs.payments, ctx, 'action', (client) => refundPayment(client, ctx.input.bookingId));
+        return null;
+      },
+    })
+    .step('void-tickets', {
+      run: async (ctx) => {
+        await guarded(o.dbs.tickets, ctx, 'action', (client) => voidTickets(client, ctx.input.bookingId));
+        return null;
+      },
+    })
+    .step('mark-cancelled', {
+      run: async (ctx) => {
+        await rows(o.dbs.seats, seatsSql.markCancelled(ctx.input.bookingId));
+        return null;
+      },
+    })
+    .build();
+}
+
+async function ticketCodes(pool: pg.Pool, bookingId: string): Promise<string[]> {
+  const { rows: tickets } = await pool.query<{ code: string }>(
+    'SELECT code FROM cinema.tickets WHERE booking_id = $1 ORDER BY seat_id',
+    [bookingId],
+  );
+  return tickets.map((t) => t.code);
+}
+
+const reasons: readonly RejectionReason[] = [
+  'seat-taken',
+  'seat-locked',
+  'insufficient-funds',
+  'payment-declined',
+  'ticket-failed',
+];
+
+/**
+ * Books by saga and turns the saga's typed outcome into the booking's result. The booking id is the saga's
+ * idempotency key, so a second run for the same booking returns the first one's outcome.
+ *
+ * @example
+ * const result = await bookBySaga(runner, definition, plan);
+ */
+export async function bookBySaga(
+  runner: SagaRunner,
+  definition: ReturnType<typeof bookSeatsSaga>,
+  plan: BookingPlan,
+): Promise<BookingResult> {
+  const outcome = await runner.run(definition, plan, { key: plan.bookingId });
+  if (outcome.status === 'completed')
+    return { status: 'confirmed', ticketCodes: outcome.result['issue-tickets'] };
+  const reason = (reasons as readonly string[]).includes(outcome.reason)
+    ? (outcome.reason as RejectionReason)
+    : 'aborted';
+  if (outcome.status === 'failed') {
+    // Compensation gave up: the saga is in the dead-letter state and shows in the operations view.
+    throw new Error(`booking ${plan.bookingId}: compensation of ${outcome.compensation.step} gave up`);
+  }
+  return { status: 'rejected', reason, message: outcome.error.message };
+}
+
+/** Cancels by saga; throws when the saga did not complete (the booking stays `cancelling`, visible to operators). */
+export async function cancelBySaga(
+  runner: SagaRunner,
+  definition: ReturnType<typeof cancelBookingSaga>,
+  plan: BookingPlan,
+): Promise<void> {
+  const outcome = await runner.run(definition, plan, { key: `cancel:${plan.bookingId}` });
+  if (outcome.status !== 'completed') {
+    throw new Error(`cancellation of ${plan.bookingId} did not complete: ${outcome.reason}`);
+  }
+}

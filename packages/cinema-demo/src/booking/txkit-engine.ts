@@ -1,0 +1,160 @@
+import type pg from 'pg';
+import { type BackgroundService, migrateBarrier, SagaRunner, TwoPhaseCoordinator } from 'txkit';
+import type { FaultSettings } from '../config.js';
+import type { Databases } from '../db/databases.js';
+import type { SeatEventOutbox } from '../events/seat-events.js';
+import type { BookingEngine, BookingMode, TransactionsView } from './booking-engine.js';
+import { BookingTimeline, type TimelineEvent } from './booking-timeline.js';
+import type { BookingPlan, BookingResult } from './outcome.js';
+import { bookBySaga, bookSeatsSaga, cancelBookingSaga, cancelBySaga } from './saga-booking.js';
+import { SagaMonitor } from './saga-monitor.js';
+import { bookByTwoPhase, cancelByTwoPhase } from './two-phase-booking.js';
+import { TwoPhaseMonitor } from './two-phase-monitor.js';
+
+export interface TxkitEngineOptions {
+  dbs: Databases;
+  /** This instance's id: the 2PC gid prefix and the saga runner's owner name. */
+  instanceId: string;
+  /** Seat events for sagas (may NOTIFY the relay at commit). */
+  outbox: SeatEventOutbox;
+  /** Seat events inside 2PC branches (must not NOTIFY: PREPARE refuses it). */
+  preparedOutbox: SeatEventOutbox;
+  faults: FaultSettings;
+  lockTimeoutMs: number;
+  prepareTimeoutMs: number;
+  /** Interval of the recovery passes (in-doubt 2PC branches, sagas whose runner died). */
+  recoveryIntervalMs?: number;
+  onError?: (error: unknown) => void;
+}
+
+/**
+ * The booking engine over txkit: a {@link TwoPhaseCoordinator} over the three databases (decisions logged in the
+ * seats database) and a {@link SagaRunner} (log in the seats database) whose steps guard each participant's
+ * local transaction with the barrier.
+ *
+ * @example
+ * const engine = new TxkitBookingEngine({ dbs, instanceId: 'api-1', outbox, preparedOutbox, faults, ... });
+ * await engine.migrate();
+ * await engine.start();
+ */
+export class TxkitBookingEngine implements BookingEngine {
+  readonly coordinator: TwoPhaseCoordinator;
+  readonly #timeline = new BookingTimeline();
+  readonly runner: SagaRunner;
+  readonly #o: TxkitEngineOptions;
+  readonly #book: ReturnType<typeof bookSeatsSaga>;
+  readonly #cancel: ReturnType<typeof cancelBookingSaga>;
+  readonly #sagas: SagaMonitor;
+  readonly #twoPhase: TwoPhaseMonitor;
+  #services: BackgroundService[] = [];
+
+  constructor(o: TxkitEngineOptions) {
+    this.#o = o;
+    const { seats, payments, tickets } = o.dbs;
+    this.coordinator = new TwoPhaseCoordinator({
+      id: o.instanceId,
+      participants: { seats, payments, tickets },
+      log: seats,
+      prepareTimeoutMs: o.prepareTimeoutMs,
+      lockTimeoutMs: o.lockTimeoutMs,
+    });
+    const sagaOptions = { dbs: o.dbs, outbox: o.outbox, faults: o.faults, lockTimeoutMs: o.lockTimeoutMs };
+    this.#book = bookSeatsSaga(sagaOptions);
+    this.#cancel = cancelBookingSaga(sagaOptions);
+    this.runner = new SagaRunner({ pool: seats, id: o.instanceId, sagas: [this.#book, this.#cancel] });
+    const onError = o.onError ?? (() => {});
+    this.coordinator.on('error', onError);
+    this.runner.on('error', onError);
+    this.#sagas = new SagaMonitor(this.runner, this.#timeline);
+    this.#twoPhase = new TwoPhaseMonitor(this.coordinator, { seats, payments, tickets }, this.#timeline);
+  }
+
+  /** Creates txkit's tables: decision log and saga log in seats, a barrier table in each participant. */
+  async migrate(): Promise<void> {
+    await this.coordinator.migrate();
+    await this.runner.migrate();
+    for (const pool of [this.#o.dbs.seats, this.#o.dbs.payments, this.#o.dbs.tickets] as pg.Pool[]) {
+      await migrateBarrier(pool);
+    }
+    await this.coordinator.checkParticipants();
+  }
+
+  bookBySaga(plan: BookingPlan): Promise<BookingResult> {
+    return bookBySaga(this.runner, this.#book, plan);
+  }
+
+  bookByTwoPhase(plan: BookingPlan): Promise<BookingResult> {
+    return bookByTwoPhase(this.#twoPhaseOptions(), plan);
+  }
+
+  cancel(mode: BookingMode, plan: BookingPlan): Promise<void> {
+    return mode === 'saga'
+      ? cancelBySaga(this.runner, this.#cancel, plan)
+      : cancelByTwoPhase(this.#twoPhaseOptions(), plan);
+  }
+
+  async transactions(limit: number): Promise<TransactionsView> {
+    const [inDoubt, stuck] = await Promise.all([this.#twoPhase.inDoubt(), this.runner.stuck(limit)]);
+    return {
+      sagas: this.#sagas.recent(limit),
+      twoPhase: this.#twoPhase.recent(limit),
+      inDoubt,
+      stuck: stuck.map((s) => ({
+        id: s.sagaId,
+        name: s.name,
+        status: 'failed (compensation gave up)',
+        startedAt: null,
+        updatedAt: s.updatedAt.toISOString(),
+        steps: [
+          {
+            name: s.failedStep ?? '?',
+            status: `failed: ${s.reason ?? '?'}`,
+            error: s.error?.message ?? null,
+          },
+          {
+            name: `${s.compensation.step ?? '?'} (undo)`,
+            status: 'gave up',
+            error: s.compensation.error?.message ?? null,
+          },
+        ],
+      })),
+    };
+  }
+
+  timeline(bookingId: string): TimelineEvent[] {
+    return this.#timeline.get(bookingId);
+  }
+
+  note(bookingId: string, event: Omit<TimelineEvent, 'at'>): void {
+    this.#timeline.add(bookingId, event);
+  }
+
+  async counts(): Promise<{ inDoubt: number; stuck: number }> {
+    return { inDoubt: this.coordinator.inDoubtCount, stuck: this.runner.stuckCount };
+  }
+
+  async start(): Promise<void> {
+    const intervalMs = this.#o.recoveryIntervalMs ?? 2_000;
+    this.#services = [
+      this.coordinator.startRecovery({ intervalMs }),
+      this.runner.startRecovery({ intervalMs }),
+    ];
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.#services.map((s) => s.stop()));
+    this.#services = [];
+    await this.runner.close();
+  }
+
+  #twoPhaseOptions() {
+    return {
+      coordinator: this.coordinator,
+      outbox: this.#o.preparedOutbox,
+      faults: this.#o.faults,
+      lockTimeoutMs: this.#o.lockTimeoutMs,
+      onTransaction: (transactionId: string, bookingId: string) =>
+        this.#timeline.link(transactionId, bookingId),
+    };
+  }
+}

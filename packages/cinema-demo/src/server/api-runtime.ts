@@ -1,0 +1,153 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Express } from 'express';
+import type { Logger } from 'pino';
+import { type MessageBus, Outbox, OutboxRelay } from 'txkit';
+import { appOrigin, createApp } from '../api/app.js';
+import { type ApiMetrics, createMetrics } from '../api/metrics.js';
+import { BookingService } from '../booking/booking-service.js';
+import { TxkitBookingEngine } from '../booking/txkit-engine.js';
+import { type Config, type FaultSettings, faultSettings } from '../config.js';
+import { closeDatabases, type Databases, migrateDatabases, openDatabases } from '../db/databases.js';
+import { seedDatabases } from '../db/seed.js';
+import { busSeatSource } from '../events/bus-seat-source.js';
+import { seatOutbox } from '../events/txkit-outbox.js';
+import { ReadModelService } from '../read-model/read-model-service.js';
+
+export interface ApiRuntimeOptions {
+  config: Config;
+  /** Where the outbox relay publishes seat events (RabbitMQ, or the in-process bus). */
+  bus: MessageBus;
+  logger: Logger;
+  /** Also run the read model in this process, on the same HTTP server (no broker, or the embedded start). */
+  withReadModel: boolean;
+  /** Serve the built web UI from here when it exists. */
+  webDir?: string;
+  /** Use these databases instead of opening the configured ones (tests). */
+  dbs?: Databases;
+  /** Override the configured failure injection (tests). */
+  faults?: FaultSettings;
+  /** Interval of recovery passes and relay polling (default 2 s / 250 ms). */
+  recoveryIntervalMs?: number;
+  relayPollMs?: number;
+}
+
+/** One running API instance: its HTTP server, its parts, and how to stop it. */
+export interface ApiRuntime {
+  app: Express;
+  server: Server;
+  url: string;
+  dbs: Databases;
+  engine: TxkitBookingEngine;
+  service: BookingService;
+  metrics: ApiMetrics;
+  relay: OutboxRelay;
+  readModel: ReadModelService | undefined;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts one API instance: migrates and seeds the databases (idempotent, safe from several instances at once),
+ * starts txkit's recovery and the outbox relay, builds the app and listens.
+ *
+ * @example
+ * const api = await startApi({ config, bus: new InProcessBus(), logger, withReadModel: true });
+ * console.log(api.url);
+ * await api.close();
+ */
+export async function startApi(o: ApiRuntimeOptions): Promise<ApiRuntime> {
+  const { config, logger } = o;
+  const ownDbs = !o.dbs;
+  const dbs =
+    o.dbs ??
+    openDatabases(
+      {
+        seats: config.SEATS_DATABASE_URL,
+        payments: config.PAYMENTS_DATABASE_URL,
+        tickets: config.TICKETS_DATABASE_URL,
+      },
+      config.POOL_SIZE,
+      (error) => logger.warn({ err: error }, 'idle database connection failed'),
+    );
+  await migrateDatabases(dbs);
+  await seedDatabases(dbs);
+  const outbox = new Outbox();
+  await outbox.migrate(dbs.seats);
+  const engine = new TxkitBookingEngine({
+    dbs,
+    instanceId: config.INSTANCE_ID,
+    outbox: seatOutbox(outbox, { notify: true }),
+    preparedOutbox: seatOutbox(outbox, { notify: false }),
+    faults: o.faults ?? faultSettings(config),
+    lockTimeoutMs: config.LOCK_TIMEOUT_MS,
+    prepareTimeoutMs: config.PREPARE_TIMEOUT_MS,
+    recoveryIntervalMs: o.recoveryIntervalMs,
+    onError: (error) => logger.error({ err: error }, 'txkit background failure'),
+  });
+  await engine.migrate();
+  await engine.start();
+  const metrics = createMetrics(() => engine.counts());
+  const service = new BookingService({
+    dbs,
+    engine,
+    bookingsPerMinute: config.BOOKINGS_PER_MINUTE,
+    onOutcome: (mode, outcome, seconds) => {
+      metrics.bookingOutcome(mode, outcome, seconds);
+      logger.info({ mode, outcome, ms: Math.round(seconds * 1000) }, 'booking');
+    },
+  });
+
+  let readModel: ReadModelService | undefined;
+  if (o.withReadModel) {
+    readModel = new ReadModelService({
+      seats: dbs.seats,
+      source: busSeatSource(o.bus, (payload) => logger.warn({ payload }, 'malformed seat event dropped')),
+      allowedOrigin: appOrigin(config),
+      socketsPerClient: config.SOCKETS_PER_CLIENT,
+      logger,
+    });
+    await readModel.start();
+  }
+  const relay = new OutboxRelay({ pool: dbs.seats, bus: o.bus, pollIntervalMs: o.relayPollMs ?? 250 });
+  relay.on('error', (error) => logger.warn({ err: error }, 'outbox relay pass failed; rows stay pending'));
+  relay.start();
+
+  const app = createApp({
+    config,
+    dbs,
+    engine,
+    service,
+    metrics,
+    logger,
+    webDir: o.webDir,
+    extraRouters: readModel ? [readModel.router()] : [],
+  });
+  const server = createServer(app);
+  // The read model's socket.io shares the API's server (one origin for the browser).
+  readModel?.attach(server);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.PORT, config.HOST, () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  const url = `http://${config.HOST === '0.0.0.0' ? '127.0.0.1' : config.HOST}:${port}`;
+  return {
+    app,
+    server,
+    url,
+    dbs,
+    engine,
+    service,
+    metrics,
+    relay,
+    readModel,
+    async close() {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await readModel?.stop();
+      await relay.stop();
+      await engine.stop();
+      if (ownDbs) await closeDatabases(dbs);
+    },
+  };
+}

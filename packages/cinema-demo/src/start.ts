@@ -1,0 +1,65 @@
+/**
+ * `npm start`: the whole demo in one command with no configuration. Without database URLs it runs an embedded
+ * PostgreSQL (data kept in packages/cinema-demo/.data); without AMQP_URL it uses the in-process bus and serves
+ * the read model from this process; secrets it is not given are generated for this run and it says so.
+ */
+import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { loadConfig } from './config.js';
+import { startApi } from './server/api-runtime.js';
+import { openBus } from './server/bus.js';
+import { startEmbeddedPostgres } from './server/embedded-postgres.js';
+import { createLogger } from './server/logger.js';
+
+const env: Record<string, string | undefined> = { ...process.env };
+const notes: string[] = [];
+let stopPostgres: (() => Promise<void>) | undefined;
+
+if (!env.SEATS_DATABASE_URL && !env.PAYMENTS_DATABASE_URL && !env.TICKETS_DATABASE_URL) {
+  const dataRoot = fileURLToPath(new URL('../.data', import.meta.url));
+  const port = Number(env.EMBEDDED_PG_PORT ?? 54329);
+  const embedded = await startEmbeddedPostgres(dataRoot, port, (m) => console.error(m));
+  stopPostgres = embedded.stop;
+  env.SEATS_DATABASE_URL = embedded.urls.seats;
+  env.PAYMENTS_DATABASE_URL = embedded.urls.payments;
+  env.TICKETS_DATABASE_URL = embedded.urls.tickets;
+  notes.push(`embedded PostgreSQL on 127.0.0.1:${port}, data in ${dataRoot}`);
+}
+if (!env.SESSION_SECRET) {
+  env.SESSION_SECRET = randomBytes(32).toString('base64url');
+  notes.push('SESSION_SECRET not set: generated a throwaway one (sessions end when this process stops)');
+}
+if (!env.OPERATOR_TOKEN) {
+  env.OPERATOR_TOKEN = randomBytes(24).toString('base64url');
+  notes.push(`OPERATOR_TOKEN not set: generated a throwaway one for this run: ${env.OPERATOR_TOKEN}`);
+}
+
+const config = loadConfig(env);
+const logger = createLogger('cinema-demo', env.LOG_LEVEL ?? 'warn');
+const { bus, kind, close: closeBus } = await openBus(config.AMQP_URL, 'cinema-demo');
+const api = await startApi({
+  config,
+  bus,
+  logger,
+  withReadModel: kind === 'in-process',
+  webDir: fileURLToPath(new URL('./web', import.meta.url)),
+});
+if (kind === 'rabbitmq')
+  notes.push('AMQP_URL set: seat events go to RabbitMQ (start the read model: dist/read-model-server.js)');
+else notes.push('AMQP_URL not set: in-process bus, read model served by this process');
+
+console.log(
+  ['', 'cinema demo is running', ...notes.map((n) => `  - ${n}`), '', `  open ${api.url}`, ''].join('\n'),
+);
+
+let stopping = false;
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, async () => {
+    if (stopping) return;
+    stopping = true;
+    await api.close();
+    await closeBus();
+    await stopPostgres?.();
+    process.exit(0);
+  });
+}

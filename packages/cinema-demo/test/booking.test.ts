@@ -1,0 +1,214 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SEED_BALANCE_CENTS } from '../src/db/seed.js';
+import { type DemoHarness, seatsOf, startHarness, writeCounts } from './support/demo-harness.js';
+
+const modes = ['saga', '2pc'] as const;
+let h: DemoHarness;
+let alice: string;
+
+beforeAll(async () => {
+  h = await startHarness('booking');
+  alice = await h.signIn(1);
+});
+afterAll(() => h?.close());
+
+async function balanceOf(customerId: number): Promise<number> {
+  const { rows } = await h.dbs.payments.query(
+    'SELECT balance_cents::int AS b FROM cinema.customers WHERE id = $1',
+    [customerId],
+  );
+  return rows[0].b;
+}
+
+async function seatStatus(screeningId: number, seatIds: number[]) {
+  const { rows } = await h.dbs.seats.query(
+    'SELECT seat_id, status, booking_id FROM cinema.screening_seats WHERE screening_id = $1 AND seat_id = ANY($2) ORDER BY seat_id',
+    [screeningId, seatIds],
+  );
+  return rows;
+}
+
+describe.each(modes)('booking in %s mode', (mode) => {
+  // Each mode books on its own screening so the two never share seats.
+  const screeningId = mode === 'saga' ? 1 : 2;
+
+  it('confirms with ticket codes, sells the seats, takes the server-computed price and issues tickets', async () => {
+    const seatIds = (await seatsOf(h.dbs, screeningId, 2)).slice(0, 2);
+    const { rows } = await h.dbs.seats.query('SELECT price_cents FROM cinema.screenings WHERE id = $1', [
+      screeningId,
+    ]);
+    const price = rows[0].price_cents as number;
+    const before = await balanceOf(1);
+
+    const res = await h.book(alice, { screeningId, seatIds, mode });
+
+    expect(res.status).toBe(201);
+    expect(res.body.booking).toMatchObject({
+      status: 'confirmed',
+      mode,
+      amountCents: 2 * price,
+      customerId: 1,
+    });
+    expect(res.body.booking.ticketCodes).toHaveLength(2);
+    const bookingId = res.body.booking.id;
+    expect(await seatStatus(screeningId, seatIds)).toEqual(
+      seatIds.map((seat_id) => ({ seat_id, status: 'sold', booking_id: bookingId })),
+    );
+    expect(await balanceOf(1)).toBe(before - 2 * price);
+    const payments = await h.dbs.payments.query(
+      'SELECT amount_cents, status FROM cinema.payments WHERE booking_id = $1',
+      [bookingId],
+    );
+    expect(payments.rows).toEqual([{ amount_cents: 2 * price, status: 'captured' }]);
+    const tickets = await h.dbs.tickets.query(
+      'SELECT code, status FROM cinema.tickets WHERE booking_id = $1',
+      [bookingId],
+    );
+    expect(tickets.rows.map((t) => t.code).sort()).toEqual([...res.body.booking.ticketCodes].sort());
+    expect(tickets.rows.every((t) => t.status === 'valid')).toBe(true);
+  });
+
+  it('payment declined: rejected with the reason, seats free again, no ticket, balance unchanged', async () => {
+    const seatIds = (await seatsOf(h.dbs, screeningId, 10)).slice(5, 7);
+    const before = await writeCounts(h.dbs);
+    const balance = await balanceOf(1);
+    h.faults.paymentDeclineRate = 1;
+    try {
+      const res = await h.book(alice, { screeningId, seatIds, mode });
+      expect(res.status).toBe(201);
+      expect(res.body.booking).toMatchObject({ status: 'rejected', reason: 'payment-declined' });
+      const after = await writeCounts(h.dbs);
+      expect(after).toEqual({ ...before, bookings: before.bookings + 1 });
+      expect(await balanceOf(1)).toBe(balance);
+      expect(
+        (await seatStatus(screeningId, seatIds)).every((s) => s.status === 'free' && !s.booking_id),
+      ).toBe(true);
+      const tickets = await h.dbs.tickets.query('SELECT 1 FROM cinema.tickets WHERE booking_id = $1', [
+        res.body.booking.id,
+      ]);
+      expect(tickets.rowCount).toBe(0);
+    } finally {
+      h.faults.paymentDeclineRate = 0;
+    }
+  });
+
+  it('ticket failure: rejected, the payment refunded, seats free again', async () => {
+    const seatIds = (await seatsOf(h.dbs, screeningId, 12)).slice(10, 11);
+    const balance = await balanceOf(1);
+    h.faults.ticketFailureRate = 1;
+    try {
+      const res = await h.book(alice, { screeningId, seatIds, mode });
+      expect(res.body.booking).toMatchObject({ status: 'rejected', reason: 'ticket-failed' });
+      expect(await balanceOf(1)).toBe(balance);
+      expect((await seatStatus(screeningId, seatIds))[0].status).toBe('free');
+      const payment = await h.dbs.payments.query('SELECT status FROM cinema.payments WHERE booking_id = $1', [
+        res.body.booking.id,
+      ]);
+      // Saga: the charge happened and was refunded; 2PC: it never became visible.
+      expect(payment.rows).toEqual(mode === 'saga' ? [{ status: 'refunded' }] : []);
+    } finally {
+      h.faults.ticketFailureRate = 0;
+    }
+  });
+
+  it('a retry with the same key returns the same outcome and books nothing twice, also while the first runs', async () => {
+    const seatIds = (await seatsOf(h.dbs, screeningId, 20)).slice(15, 16);
+    const key = randomUUID();
+    const before = await writeCounts(h.dbs);
+    h.faults.paymentLatencyMs = 300;
+    let first: Awaited<ReturnType<DemoHarness['book']>>;
+    let concurrent: Awaited<ReturnType<DemoHarness['book']>>;
+    try {
+      [first, concurrent] = await Promise.all([
+        h.book(alice, { screeningId, seatIds, mode }, key),
+        new Promise((r) => setTimeout(r, 50)).then(() => h.book(alice, { screeningId, seatIds, mode }, key)),
+      ]);
+    } finally {
+      h.faults.paymentLatencyMs = 0;
+    }
+    const later = await h.book(alice, { screeningId, seatIds, mode }, key);
+    expect(first.body.booking.status).toBe('confirmed');
+    for (const retry of [concurrent, later]) {
+      expect(retry.status).toBe(200);
+      expect(retry.headers.get('idempotent-replayed')).toBe('true');
+      expect(retry.body.booking).toEqual(first.body.booking);
+    }
+    const after = await writeCounts(h.dbs);
+    expect(after.bookings).toBe(before.bookings + 1);
+    expect(after.payments).toBe(before.payments + 1);
+    expect(after.tickets).toBe(before.tickets + 1);
+  });
+
+  it('the same key with a different request is refused and writes nothing', async () => {
+    const seatIds = (await seatsOf(h.dbs, screeningId, 30)).slice(25, 27);
+    const key = randomUUID();
+    await h.book(alice, { screeningId, seatIds: [seatIds[0]!], mode }, key);
+    const before = await writeCounts(h.dbs);
+    const res = await h.book(alice, { screeningId, seatIds: [seatIds[1]!], mode }, key);
+    expect(res.status).toBe(422);
+    expect(res.body.error.code).toBe('idempotency-key-reused');
+    expect(await writeCounts(h.dbs)).toEqual(before);
+  });
+
+  it('cancel releases the seats, refunds and voids the tickets', async () => {
+    const seatIds = (await seatsOf(h.dbs, screeningId, 40)).slice(35, 37);
+    const balance = await balanceOf(1);
+    const booked = await h.book(alice, { screeningId, seatIds, mode });
+    expect(booked.body.booking.status).toBe('confirmed');
+    const id = booked.body.booking.id;
+
+    const res = await h.request('POST', `/api/bookings/${id}/cancel`, { token: alice });
+
+    expect(res.status).toBe(200);
+    expect(res.body.booking.status).toBe('cancelled');
+    expect(await balanceOf(1)).toBe(balance);
+    expect((await seatStatus(screeningId, seatIds)).every((s) => s.status === 'free')).toBe(true);
+    const live = await h.dbs.seats.query(
+      'SELECT count(*)::int AS n FROM cinema.booking_seats WHERE booking_id = $1 AND released_at IS NULL',
+      [id],
+    );
+    expect(live.rows[0].n).toBe(0);
+    const payment = await h.dbs.payments.query('SELECT status FROM cinema.payments WHERE booking_id = $1', [
+      id,
+    ]);
+    expect(payment.rows).toEqual([{ status: 'refunded' }]);
+    const tickets = await h.dbs.tickets.query('SELECT status FROM cinema.tickets WHERE booking_id = $1', [
+      id,
+    ]);
+    expect(tickets.rows.map((t) => t.status)).toEqual(['void', 'void']);
+    // The seats can be sold again.
+    const again = await h.book(alice, { screeningId, seatIds, mode });
+    expect(again.body.booking.status).toBe('confirmed');
+    // Cancelling twice answers the cancelled booking again and refunds nothing more.
+    const twice = await h.request('POST', `/api/bookings/${id}/cancel`, { token: alice });
+    expect(twice.body.booking.status).toBe('cancelled');
+  });
+});
+
+it('insufficient funds is a rejection with its reason', async () => {
+  const bob = await h.signIn(2);
+  await h.dbs.payments.query('UPDATE cinema.customers SET balance_cents = 100 WHERE id = 2');
+  try {
+    const seatIds = (await seatsOf(h.dbs, 3, 1)).slice(0, 1);
+    const res = await h.book(bob, { screeningId: 3, seatIds, mode: 'saga' });
+    expect(res.body.booking).toMatchObject({ status: 'rejected', reason: 'insufficient-funds' });
+  } finally {
+    await h.dbs.payments.query('UPDATE cinema.customers SET balance_cents = $1 WHERE id = 2', [
+      SEED_BALANCE_CENTS,
+    ]);
+  }
+});
+
+it('the operations view lists recent sagas with their steps and 2PC transactions with their phases', async () => {
+  const res = await h.request('GET', '/api/ops/transactions', {
+    headers: { authorization: `Bearer ${h.config.OPERATOR_TOKEN}` },
+  });
+  expect(res.status).toBe(200);
+  const compensated = res.body.sagas.find((s: { status: string }) => s.status.startsWith('compensated'));
+  expect(compensated.steps.map((s: { name: string }) => s.name)).toContain('reserve-seats (undo)');
+  expect(res.body.sagas.some((s: { status: string }) => s.status === 'completed')).toBe(true);
+  expect(res.body.twoPhase.some((t: { phase: string }) => t.phase === 'committed')).toBe(true);
+  expect(res.body.inDoubt).toEqual([]);
+  expect(res.body.stuck).toEqual([]);
+});

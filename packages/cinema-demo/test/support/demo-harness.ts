@@ -1,0 +1,139 @@
+import { randomUUID } from 'node:crypto';
+import { pino } from 'pino';
+import { InProcessBus, type MessageBus } from 'txkit';
+import { createTestDatabases, type TestDatabases, testCluster } from 'txkit/testing';
+import { type Config, type FaultSettings, loadConfig } from '../../src/config.js';
+import type { Databases } from '../../src/db/databases.js';
+import { type ApiRuntime, startApi } from '../../src/server/api-runtime.js';
+
+// biome-ignore lint/suspicious/noExplicitAny: tests read arbitrary JSON answers field by field
+type JsonBody = any;
+
+export const OPERATOR_TOKEN = 'operator-token-for-tests-0123456789';
+export const SESSION_SECRET = 'session-secret-for-tests-0123456789abcdef';
+
+/** A running API on fresh databases (seats on instance a, payments on b, tickets on c). */
+export interface DemoHarness {
+  api: ApiRuntime;
+  dbs: Databases;
+  config: Config;
+  /** Mutable: change rates between requests. */
+  faults: FaultSettings;
+  testDbs: TestDatabases;
+  signIn(customerId: number): Promise<string>;
+  request(
+    method: string,
+    path: string,
+    options?: {
+      token?: string;
+      key?: string;
+      body?: unknown;
+      rawBody?: string;
+      headers?: Record<string, string>;
+    },
+  ): Promise<{ status: number; body: JsonBody; headers: Headers }>;
+  book(
+    token: string,
+    body: { screeningId: number; seatIds: number[]; mode: 'saga' | '2pc' },
+    key?: string,
+  ): Promise<{ status: number; body: JsonBody; headers: Headers }>;
+  close(): Promise<void>;
+}
+
+export async function startHarness(
+  label: string,
+  env: Record<string, string> = {},
+  options: { bus?: MessageBus; withReadModel?: boolean } = {},
+): Promise<DemoHarness> {
+  const testDbs = await createTestDatabases(testCluster(), label);
+  const dbs = { seats: testDbs.on('a').pool, payments: testDbs.on('b').pool, tickets: testDbs.on('c').pool };
+  const config = loadConfig({
+    SEATS_DATABASE_URL: testDbs.on('a').connectionString,
+    PAYMENTS_DATABASE_URL: testDbs.on('b').connectionString,
+    TICKETS_DATABASE_URL: testDbs.on('c').connectionString,
+    SESSION_SECRET,
+    OPERATOR_TOKEN,
+    PORT: '0',
+    INSTANCE_ID: `t-${randomUUID().slice(0, 8)}`,
+    LOG_LEVEL: 'silent',
+    BOOKINGS_PER_MINUTE: '1000',
+    ...env,
+  });
+  const faults: FaultSettings = {
+    paymentDeclineRate: 0,
+    paymentLatencyMs: 0,
+    ticketFailureRate: 0,
+    random: Math.random,
+  };
+  const api = await startApi({
+    config,
+    bus: options.bus ?? new InProcessBus(),
+    logger: pino({ level: 'silent' }),
+    withReadModel: options.withReadModel ?? true,
+    dbs,
+    faults,
+    recoveryIntervalMs: 500,
+    relayPollMs: 100,
+  });
+  const request: DemoHarness['request'] = async (method, path, o = {}) => {
+    const headers: Record<string, string> = { ...o.headers };
+    if (o.token) headers.authorization = `Bearer ${o.token}`;
+    if (o.key) headers['idempotency-key'] = o.key;
+    let body: string | undefined = o.rawBody;
+    if (o.body !== undefined) body = JSON.stringify(o.body);
+    if (body !== undefined) headers['content-type'] ??= 'application/json';
+    const res = await fetch(`${api.url}${path}`, { method, headers, body });
+    const text = await res.text();
+    let parsed: unknown = text;
+    try {
+      parsed = text ? JSON.parse(text) : undefined;
+    } catch {}
+    return { status: res.status, body: parsed, headers: res.headers };
+  };
+  return {
+    api,
+    dbs,
+    config,
+    faults,
+    testDbs,
+    request,
+    async signIn(customerId) {
+      const res = await request('POST', '/api/session', { body: { customerId } });
+      if (res.status !== 201) throw new Error(`sign-in failed: ${res.status} ${JSON.stringify(res.body)}`);
+      return res.body.token as string;
+    },
+    book(token, body, key = randomUUID()) {
+      return request('POST', '/api/bookings', { token, key, body });
+    },
+    async close() {
+      await api.close();
+      await testDbs.drop();
+    },
+  };
+}
+
+/** Row counts that must not change when a request is refused. */
+export async function writeCounts(
+  dbs: Databases,
+): Promise<{ bookings: number; soldSeats: number; payments: number; balance: number; tickets: number }> {
+  const count = async (pool: Databases['seats'], sql: string) => Number((await pool.query(sql)).rows[0].n);
+  return {
+    bookings: await count(dbs.seats, 'SELECT count(*) AS n FROM cinema.bookings'),
+    soldSeats: await count(
+      dbs.seats,
+      "SELECT count(*) AS n FROM cinema.screening_seats WHERE status = 'sold'",
+    ),
+    payments: await count(dbs.payments, 'SELECT count(*) AS n FROM cinema.payments'),
+    balance: await count(dbs.payments, 'SELECT sum(balance_cents) AS n FROM cinema.customers'),
+    tickets: await count(dbs.tickets, 'SELECT count(*) AS n FROM cinema.tickets'),
+  };
+}
+
+/** The seats of a screening, first `n` of them (by row, place). */
+export async function seatsOf(dbs: Databases, screeningId: number, n: number): Promise<number[]> {
+  const { rows } = await dbs.seats.query<{ seat_id: number }>(
+    'SELECT seat_id FROM cinema.screening_seats WHERE screening_id = $1 ORDER BY seat_id LIMIT $2',
+    [screeningId, n],
+  );
+  return rows.map((r) => r.seat_id);
+}
