@@ -62,7 +62,7 @@ export function SignInForm() {
         </button>
       </form>
       <form onSubmit={onSignUp} className="inline-form">
-        <label htmlFor={ids.name}>or new customer</label>
+        <label htmlFor={ids.name}>Or sign up as a new customer</label>
         <input
           id={ids.name}
           value={name}

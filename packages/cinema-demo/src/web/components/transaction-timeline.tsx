@@ -26,7 +26,7 @@ function tone(status: string): 'ok' | 'bad' | 'busy' | 'neutral' {
 export function TransactionTimeline({ events, mode }: { events: readonly TimelineEvent[]; mode: string }) {
   if (events.length === 0) return null;
   return (
-    <section className="timeline" aria-labelledby="timeline-title">
+    <section className="card timeline" aria-labelledby="timeline-title">
       <h3 id="timeline-title">
         Transaction timeline <span className="muted">({mode === 'saga' ? 'saga' : 'two-phase commit'})</span>
       </h3>
