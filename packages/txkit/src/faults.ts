@@ -21,13 +21,16 @@ export type SagaFaultPoint =
   | 'saga:after-compensation-effect'
   | 'saga:after-compensation-record';
 
+/** Crash and failure points of the outbox relay (around the publish of a claimed batch). */
+export type OutboxFaultPoint = 'outbox:before-publish' | 'outbox:after-publish';
+
 /** Every named fault point. */
-export type FaultPoint = TwoPhaseFaultPoint | SagaFaultPoint;
+export type FaultPoint = TwoPhaseFaultPoint | SagaFaultPoint | OutboxFaultPoint;
 
 /** Where exactly a fault point was reached. */
 export interface FaultSite {
   point: FaultPoint;
-  /** 2PC: the transaction id; saga: the saga id. */
+  /** 2PC: the transaction id; saga: the saga id; outbox: the relay's name. */
   id: string;
   /** 2PC: the participant, where the point is per participant. */
   participant?: string;

@@ -26,10 +26,14 @@ export {
   type FaultPoint,
   type FaultSite,
   isSimulatedCrash,
+  type OutboxFaultPoint,
   type SagaFaultPoint,
   SimulatedCrash,
   type TwoPhaseFaultPoint,
 } from './faults.js';
+export { type EnqueuedMessage, type EnqueueOptions, Outbox, type OutboxOptions } from './outbox/outbox.js';
+export { outboxMigrations } from './outbox/outbox-migrations.js';
+export { OutboxRelay, type OutboxRelayEvents, type OutboxRelayOptions } from './outbox/outbox-relay.js';
 export {
   type BackgroundService,
   type BackgroundServiceOptions,
@@ -76,6 +80,30 @@ export type {
   StepOptions,
   StepOutputs,
 } from './saga/saga-types.js';
+export {
+  AmqpConnection,
+  type AmqpConnectionEvents,
+  type AmqpConnectionOptions,
+  type AmqpTopology,
+} from './transport/amqp-connection.js';
+export type { AmqpConsumer, ConsumeOptions } from './transport/amqp-consumer.js';
+export type { BackoffOptions } from './transport/backoff.js';
+export { dropDuplicates, type SeenMessages, seenInMemory } from './transport/dedupe.js';
+export {
+  InProcessBus,
+  type InProcessBusEvents,
+  type InProcessBusOptions,
+} from './transport/in-process-bus.js';
+export {
+  type BusMessage,
+  type MessageBus,
+  type MessageHandler,
+  type OutgoingMessage,
+  type SubscribeOptions,
+  type Subscription,
+  topicMatches,
+} from './transport/message-bus.js';
+export { RabbitMqBus, type RabbitMqBusOptions } from './transport/rabbitmq-bus.js';
 export type { IsolationLevel } from './two-phase/branch-sql.js';
 export {
   type RecoverOptions,

@@ -1,0 +1,148 @@
+import { EventEmitter } from 'eventemitter3';
+import { sleep } from './backoff.js';
+import {
+  type BusMessage,
+  type MessageBus,
+  type MessageHandler,
+  type OutgoingMessage,
+  type SubscribeOptions,
+  type Subscription,
+  topicMatches,
+} from './message-bus.js';
+
+interface Consumer {
+  handler: MessageHandler;
+  prefetch: number;
+  running: Set<Promise<void>>;
+  cancelled: boolean;
+}
+
+interface Queue {
+  topics: Set<string>;
+  waiting: BusMessage[];
+  consumers: Consumer[];
+  next: number;
+}
+
+/** Options of {@link InProcessBus}. */
+export interface InProcessBusOptions {
+  /** Pause before a message whose handler failed is delivered again (default 100 ms). */
+  redeliveryDelayMs?: number;
+}
+
+/** Events of {@link InProcessBus}. */
+export interface InProcessBusEvents {
+  /** A handler failed; the message is delivered again after a pause. */
+  error: (error: unknown, message: BusMessage) => void;
+}
+
+/**
+ * {@link MessageBus} inside one process, for running without a broker (tests, the demo's embedded mode). It
+ * behaves like the RabbitMQ bus where it matters: queues keep messages while nobody consumes, subscribers of one
+ * queue compete, payloads are copied through JSON, a failed handler gets the message again with `redelivered`.
+ * Nothing survives the process: pair it with the outbox, whose table is the durable part.
+ *
+ * @example
+ * const bus = new InProcessBus();
+ * await bus.subscribe({ queue: 'audit', topics: ['#'] }, async (m) => console.log(m.topic, m.payload));
+ * await bus.publish({ topic: 'seat.booked', messageId: '1', payload: { seat: 'A1' } });
+ */
+export class InProcessBus extends EventEmitter<InProcessBusEvents> implements MessageBus {
+  readonly #queues = new Map<string, Queue>();
+  readonly #redeliveryDelayMs: number;
+
+  constructor(options: InProcessBusOptions = {}) {
+    super();
+    this.#redeliveryDelayMs = options.redeliveryDelayMs ?? 100;
+  }
+
+  async publish(message: OutgoingMessage): Promise<void> {
+    const delivered: BusMessage = {
+      topic: message.topic,
+      messageId: message.messageId,
+      key: message.key ?? null,
+      // A copy through JSON, as over the wire: no shared objects, no values JSON cannot carry.
+      payload: JSON.parse(JSON.stringify(message.payload ?? null)),
+      headers: { ...message.headers },
+      redelivered: false,
+    };
+    for (const queue of this.#queues.values()) {
+      if (![...queue.topics].some((pattern) => topicMatches(pattern, message.topic))) continue;
+      queue.waiting.push({ ...delivered });
+      this.#pump(queue);
+    }
+  }
+
+  async subscribe<T = unknown>(options: SubscribeOptions, handler: MessageHandler<T>): Promise<Subscription> {
+    const queue = this.#queue(options.queue);
+    for (const topic of options.topics) queue.topics.add(topic);
+    const consumer: Consumer = {
+      handler: handler as MessageHandler,
+      prefetch: options.prefetch ?? 16,
+      running: new Set(),
+      cancelled: false,
+    };
+    queue.consumers.push(consumer);
+    this.#pump(queue);
+    return {
+      cancel: async () => {
+        consumer.cancelled = true;
+        queue.consumers = queue.consumers.filter((c) => c !== consumer);
+        await Promise.allSettled([...consumer.running]);
+      },
+    };
+  }
+
+  /** Messages waiting in a queue (not yet handed to a subscriber). */
+  waitingCount(queue: string): number {
+    return this.#queues.get(queue)?.waiting.length ?? 0;
+  }
+
+  #queue(name: string): Queue {
+    let queue = this.#queues.get(name);
+    if (!queue) {
+      queue = { topics: new Set(), waiting: [], consumers: [], next: 0 };
+      this.#queues.set(name, queue);
+    }
+    return queue;
+  }
+
+  #pump(queue: Queue): void {
+    while (queue.waiting.length > 0) {
+      const consumer = this.#pick(queue);
+      if (!consumer) return;
+      const message = queue.waiting.shift()!;
+      const delivery = this.#deliver(queue, consumer, message);
+      consumer.running.add(delivery);
+      void delivery.finally(() => {
+        consumer.running.delete(delivery);
+        this.#pump(queue);
+      });
+    }
+  }
+
+  /** Round robin over the consumers that have room under their prefetch. */
+  #pick(queue: Queue): Consumer | undefined {
+    for (let i = 0; i < queue.consumers.length; i++) {
+      const index = (queue.next + i) % queue.consumers.length;
+      const consumer = queue.consumers[index]!;
+      if (!consumer.cancelled && consumer.running.size < consumer.prefetch) {
+        queue.next = index + 1;
+        return consumer;
+      }
+    }
+    return undefined;
+  }
+
+  async #deliver(queue: Queue, consumer: Consumer, message: BusMessage): Promise<void> {
+    // Handlers always run asynchronously, as they would on a broker.
+    await Promise.resolve();
+    try {
+      await consumer.handler(message);
+    } catch (error) {
+      this.emit('error', error, message);
+      await sleep(this.#redeliveryDelayMs);
+      queue.waiting.unshift({ ...message, redelivered: true });
+    }
+  }
+}

@@ -1,0 +1,46 @@
+import { execFile } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+
+/** A name unique to one test file and run, for queues, exchanges and connection names. */
+export function uniqueName(label: string): string {
+  return `txkit-test.${label}.${randomUUID().slice(0, 8)}`;
+}
+
+/**
+ * Closes, from the broker's side, every connection whose `connection_name` is `name` (as an operator or a
+ * broker shutdown would), through `rabbitmqctl`. Returns how many were closed.
+ */
+export async function closeConnectionsFromServer(name: string, reason = 'closed by test'): Promise<number> {
+  const { stdout } = await rabbitmqctl([
+    'list_connections',
+    '-q',
+    '--no-table-headers',
+    'pid',
+    'client_properties',
+  ]);
+  const pids = stdout
+    .split('\n')
+    .filter((line) => line.includes(`{"connection_name","${name}"}`))
+    .map((line) => line.split('\t')[0]!)
+    .filter(Boolean);
+  for (const pid of pids) await rabbitmqctl(['close_connection', pid, reason]);
+  return pids.length;
+}
+
+/** Deletes queues and exchanges a test declared (best effort, for teardown). */
+export async function deleteQueues(names: readonly string[]): Promise<void> {
+  for (const name of names) await rabbitmqctl(['delete_queue', name]).catch(() => {});
+}
+
+async function rabbitmqctl(args: string[]): Promise<{ stdout: string }> {
+  try {
+    return await run('rabbitmqctl', args, { timeout: 30_000 });
+  } catch (error) {
+    throw new Error(
+      `rabbitmqctl ${args[0]} failed (the connection-loss tests close connections from the broker's side with it): ${(error as Error).message}`,
+    );
+  }
+}
