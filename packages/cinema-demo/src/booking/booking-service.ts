@@ -51,7 +51,8 @@ function requestHash(request: BookingRequest): string {
   return createHash('sha256').update(canonical).digest('hex');
 }
 
-function planOf(
+/** The engine's view of a booking. */
+export function planOf(
   b: Pick<BookingRecord, 'id' | 'customerId' | 'screeningId' | 'seatIds' | 'amountCents'>,
 ): BookingPlan {
   return {

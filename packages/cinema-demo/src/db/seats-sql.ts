@@ -186,3 +186,28 @@ export const allSeatStates = (): Statement => ({
            FROM cinema.screening_seats ORDER BY screening_id, seat_id`,
   values: [],
 });
+
+/**
+ * Bookings left in `status` longer than `olderThanMs` by `mode`: the process that ran them died (pending: before
+ * or during its saga or transaction; cancelling: during its cancellation).
+ */
+export const staleBookings = (
+  status: 'pending' | 'cancelling',
+  mode: string,
+  olderThanMs: number,
+  limit: number,
+): Statement => ({
+  text: `SELECT ${bookingColumns} FROM cinema.bookings
+          WHERE status = $1 AND mode = $2 AND updated_at < now() - make_interval(secs => $3::float8 / 1000)
+          ORDER BY updated_at LIMIT $4`,
+  values: [status, mode, olderThanMs, limit],
+});
+
+/** Saga bookings still pending, or rejected by a compensation that recovery ran (no reason recorded). */
+export const unfinishedSagaBookings = (olderThanMs: number, limit: number): Statement => ({
+  text: `SELECT ${bookingColumns} FROM cinema.bookings
+          WHERE mode = 'saga' AND (status = 'pending' OR (status = 'rejected' AND reason IS NULL))
+            AND updated_at < now() - make_interval(secs => $1::float8 / 1000)
+          ORDER BY updated_at LIMIT $2`,
+  values: [olderThanMs, limit],
+});

@@ -6,6 +6,7 @@ import { type MessageBus, Outbox, OutboxRelay } from 'txkit';
 import { appOrigin, createApp } from '../api/app.js';
 import { type ApiMetrics, createMetrics } from '../api/metrics.js';
 import { BookingService } from '../booking/booking-service.js';
+import { startStaleBookingSweeper } from '../booking/stale-booking-sweeper.js';
 import { TxkitBookingEngine } from '../booking/txkit-engine.js';
 import { type Config, type FaultSettings, faultSettings } from '../config.js';
 import { closeDatabases, type Databases, migrateDatabases, openDatabases } from '../db/databases.js';
@@ -30,6 +31,8 @@ export interface ApiRuntimeOptions {
   /** Interval of recovery passes and relay polling (default 2 s / 250 ms). */
   recoveryIntervalMs?: number;
   relayPollMs?: number;
+  /** Interval of the stale-booking sweep (default 10 s). */
+  sweepIntervalMs?: number;
 }
 
 /** One running API instance: its HTTP server, its parts, and how to stop it. */
@@ -108,6 +111,13 @@ export async function startApi(o: ApiRuntimeOptions): Promise<ApiRuntime> {
     });
     await readModel.start();
   }
+  const sweeper = startStaleBookingSweeper({
+    dbs,
+    engine,
+    prepareTimeoutMs: config.PREPARE_TIMEOUT_MS,
+    intervalMs: o.sweepIntervalMs,
+    onError: (error) => logger.warn({ err: error }, 'stale booking sweep failed; retried next pass'),
+  });
   const relay = new OutboxRelay({ pool: dbs.seats, bus: o.bus, pollIntervalMs: o.relayPollMs ?? 250 });
   relay.on('error', (error) => logger.warn({ err: error }, 'outbox relay pass failed; rows stay pending'));
   relay.start();
@@ -146,6 +156,7 @@ export async function startApi(o: ApiRuntimeOptions): Promise<ApiRuntime> {
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await readModel?.stop();
       await relay.stop();
+      await sweeper.stop();
       await engine.stop();
       if (ownDbs) await closeDatabases(dbs);
     },

@@ -74,6 +74,8 @@ export async function startHarness(
     faults,
     recoveryIntervalMs: 500,
     relayPollMs: 100,
+    // Tests that need the sweep call it themselves, so its timing is theirs.
+    sweepIntervalMs: 3_600_000,
   });
   const request: DemoHarness['request'] = async (method, path, o = {}) => {
     const headers: Record<string, string> = { ...o.headers };
