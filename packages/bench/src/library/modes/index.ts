@@ -1,7 +1,12 @@
 import type { BookingModeFactory } from '../booking-mode.js';
 import { localMode } from './local.js';
+import { rawTwoPhaseMode } from './raw-two-phase.js';
+import { twoPhaseMode, twoPhaseSeparateLogMode } from './two-phase.js';
 
 /** Every mode the library-level bench can run, by its command-line name. */
 export const bookingModes: Readonly<Record<string, BookingModeFactory>> = {
   local: localMode,
+  '2pc': twoPhaseMode,
+  '2pc-separate': twoPhaseSeparateLogMode,
+  'raw-2pc': rawTwoPhaseMode,
 };

@@ -1,0 +1,71 @@
+import { TwoPhaseCoordinator } from 'txkit';
+import { bookingSql } from '../bench-schema.js';
+import type { BenchDatabases, BookingMode, BookingModeFactory, BookingResult } from '../booking-mode.js';
+
+/** Thrown inside the transaction to roll it back when the seat is already taken. */
+class SeatTaken extends Error {}
+
+/**
+ * The booking through txkit's {@link TwoPhaseCoordinator}. `decisionInLogParticipant` picks where the commit
+ * decision goes: inside the seats branch, committed last (txkit's default when the log is a participant), or
+ * a separate insert after preparing all three (the same protocol as `raw-2pc`).
+ */
+function txkitTwoPhase(
+  name: string,
+  description: string,
+  decisionInLogParticipant: boolean,
+): BookingModeFactory {
+  return (dbs: BenchDatabases): BookingMode => {
+    const coordinator = new TwoPhaseCoordinator({
+      id: `bench-${name}`,
+      participants: { seats: dbs.seats, payments: dbs.payments, tickets: dbs.tickets },
+      log: dbs.seats,
+      decisionInLogParticipant,
+      prepareTimeoutMs: 10_000,
+    });
+    return {
+      name,
+      description,
+      async setup() {
+        await coordinator.migrate();
+      },
+      async book({ bookingId, seatId, customerId, amountCents }): Promise<BookingResult> {
+        try {
+          return await coordinator.transaction(async (tx) => {
+            const seat = await tx.query<{ booking_id: string | null }>('seats', bookingSql.lockSeat, [
+              seatId,
+            ]);
+            if (seat.rows[0]?.booking_id !== null) throw new SeatTaken();
+            await tx.query('seats', bookingSql.takeSeat, [seatId, bookingId]);
+            await Promise.all([
+              tx.query('payments', bookingSql.insertPayment, [bookingId, customerId, amountCents]),
+              tx.query('tickets', bookingSql.insertTicket, [bookingId, seatId, bookingId]),
+            ]);
+            return 'confirmed' as const;
+          });
+        } catch (error) {
+          if (error instanceof SeatTaken) return 'rejected';
+          throw error;
+        }
+      },
+      logStatementsPerBooking: () => 1,
+      async reset() {
+        await dbs.seats.query('TRUNCATE txkit.two_phase_decisions');
+      },
+    };
+  };
+}
+
+/** txkit 2PC as configured by default: the decision rides in the seats branch (no PREPARE there). */
+export const twoPhaseMode = txkitTwoPhase(
+  '2pc',
+  'txkit TwoPhaseCoordinator: prepare payments+tickets, decision inside the seats transaction, commit prepared',
+  true,
+);
+
+/** txkit 2PC with a separate decision insert: the same protocol as `raw-2pc`, to measure the library's cost. */
+export const twoPhaseSeparateLogMode = txkitTwoPhase(
+  '2pc-separate',
+  'txkit TwoPhaseCoordinator: prepare all three, separate decision insert, commit prepared',
+  false,
+);
