@@ -125,7 +125,7 @@ export class TwoPhaseCoordinator extends EventEmitter<TwoPhaseEvents> {
       {
         options: this.#options,
         emit: (event, ...args) => this.#emitSafely(event, ...args),
-        commitPending: (gid) => this.#inDoubt.add(gid),
+        inDoubt: (gid) => this.#inDoubt.add(gid),
       },
       settings,
     );

@@ -42,8 +42,8 @@ export interface TwoPhaseTransaction {
 export interface RunContext {
   options: ResolvedCoordinatorOptions;
   emit<E extends keyof TwoPhaseEvents>(event: E, ...args: Parameters<TwoPhaseEvents[E]>): void;
-  /** A committed branch whose COMMIT PREPARED was left to recovery. */
-  commitPending(gid: string): void;
+  /** A prepared branch left to recovery (commit pending, or outcome unknown). */
+  inDoubt(gid: string): void;
 }
 
 /** Thrown internally when the commit decision went to abort (the fence was lost, or the decision insert failed). */
@@ -114,7 +114,12 @@ export class TransactionRun<T> {
       this.#disarm();
       if (isSimulatedCrash(error)) throw this.#die(error);
       if (error instanceof InDoubtError) {
-        for (const session of this.#sessions) session.release();
+        // Outcome unknown: the prepared branches stay for recovery, which follows whatever the log says.
+        for (const session of this.#sessions) {
+          if (session.state === 'prepared') this.#ctx.inDoubt(session.gid);
+          // The log's server may be gone and these connections with it; prepared branches outlive them.
+          session.destroy(error);
+        }
         throw error;
       }
       await this.#abortAll(error);
@@ -299,7 +304,7 @@ export class TransactionRun<T> {
     }
     // Never a rollback after a commit decision: the branch stays prepared and recovery commits it.
     session.destroy(lastError);
-    this.#ctx.commitPending(session.gid);
+    this.#ctx.inDoubt(session.gid);
     this.#ctx.emit('commit-pending', {
       transactionId: this.id,
       participant: session.name,

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PrepareFailedError } from '../../src/errors.js';
+import { InDoubtError, PrepareFailedError } from '../../src/errors.js';
 import {
   createTestDatabases,
   type PostgresCluster,
@@ -14,6 +14,7 @@ import {
   expectSettled,
   type LogMode,
   preparedLeft,
+  recoverUntilClean,
   startCoordinator,
   writeBooking,
 } from './support.js';
@@ -103,4 +104,30 @@ describe('2PC with a participant server crashing mid-transaction', () => {
     expect(await copiesOf(dbs, key)).toBe(3);
     expect(await preparedLeft(dbs)).toEqual([]);
   });
+
+  it.each<LogMode>(['in-participant', 'separate'])(
+    'the log server dies before the decision (%s): the caller gets InDoubtError, recovery aborts',
+    async (mode) => {
+      const key = `log-server-before-decision-${mode}`;
+      const coordinator = await startCoordinator(
+        coordinatorOptions(dbs, mode, {
+          id: `srv-in-doubt-${mode}`,
+          faults: async (site) => {
+            if (site.point === '2pc:before-decision') await cluster.instance('a').stop({ mode: 'immediate' });
+          },
+        }),
+      );
+      const error = await coordinator.transaction(writeBooking(key)).catch((e: unknown) => e);
+      // The decision write failed on a broken connection and the fence could not reach the log either.
+      expect(error).toBeInstanceOf(InDoubtError);
+      const prepared = mode === 'in-participant' ? 2 : 3;
+      expect(coordinator.inDoubtCount).toBe(prepared);
+      await cluster.instance('a').start();
+      // No decision was recorded, so once past the prepare timeout recovery aborts every prepared branch.
+      const reports = await recoverUntilClean(coordinator, dbs);
+      expect(reports.flatMap((r) => r.aborted)).toHaveLength(prepared);
+      expect(coordinator.inDoubtCount).toBe(0);
+      await expectSettled(dbs, key, 0);
+    },
+  );
 });
