@@ -9,7 +9,7 @@ import {
   seatStatusInDb,
   startDemoServer,
 } from './support/demo-server.js';
-import { roomPage } from './support/room-page.js';
+import { reportPageProblems, roomPage } from './support/room-page.js';
 
 // Failure injection by configuration: every payment is declined.
 let demo: DemoServer;
@@ -30,6 +30,7 @@ describe.each(['saga', '2pc'] as const)('a declined payment in %s mode', (mode) 
   it('shows the reason to the person and leaves the seats free, in the page and in the databases', async () => {
     const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
     const page = await context.newPage();
+    reportPageProblems(page, mode);
     const screeningId = mode === 'saga' ? 1 : 2;
     await roomPage.open(page, demo.url, screeningId);
     await roomPage.signIn(page, 'Alice');

@@ -9,7 +9,7 @@ import {
   seatStatusInDb,
   startDemoServer,
 } from './support/demo-server.js';
-import { focused, roomPage, tabTo } from './support/room-page.js';
+import { focused, reportPageProblems, roomPage, tabTo } from './support/room-page.js';
 
 // Screening 1 is in Room 1 (10 rows of 15) at 12.00 a seat; screening 3 is in the same room, 3 and 5 elsewhere.
 let demo: DemoServer;
@@ -19,7 +19,9 @@ const contexts: BrowserContext[] = [];
 async function newPage(width = 1280, height = 900): Promise<Page> {
   const context = await browser.newContext({ viewport: { width, height } });
   contexts.push(context);
-  return context.newPage();
+  const page = await context.newPage();
+  reportPageProblems(page, `page ${contexts.length}`);
+  return page;
 }
 
 beforeAll(async () => {

@@ -29,11 +29,20 @@ export interface DemoServer {
 /** Builds the web UI with the package's Vite config into a temporary folder (the tests never need `npm run build`). */
 async function buildWebBundle(): Promise<string> {
   const outDir = await mkdtemp(join(tmpdir(), 'cinema-web-'));
-  await build({
-    configFile: join(packageRoot, 'vite.config.ts'),
-    logLevel: 'warn',
-    build: { outDir, emptyOutDir: true, sourcemap: false },
-  });
+  // Vitest sets NODE_ENV=test, which would give a development JSX transform and React build; build as
+  // `npm run build:web` does.
+  const nodeEnv = process.env.NODE_ENV;
+  process.env.NODE_ENV = 'production';
+  try {
+    await build({
+      configFile: join(packageRoot, 'vite.config.ts'),
+      mode: 'production',
+      logLevel: 'warn',
+      build: { outDir, emptyOutDir: true, sourcemap: false },
+    });
+  } finally {
+    process.env.NODE_ENV = nodeEnv;
+  }
   return outDir;
 }
 

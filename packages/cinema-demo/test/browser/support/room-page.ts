@@ -4,8 +4,8 @@ import type { Page } from 'playwright-core';
 export const roomPage = {
   async open(page: Page, baseUrl: string, screeningId: number): Promise<void> {
     await page.goto(`${baseUrl}/#/screenings/${screeningId}`);
-    await page.locator('[data-seat="A1"]').waitFor();
-    await page.locator('[data-testid="connection"][data-state="live"]').waitFor();
+    await page.locator('[data-seat="A1"]').waitFor({ timeout: 10_000 });
+    await page.locator('[data-testid="connection"][data-state="live"]').waitFor({ timeout: 10_000 });
   },
 
   async signIn(page: Page, name: string): Promise<void> {
@@ -34,6 +34,14 @@ export const roomPage = {
     };
   },
 };
+
+/** Reports the page's script errors and failed requests on stderr, so a failing test says why. */
+export function reportPageProblems(page: Page, who: string): void {
+  page.on('pageerror', (error) => console.error(`[${who}] page error: ${error.message}`));
+  page.on('console', (m) => {
+    if (m.type() === 'error') console.error(`[${who}] console: ${m.text()}`);
+  });
+}
 
 /**
  * Presses Tab until the focused element matches `selector` (keyboard-only navigation), failing after `max`.
