@@ -2,6 +2,16 @@
  * `txkit/testing`: real-PostgreSQL test harness and fault injection for txkit users' own tests.
  * @packageDocumentation
  */
+
+export {
+  FaultPlan,
+  type FaultSpec,
+  type FiredFault,
+  InjectedFailure,
+  SAGA_FAULT_POINTS,
+  TWO_PHASE_FAULT_POINTS,
+} from './fault-plan.js';
+export { type Leftovers, listLeftovers, listUnfinishedSagas, type UnfinishedSaga } from './leftovers.js';
 export {
   clusterFromDescription,
   clusterFromUrls,
