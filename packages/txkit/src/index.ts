@@ -104,6 +104,21 @@ export {
   topicMatches,
 } from './transport/message-bus.js';
 export { RabbitMqBus, type RabbitMqBusOptions } from './transport/rabbitmq-bus.js';
+export {
+  correlationIdOf,
+  type RemoteCommand,
+  type RemoteReply,
+  type RemoteStepKind,
+} from './transport/remote-protocol.js';
+export { type RemoteStepOptions, remoteStep } from './transport/remote-step.js';
+export { RemoteStepClient, type RemoteStepClientOptions } from './transport/remote-step-client.js';
+export {
+  type ParticipantOutcome,
+  type ParticipantStepHandlers,
+  SagaParticipant,
+  type SagaParticipantEvents,
+  type SagaParticipantOptions,
+} from './transport/saga-participant.js';
 export type { IsolationLevel } from './two-phase/branch-sql.js';
 export {
   type RecoverOptions,
