@@ -53,6 +53,14 @@ describe('the room page in a real browser', () => {
     const outcome = await roomPage.outcome(a);
     expect(outcome.status).toBe('confirmed');
     expect(await a.locator('.tickets code').count()).toBe(2);
+    // The timeline shows the saga's steps as they ran.
+    expect(await roomPage.timeline(a)).toEqual(
+      expect.arrayContaining([
+        'step reserve-seats: completed',
+        'step charge-payment: completed',
+        'step issue-tickets: completed',
+      ]),
+    );
     await roomPage.waitForSeat(a, 'A1', 'mine');
     await roomPage.waitForSeat(a, 'A2', 'mine');
 
@@ -73,6 +81,7 @@ describe('the room page in a real browser', () => {
     await b.getByLabel(/Two-phase commit/).check();
     await b.getByRole('button', { name: 'Book 1 seat' }).click();
     expect((await roomPage.outcome(b)).status).toBe('confirmed');
+    expect((await roomPage.timeline(b)).some((row) => /^phase .*: committed/.test(row))).toBe(true);
     await roomPage.waitForSeat(a, 'E7', 'booked');
     await roomPage.waitForSeat(b, 'E7', 'mine');
   });

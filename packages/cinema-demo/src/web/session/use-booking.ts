@@ -25,7 +25,9 @@ const now = () => new Date().toISOString();
 export function useBooking(onSettled: (booking: Booking | undefined) => void) {
   const [pendingSeats, setPendingSeats] = useState<readonly number[]>([]);
   const [outcome, setOutcome] = useState<Outcome>();
-  const [events, setEvents] = useState<TimelineEvent[]>([]);
+  // The page's own notes (sent, failed) until the server's timeline of the booking arrives, which replaces them.
+  const [local, setLocal] = useState<TimelineEvent[]>([]);
+  const [server, setServer] = useState<TimelineEvent[]>([]);
   const [mode, setMode] = useState<BookingMode>('saga');
   const last = useRef<{ request: BookingRequest; key: string } | undefined>(undefined);
   const alive = useRef(true);
@@ -37,7 +39,7 @@ export function useBooking(onSettled: (booking: Booking | undefined) => void) {
   );
 
   const note = useCallback(
-    (e: Omit<TimelineEvent, 'at'>) => setEvents((list) => [...list, { at: now(), ...e }]),
+    (e: Omit<TimelineEvent, 'at'>) => setLocal((list) => [...list, { at: now(), ...e }]),
     [],
   );
 
@@ -49,9 +51,7 @@ export function useBooking(onSettled: (booking: Booking | undefined) => void) {
       setOutcome({ kind: 'booking', booking: placeholder(request, key) });
       note({ kind: 'request', name: `book ${request.seatIds.length} seat(s)`, status: 'sent' });
       const follow = { done: false };
-      const following = followTimeline(key, follow, (server) =>
-        setEvents((list) => [...list.filter((e) => e.kind === 'request'), ...server]),
-      );
+      const following = followTimeline(key, follow, setServer);
       let settled: Booking | undefined;
       try {
         let { booking } = await api.book(request, key);
@@ -66,11 +66,8 @@ export function useBooking(onSettled: (booking: Booking | undefined) => void) {
         // One last look, so the timeline ends with the server's final entries.
         await api
           .timeline(booking.id)
-          .then(({ events: server }) =>
-            setEvents((list) => [...list.filter((e) => e.kind === 'request'), ...server]),
-          )
+          .then(({ events }) => setServer(events))
           .catch(() => undefined);
-        note({ kind: 'request', name: 'outcome', status: booking.status, detail: booking.reason });
         setOutcome({ kind: 'booking', booking });
         last.current = undefined;
       } catch (error) {
@@ -90,7 +87,8 @@ export function useBooking(onSettled: (booking: Booking | undefined) => void) {
 
   const book = useCallback(
     (request: BookingRequest) => {
-      setEvents([]);
+      setLocal([]);
+      setServer([]);
       return send(request, newIdempotencyKey());
     },
     [send],
@@ -100,9 +98,11 @@ export function useBooking(onSettled: (booking: Booking | undefined) => void) {
   }, [send]);
   const dismiss = useCallback(() => {
     setOutcome(undefined);
-    setEvents([]);
+    setLocal([]);
+    setServer([]);
   }, []);
 
+  const events = server.length > 0 ? server : local;
   return { book, retry, dismiss, pendingSeats, outcome, events, mode, busy: pendingSeats.length > 0 };
 }
 

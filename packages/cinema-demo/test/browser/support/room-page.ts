@@ -23,6 +23,16 @@ export const roomPage = {
     await page.locator(`[data-seat="${name}"][data-look="${look}"]`).waitFor({ timeout });
   },
 
+  /** The rows of the transaction timeline as "kind name: status". */
+  timeline(page: Page): Promise<string[]> {
+    return page.locator('[data-testid="timeline"] li').evaluateAll((items) =>
+      items.map((li) => {
+        const d = (li as HTMLElement).dataset;
+        return `${d.kind} ${d.name}: ${d.status}`;
+      }),
+    );
+  },
+
   /** The outcome panel once the booking has settled. */
   async outcome(page: Page, timeout = 20_000) {
     const settled = page.locator('[data-testid="outcome"]:not([data-status="pending"])');
