@@ -11,10 +11,9 @@ import {
 } from '../errors.js';
 import { isSimulatedCrash, type TwoPhaseFaultPoint } from '../faults.js';
 import type { BranchSettings } from './branch-sql.js';
+import { DecidedAbort, writeCommitDecision } from './commit-decision.js';
 import type { ResolvedCoordinatorOptions } from './coordinator-options.js';
-import { commitDecisionAndCommitSql, insertCommitDecision, type Outcome } from './decision-log.js';
 import type { TwoPhaseEvents } from './events.js';
-import { fenceAbort } from './fence.js';
 import { formatGid, newTransactionId } from './gid.js';
 import { ParticipantSession } from './participant-session.js';
 
@@ -45,9 +44,6 @@ export interface RunContext {
   /** A prepared branch left to recovery (commit pending, or outcome unknown). */
   inDoubt(gid: string): void;
 }
-
-/** Thrown internally when the commit decision went to abort (the fence was lost, or the decision insert failed). */
-class DecidedAbort extends Error {}
 
 /**
  * One execution of a transaction callback through both phases. Life of a run:
@@ -108,7 +104,13 @@ export class TransactionRun<T> {
       this.#disarm();
       if (performance.now() - this.#started > this.#timeoutMs) throw this.#timeoutError();
       await this.#fault('2pc:before-decision');
-      await this.#decide(carrier);
+      await writeCommitDecision({
+        options: this.#ctx.options,
+        transactionId: this.id,
+        participants: this.#sessions.map((s) => s.name),
+        carrier,
+        timeoutError: () => this.#timeoutError(),
+      });
     } catch (error) {
       this.#ending = true;
       this.#disarm();
@@ -215,64 +217,6 @@ export class TransactionRun<T> {
       );
     }
     await this.#fault('2pc:after-prepare', session.name);
-  }
-
-  /**
-   * Makes the commit decision durable. Resolves when it is commit; throws {@link DecidedAbort} when it is abort
-   * and {@link InDoubtError} when it cannot be known (recovery settles it).
-   */
-  async #decide(carrier: ParticipantSession | undefined): Promise<void> {
-    const { options } = this.#ctx;
-    const participants = this.#sessions.map((s) => s.name);
-    let outcome: Outcome;
-    try {
-      if (carrier) {
-        // The decision rides in the log participant's own branch, which was not prepared: its local COMMIT *is*
-        // the decision. Correct under presumed abort because (1) every other branch is prepared before it, so
-        // a commit decision never precedes a prepare; (2) until that COMMIT, the row is invisible and the branch
-        // dies with its connection, so a crash before it is an abort, and recovery's fence insert waits on the
-        // uncommitted row rather than deciding past it; (3) if recovery's abort row landed first, the plain
-        // INSERT fails, the COMMIT in the same string never runs, and the branch's work is rolled back too.
-        await carrier.commit(commitDecisionAndCommitSql(options.schema, this.id, options.id, participants));
-        outcome = 'commit';
-      } else {
-        const { rowCount } = await options.log.query(
-          insertCommitDecision(options.schema, this.id, options.id, participants),
-        );
-        // No row back: recovery's fenced abort got there first (the transaction outlived the prepare timeout).
-        outcome = (rowCount ?? 0) > 0 ? 'commit' : 'abort';
-        if (outcome === 'abort') throw new DecidedAbort('fenced', { cause: this.#timeoutError() });
-      }
-    } catch (error) {
-      if (error instanceof DecidedAbort || isSimulatedCrash(error)) throw error;
-      if (!isConnectionError(error)) {
-        // The decision statement failed (for the carrier: also its branch); nothing was committed. A duplicate
-        // decision key means recovery's fenced abort landed first: the transaction outlived its timeout.
-        const fenced = (error as { constraint?: string }).constraint === 'two_phase_decisions_pkey';
-        throw new DecidedAbort('decision failed', { cause: fenced ? this.#timeoutError() : error });
-      }
-      outcome = await this.#settleUnknownDecision(error, participants);
-      if (outcome === 'abort') throw new DecidedAbort('decision lost', { cause: error });
-    }
-  }
-
-  /** The connection broke while the decision was being written: fence it and obey whatever holds. */
-  async #settleUnknownDecision(error: unknown, participants: string[]): Promise<Outcome> {
-    const { options } = this.#ctx;
-    try {
-      return await fenceAbort(options.log, {
-        schema: options.schema,
-        transactionId: this.id,
-        coordinatorId: options.id,
-        participants,
-        lockTimeoutMs: options.prepareTimeoutMs,
-      });
-    } catch (fenceError) {
-      throw new InDoubtError(
-        `the commit decision of ${this.id} could not be confirmed; recovery will settle it`,
-        { cause: new AggregateError([error, fenceError]), context: { transactionId: this.id } },
-      );
-    }
   }
 
   /** COMMIT PREPARED everywhere; returns the participants left to recovery. */
