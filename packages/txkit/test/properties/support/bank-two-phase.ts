@@ -39,10 +39,12 @@ type Ended = {
 export const twoPhaseBankStats = new RunStats();
 
 /**
- * How a transfer is carried out. `txkit` is the real coordinator; the broken variant below is what the
- * property must catch.
+ * How a transfer is carried out. `txkit` is the real coordinator; the broken variants are what the property
+ * must catch: legs committed one by one with no prepare and no decision, and a coordinator whose decision log
+ * does not survive the crash (its rows are gone when the restarted coordinator recovers: presumed abort then
+ * rolls back branches of a transaction that had committed elsewhere).
  */
-export type TwoPhaseVariant = 'txkit' | 'one-by-one-without-prepare';
+export type TwoPhaseVariant = 'txkit' | 'one-by-one-without-prepare' | 'decision-log-lost';
 
 /**
  * Runs the transfers concurrently through a coordinator with the fault plan, "restarts" (a new coordinator,
@@ -78,7 +80,7 @@ export async function runTwoPhaseBank(
       // A dead process starts nothing new.
       if (plan.crashed) return ended.set(t.id, { status: 'not-started', atMs: Date.now() });
       try {
-        if (variant === 'txkit') {
+        if (variant !== 'one-by-one-without-prepare') {
           await coordinator.transaction(async (tx) => {
             txIds.set(t.id, tx.id);
             await applyLeg(
@@ -111,6 +113,8 @@ export async function runTwoPhaseBank(
     }),
   );
 
+  if (variant === 'decision-log-lost')
+    await world.pool(LOG_DATABASE).query(`TRUNCATE ${SCHEMA}.two_phase_decisions`);
   const restarted = new TwoPhaseCoordinator(options);
   restarted.on('error', () => {});
   const left = await recoverUntilClean(world, () => restarted.recover());

@@ -45,3 +45,22 @@ export async function assertProperty<T>(
     throw new Error(`${name}\n${fc.defaultReportMessage(details)}`);
   }
 }
+
+/**
+ * For a deliberately broken variant: runs the property and returns fast-check's report of the failure it
+ * must find (seed and counterexample), or throws if every run passed. Stops at the first failure.
+ */
+export async function expectPropertyFails<T>(
+  name: string,
+  property: fc.IAsyncProperty<T>,
+  runs: number,
+): Promise<string> {
+  const details = await fc.check(property, propertyParameters<T>(runs, true));
+  if (!details.failed)
+    throw new Error(`${name}: ${details.numRuns} runs passed; the broken variant was not caught`);
+  const cause =
+    details.errorInstance instanceof Error ? details.errorInstance.message : String(details.errorInstance);
+  const report = `${fc.defaultReportMessage(details) ?? ''}\nViolations:\n${cause}`;
+  console.log(`[broken variant caught] ${name} after ${details.numRuns} runs:\n${report.slice(0, 1_500)}`);
+  return report;
+}
