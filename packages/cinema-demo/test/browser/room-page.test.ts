@@ -141,6 +141,33 @@ describe('the room page in a real browser', () => {
     await roomPage.waitForSeat(page, 'B4', 'mine');
   });
 
+  it('lists screenings, and the operations page shows recent transactions only with the operator token', async () => {
+    const page = await newPage();
+    await page.goto(`${demo.url}/#/`);
+    const first = page.locator('a.screening').first();
+    await first.waitFor();
+    // Screening 1 had three seats sold by the first test.
+    expect(await first.textContent()).toContain('147 of 150 seats left');
+    await page.screenshot({ path: join(ARTIFACTS, 'screenings.png'), fullPage: true });
+
+    await page.getByRole('link', { name: 'Operations' }).click();
+    await page.getByLabel('Operator token').fill('not-the-token-at-all-0000');
+    await page.getByRole('button', { name: 'Open' }).click();
+    await page
+      .getByRole('alert')
+      .filter({ hasText: /operator token/i })
+      .waitFor();
+
+    await page.getByLabel('Operator token').fill(demo.config.OPERATOR_TOKEN);
+    await page.getByRole('button', { name: 'Open' }).click();
+    await page.getByRole('heading', { name: 'Recent sagas' }).waitFor();
+    await page.locator('#sagas-title + table tbody tr').first().waitFor();
+    expect(await page.locator('#sagas-title + table tbody tr').count()).toBeGreaterThanOrEqual(2);
+    expect(await page.locator('#tpc-title + table tbody tr').count()).toBeGreaterThanOrEqual(2);
+    expect(await page.getByRole('heading', { name: /In doubt/ }).textContent()).toContain('0');
+    await page.screenshot({ path: join(ARTIFACTS, 'operations.png'), fullPage: true });
+  });
+
   it('fits a narrow phone screen: no page-wide horizontal scroll, the map scrolls inside its card', async () => {
     const page = await newPage(375, 740);
     await roomPage.open(page, demo.url, 1);
