@@ -83,5 +83,13 @@ done
 echo "cinema demo cluster: $instances API instances, read model, HAProxy"
 echo "  open http://127.0.0.1:$proxy_port   (stats: http://$HAPROXY_STATS_BIND, user admin)"
 echo "  logs in $run_dir"
-wait -n "${pids[@]}" || true
-echo "a process of the cluster exited; stopping the others (logs: $run_dir)" >&2
+# Poll rather than `wait -n`: a trapped signal is then handled within a second.
+while :; do
+  for pid in "${pids[@]}"; do
+    if ! kill -0 "$pid" 2>/dev/null; then
+      echo "a process of the cluster exited (pid $pid); stopping the others" >&2
+      exit 1
+    fi
+  done
+  sleep 1
+done

@@ -1,7 +1,8 @@
 /**
  * `npm start`: the whole demo in one command with no configuration. Without database URLs it runs an embedded
- * PostgreSQL (data kept in packages/cinema-demo/.data); without AMQP_URL it uses the in-process bus and serves
- * the read model from this process; secrets it is not given are generated for this run and it says so.
+ * PostgreSQL (data kept in packages/cinema-demo/.data); without AMQP_URL it uses the in-process bus; the read
+ * model and the built web UI are served by this process; secrets it is not given are generated for this run and
+ * it says so.
  */
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
@@ -41,7 +42,8 @@ const api = await startApi({
   config,
   bus,
   logger,
-  withReadModel: kind === 'in-process',
+  // The read model runs here either way: fed through RabbitMQ when AMQP_URL is set, in process otherwise.
+  withReadModel: true,
   webDir: fileURLToPath(new URL('./web', import.meta.url)),
 });
 if (kind === 'rabbitmq')
