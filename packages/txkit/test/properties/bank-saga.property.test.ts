@@ -11,7 +11,7 @@ import { createWorld, type World } from './support/world.js';
 // negative balance, every transfer completed or fully compensated (as its log says), no step applied twice,
 // no saga left unfinished, no half-done transfer once they end.
 
-const runs = propertyRuns(12);
+const runs = propertyRuns(30);
 let world: World;
 
 beforeAll(async () => {

@@ -20,9 +20,9 @@ import {
   resetBank,
   type Transfer,
 } from './bank.js';
-import { startReader } from './reader.js';
+import { runSagaWorkload, sagaViolations } from './saga-workload.js';
 import { RunStats } from './stats.js';
-import { LOG_DATABASE, recoverUntilClean, SCHEMA, sleep, type World } from './world.js';
+import { SCHEMA, type World } from './world.js';
 
 /** One generated saga bank run. */
 export interface SagaBankCase {
@@ -76,86 +76,30 @@ export function transferSaga(world: World, variant: SagaVariant) {
  */
 export async function runSagaBank(world: World, input: SagaBankCase, variant: SagaVariant = 'txkit') {
   await resetBank(world);
-  const plan = new FaultPlan(input.faults);
-  const definition = transferSaga(world, variant);
-  const options = {
-    pool: world.pool(LOG_DATABASE),
-    sagas: [definition],
-    schema: SCHEMA,
-    leaseMs: 500,
-    waitTimeoutMs: 3_000,
-  };
-  const runner = new SagaRunner({ ...options, id: 'bank', faults: plan.hook });
-  runner.on('error', () => {});
-  const returned = new Map<string, string>();
-  const reader = startReader(world, readBankPart);
-
-  await Promise.all(
-    input.transfers.map(async (t) => {
-      await sleep(t.delayMs);
-      if (plan.crashed) return;
-      try {
-        returned.set(t.id, (await runner.run(definition, t, { key: t.id })).status);
-      } catch (error) {
-        // In doubt: this runner lost the saga (its lease ran out under load) and nobody finished it in time;
-        // the restarted runner will. Anything else is a violation below.
-        const answer = isSimulatedCrash(error)
-          ? 'crashed'
-          : error instanceof InDoubtError
-            ? 'in-doubt'
-            : null;
-        returned.set(t.id, answer ?? `error: ${(error as Error).message}`);
-      }
-    }),
-  );
-  await runner.close();
-
-  const restarted = new SagaRunner({ ...options, id: 'bank-restarted' });
-  restarted.on('error', () => {});
-  const left = await recoverUntilClean(world, () => restarted.recover());
-  await restarted.close();
-  const readings = await reader.stop();
+  const run = await runSagaWorkload(world, {
+    items: input.transfers,
+    faults: input.faults,
+    definition: transferSaga(world, variant),
+    read: readBankPart,
+  });
   const final = await readBank(world);
-
-  const violations = bankViolations(final, input.transfers);
-  for (const saga of left.sagas) violations.push(`saga ${saga.id} left ${saga.status} at step ${saga.step}`);
-  const { rows } = await world
-    .pool(LOG_DATABASE)
-    .query<{ key: string; status: string }>(`SELECT key, status FROM ${SCHEMA}.saga`);
-  const status = new Map(rows.map((r) => [r.key, r.status]));
+  const violations = [
+    ...bankViolations(final, input.transfers),
+    ...sagaViolations(run, { halfDone: (r) => mixedIn(r, input.transfers).map((t) => t.id) }, sagaBankStats),
+  ];
   for (const t of input.transfers) {
-    const end = status.get(t.id);
+    const end = run.status.get(t.id);
     const c = appliedCounts(final, t.id);
     const done =
       c.debit.action === 1 && c.credit.action === 1 && c.debit.compensate + c.credit.compensate === 0;
+    const undone = c.debit.action === c.debit.compensate && c.credit.action === c.credit.compensate;
     if (end === 'completed' && !done) violations.push(`${t.id} completed but ${JSON.stringify(c)}`);
-    if (
-      end === 'compensated' &&
-      (c.debit.action !== c.debit.compensate || c.credit.action !== c.credit.compensate)
-    ) {
-      violations.push(`${t.id} compensated but ${JSON.stringify(c)}`);
-    }
-    if (end === undefined && (c.debit.action > 0 || c.credit.action > 0))
-      violations.push(`${t.id} has no saga but effects`);
-    const answer = returned.get(t.id);
-    if ((answer === 'completed' || answer === 'compensated') && answer !== end) {
-      violations.push(`${t.id}: run() answered ${answer}, the log says ${end}`);
-    }
-    if (answer?.startsWith('error')) violations.push(`${t.id}: run() failed: ${answer}`);
+    if (end === 'compensated' && !undone) violations.push(`${t.id} compensated but ${JSON.stringify(c)}`);
+    if (end === undefined && !undone) violations.push(`${t.id} has no saga but effects ${JSON.stringify(c)}`);
   }
-
-  // Visibility: the saga's intermediate states are visible while it runs (counted, not forbidden); the final
-  // state has none (bankViolations checks that no transfer is left half-done).
-  sagaBankStats.add('runs');
-  sagaBankStats.add('readings', readings.length);
-  sagaBankStats.add('mixed readings', readings.filter((r) => mixedIn(r, input.transfers).length > 0).length);
-  sagaBankStats.addFaults(plan.fired);
-  for (const end of status.values()) sagaBankStats.add(`saga ${end}`);
-  for (const answer of returned.values()) sagaBankStats.add(`run() ${answer}`);
-
   if (violations.length > 0) {
     throw new Error(
-      `${violations.join('\n')}\n${plan.describe()}\nreturned: ${JSON.stringify([...returned])}`,
+      `${violations.join('\n')}\n${run.plan.describe()}\nreturned: ${JSON.stringify([...run.returned])}`,
     );
   }
 }

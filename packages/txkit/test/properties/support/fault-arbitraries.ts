@@ -3,7 +3,7 @@ import type { SagaFaultPoint, TwoPhaseFaultPoint } from '../../../src/index.js';
 import { type FaultSpec, SAGA_FAULT_POINTS, TWO_PHASE_FAULT_POINTS } from '../../../src/testing/index.js';
 import { DATABASES } from './world.js';
 
-/** 0-2 faults at any 2PC point, of either kind, on any participant (or any), at the 1st-3rd occurrence. */
+/** 1-2 faults at any 2PC point, of either kind, on any participant (or any), at the 1st or 2nd occurrence. */
 export function twoPhaseFaults(
   points: readonly TwoPhaseFaultPoint[] = TWO_PHASE_FAULT_POINTS,
 ): fc.Arbitrary<FaultSpec[]> {
@@ -11,12 +11,12 @@ export function twoPhaseFaults(
     {
       point: fc.constantFrom(...points),
       participant: fc.constantFrom(...DATABASES),
-      occurrence: fc.integer({ min: 1, max: 3 }),
+      occurrence: fc.integer({ min: 1, max: 2 }),
       kind: fc.constantFrom<FaultSpec['kind']>('crash', 'fail'),
     },
     { requiredKeys: ['point', 'occurrence', 'kind'] },
   );
-  return fc.array(spec, { maxLength: 2 });
+  return fc.array(spec, { minLength: 1, maxLength: 2 });
 }
 
 /**
@@ -29,7 +29,7 @@ function failAllowed(point: SagaFaultPoint, step: string | undefined, failAfterE
   return point !== 'saga:after-step-record' && point !== 'saga:after-compensation-record';
 }
 
-/** 0-2 faults at any saga point of the given steps; `fail` only where {@link failAllowed}. */
+/** 1-2 faults at any saga point of the given steps; `fail` only where {@link failAllowed}. */
 export function sagaFaults(
   steps: readonly string[],
   failAfterEffect: readonly string[],
@@ -39,12 +39,12 @@ export function sagaFaults(
     .record({
       point: fc.constantFrom(...points),
       step: fc.constantFrom(...steps),
-      occurrence: fc.integer({ min: 1, max: 3 }),
+      occurrence: fc.integer({ min: 1, max: 2 }),
       kind: fc.constantFrom<FaultSpec['kind']>('crash', 'fail'),
     })
     .map((s): FaultSpec => {
       const allowed = failAllowed(s.point as SagaFaultPoint, s.step, failAfterEffect);
       return allowed ? s : { ...s, kind: 'crash' };
     });
-  return fc.array(spec, { maxLength: 2 });
+  return fc.array(spec, { minLength: 1, maxLength: 2 });
 }

@@ -1,0 +1,110 @@
+import {
+  type AnySagaDefinition,
+  InDoubtError,
+  isSimulatedCrash,
+  type SagaDefinition,
+  SagaRunner,
+} from '../../../src/index.js';
+import { FaultPlan, type FaultSpec, type Leftovers } from '../../../src/testing/index.js';
+import { type Reading, startReader } from './reader.js';
+import type { RunStats } from './stats.js';
+import { LOG_DATABASE, recoverUntilClean, SCHEMA, sleep, type World } from './world.js';
+
+/** A saga workload: items run concurrently (after their delay), each as one saga keyed by its id. */
+export interface SagaWorkload<Item extends { id: string; delayMs: number }, Part> {
+  items: readonly Item[];
+  faults: FaultSpec[];
+  definition: SagaDefinition<Item, Record<string, unknown>>;
+  read: (pool: import('pg').Pool) => Promise<Part>;
+}
+
+export interface SagaRun<Part> {
+  plan: FaultPlan;
+  /** Item id → what `run()` answered: an outcome status, `crashed`, `in-doubt` or `error: …`. */
+  returned: Map<string, string>;
+  /** Item id → the saga's final status in the log. */
+  status: Map<string, string>;
+  readings: Reading<Part>[];
+  left: Leftovers;
+}
+
+/**
+ * Runs the items as concurrent sagas through a runner with the fault plan while a reader samples the
+ * databases, then "restarts" (another runner, no faults) and recovers until no saga is unfinished.
+ */
+export async function runSagaWorkload<Item extends { id: string; delayMs: number }, Part>(
+  world: World,
+  w: SagaWorkload<Item, Part>,
+): Promise<SagaRun<Part>> {
+  const plan = new FaultPlan(w.faults);
+  const options = {
+    pool: world.pool(LOG_DATABASE),
+    sagas: [w.definition as unknown as AnySagaDefinition],
+    schema: SCHEMA,
+    leaseMs: 500,
+    waitTimeoutMs: 3_000,
+  };
+  const runner = new SagaRunner({ ...options, id: 'props', faults: plan.hook });
+  runner.on('error', () => {});
+  const returned = new Map<string, string>();
+  const reader = startReader(world, w.read);
+
+  await Promise.all(
+    w.items.map(async (item) => {
+      await sleep(item.delayMs);
+      // A dead process starts nothing new.
+      if (plan.crashed) return;
+      try {
+        returned.set(item.id, (await runner.run(w.definition, item, { key: item.id })).status);
+      } catch (error) {
+        // In doubt: this runner lost the saga (its lease ran out under load) and nobody finished it in time;
+        // the restarted runner will. Anything else is a violation (see sagaViolations).
+        const answer = isSimulatedCrash(error)
+          ? 'crashed'
+          : error instanceof InDoubtError
+            ? 'in-doubt'
+            : null;
+        returned.set(item.id, answer ?? `error: ${(error as Error).message}`);
+      }
+    }),
+  );
+  await runner.close();
+
+  const restarted = new SagaRunner({ ...options, id: 'props-restarted' });
+  restarted.on('error', () => {});
+  const left = await recoverUntilClean(world, () => restarted.recover());
+  await restarted.close();
+  const readings = await reader.stop();
+  const { rows } = await world
+    .pool(LOG_DATABASE)
+    .query<{ key: string; status: string }>(`SELECT key, status FROM ${SCHEMA}.saga`);
+  return { plan, returned, status: new Map(rows.map((r) => [r.key, r.status])), readings, left };
+}
+
+/**
+ * The saga checks every workload shares: no saga unfinished or failed; what `run()` answered is what the log
+ * says; intermediate states are counted (visible while sagas run, by design). Returns the violations.
+ */
+export function sagaViolations<Part>(
+  run: SagaRun<Part>,
+  view: { halfDone: (reading: Reading<Part>) => Iterable<string> },
+  stats: RunStats,
+): string[] {
+  const violations: string[] = [];
+  for (const saga of run.left.sagas)
+    violations.push(`saga ${saga.id} left ${saga.status} at step ${saga.step}`);
+  for (const [id, answer] of run.returned) {
+    const end = run.status.get(id);
+    if ((answer === 'completed' || answer === 'compensated') && answer !== end) {
+      violations.push(`${id}: run() answered ${answer}, the log says ${end}`);
+    }
+    if (answer.startsWith('error')) violations.push(`${id}: run() failed: ${answer}`);
+  }
+  stats.add('runs');
+  stats.add('readings', run.readings.length);
+  stats.add('mixed readings', run.readings.filter((r) => [...view.halfDone(r)].length > 0).length);
+  stats.addFaults(run.plan.fired);
+  for (const end of run.status.values()) stats.add(`saga ${end}`);
+  for (const answer of run.returned.values()) stats.add(`run() ${answer}`);
+  return violations;
+}
