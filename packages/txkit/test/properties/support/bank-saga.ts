@@ -1,12 +1,5 @@
-import {
-  barrier,
-  InDoubtError,
-  isSimulatedCrash,
-  SagaRunner,
-  saga,
-  withTransaction,
-} from '../../../src/index.js';
-import { FaultPlan, type FaultSpec } from '../../../src/testing/index.js';
+import { barrier, saga, withTransaction } from '../../../src/index.js';
+import type { FaultSpec } from '../../../src/testing/index.js';
 import {
   appliedCounts,
   applyLeg,
@@ -37,7 +30,13 @@ export interface SagaBankCase {
  */
 export type SagaVariant = 'txkit' | 'no-barrier' | 'skip-compensation';
 
-/** The steps a saga fault may name, and where a `fail` after the effect is allowed (see the README). */
+/**
+ * The steps a saga fault may name, and those where a `fail` after the effect is injected. Not the credit: a
+ * credit failing after it took effect is compensated by taking the money back from the receiver, who may have
+ * spent it meanwhile (a saga holds no locks): the balance would go negative. That is the saga's lack of
+ * isolation, a property of the design rather than of txkit, and the bank must be designed around it (e.g.
+ * the credit as the last, never-failing step); see the README.
+ */
 export const TRANSFER_STEPS = ['debit', 'credit'] as const;
 export const FAIL_AFTER_EFFECT = ['debit'] as const;
 
