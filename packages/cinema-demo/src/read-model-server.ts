@@ -7,7 +7,7 @@ import express from 'express';
 import helmet from 'helmet';
 import pg from 'pg';
 import { z } from 'zod';
-import { busSeatSource } from './events/bus-seat-source.js';
+import { busSeatSource, READ_MODEL_QUEUE } from './events/bus-seat-source.js';
 import { ReadModelService } from './read-model/read-model-service.js';
 import { openBus } from './server/bus.js';
 import { createLogger } from './server/logger.js';
@@ -23,6 +23,11 @@ const parsed = z
     APP_ORIGIN: z.string().url().default('http://127.0.0.1:8080'),
     SOCKETS_PER_CLIENT: z.coerce.number().int().min(1).max(1000).default(20),
     LOG_LEVEL: z.string().default('info'),
+    /** Names this read model's queue; several read models need different ids. */
+    READ_MODEL_ID: z
+      .string()
+      .regex(/^[a-z0-9-]{1,40}$/)
+      .default('main'),
   })
   .safeParse(process.env);
 if (!parsed.success) {
@@ -38,7 +43,11 @@ seats.on('error', (error) => logger.warn({ err: error }, 'idle database connecti
 const { bus, close: closeBus } = await openBus(env.AMQP_URL, 'cinema-read-model');
 const readModel = new ReadModelService({
   seats,
-  source: busSeatSource(bus, (payload) => logger.warn({ payload }, 'malformed seat event dropped')),
+  source: busSeatSource(
+    bus,
+    (payload) => logger.warn({ payload }, 'malformed seat event dropped'),
+    `${READ_MODEL_QUEUE}.${env.READ_MODEL_ID}`,
+  ),
   allowedOrigin: env.APP_ORIGIN,
   socketsPerClient: env.SOCKETS_PER_CLIENT,
   logger,

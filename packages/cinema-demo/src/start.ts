@@ -44,11 +44,14 @@ const api = await startApi({
   logger,
   // The read model runs here either way: fed through RabbitMQ when AMQP_URL is set, in process otherwise.
   withReadModel: true,
+  readModelQueue: 'cinema.read-model.embedded',
   webDir: fileURLToPath(new URL('./web', import.meta.url)),
 });
-if (kind === 'rabbitmq')
-  notes.push('AMQP_URL set: seat events go to RabbitMQ (start the read model: dist/read-model-server.js)');
-else notes.push('AMQP_URL not set: in-process bus, read model served by this process');
+notes.push(
+  kind === 'rabbitmq'
+    ? 'AMQP_URL set: seat events go through RabbitMQ to the read model'
+    : 'AMQP_URL not set: in-process bus (no broker needed)',
+);
 
 console.log(
   ['', 'cinema demo is running', ...notes.map((n) => `  - ${n}`), '', `  open ${api.url}`, ''].join('\n'),

@@ -2,7 +2,10 @@ import type { MessageBus } from 'txkit';
 import { isSeatsChangedEvent, type SeatEventSource } from './seat-event-source.js';
 import { SEAT_TOPIC } from './seat-events.js';
 
-/** Durable queue of the read model on the bus. */
+/**
+ * Prefix of the read models' durable queues. Each read model needs a queue of its own: consumers of one queue
+ * compete for its messages, so two read models on one queue would each see only part of the events.
+ */
 export const READ_MODEL_QUEUE = 'cinema.read-model';
 
 /**

@@ -11,7 +11,7 @@ import { TxkitBookingEngine } from '../booking/txkit-engine.js';
 import { type Config, type FaultSettings, faultSettings } from '../config.js';
 import { closeDatabases, type Databases, migrateDatabases, openDatabases } from '../db/databases.js';
 import { seedDatabases } from '../db/seed.js';
-import { busSeatSource } from '../events/bus-seat-source.js';
+import { busSeatSource, READ_MODEL_QUEUE } from '../events/bus-seat-source.js';
 import { seatOutbox } from '../events/txkit-outbox.js';
 import { ReadModelService } from '../read-model/read-model-service.js';
 
@@ -22,6 +22,11 @@ export interface ApiRuntimeOptions {
   logger: Logger;
   /** Also run the read model in this process, on the same HTTP server (no broker, or the embedded start). */
   withReadModel: boolean;
+  /**
+   * The read model's queue on the bus. Every read model needs its own (consumers of one queue share its
+   * messages); default `cinema.read-model.<INSTANCE_ID>`.
+   */
+  readModelQueue?: string;
   /** Serve the built web UI from here when it exists. */
   webDir?: string;
   /** Use these databases instead of opening the configured ones (tests). */
@@ -104,7 +109,11 @@ export async function startApi(o: ApiRuntimeOptions): Promise<ApiRuntime> {
   if (o.withReadModel) {
     readModel = new ReadModelService({
       seats: dbs.seats,
-      source: busSeatSource(o.bus, (payload) => logger.warn({ payload }, 'malformed seat event dropped')),
+      source: busSeatSource(
+        o.bus,
+        (payload) => logger.warn({ payload }, 'malformed seat event dropped'),
+        o.readModelQueue ?? `${READ_MODEL_QUEUE}.${config.INSTANCE_ID}`,
+      ),
       allowedOrigin: appOrigin(config),
       socketsPerClient: config.SOCKETS_PER_CLIENT,
       logger,
