@@ -153,7 +153,8 @@ export class TransactionRun<T> {
     this.#closed = true;
     // Enlistments the callback started but did not await belong to the transaction too: a failed one means
     // that participant's work is missing, so the transaction cannot commit.
-    for (const outcome of await Promise.allSettled(this.#enlisting.values())) {
+    const enlisted = Promise.allSettled(this.#enlisting.values());
+    for (const outcome of await Promise.race([enlisted, this.#timedOut])) {
       if (outcome.status === 'rejected') throw outcome.reason;
     }
     return result;
@@ -262,7 +263,8 @@ export class TransactionRun<T> {
   async #abortAll(error: unknown): Promise<void> {
     this.#closed = true;
     this.#ending = true;
-    await Promise.allSettled([...this.#enlisting.values()]);
+    // Not waiting for enlistments still connecting (they are destroyed on arrival, see #enlist): a pool wait
+    // could otherwise hold this run's other connections, and two runs could wait on each other's pools.
     await Promise.allSettled(this.#sessions.map((s) => s.rollback()));
     this.#ctx.emit('aborted', {
       transactionId: this.id,

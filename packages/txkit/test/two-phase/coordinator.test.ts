@@ -209,6 +209,46 @@ describe('TwoPhaseCoordinator', () => {
     });
   });
 
+  it("times out two transactions waiting on each other's exhausted pools, and frees the pools", async () => {
+    const seats = new pg.Pool({ connectionString: dbs.on('a').connectionString, max: 1 });
+    const payments = new pg.Pool({ connectionString: dbs.on('b').connectionString, max: 1 });
+    try {
+      const coordinator = new TwoPhaseCoordinator({
+        id: 'pool-wait',
+        participants: { seats, payments },
+        log: seats,
+        prepareTimeoutMs: 400,
+      });
+      let holding = 0;
+      let bothHolding: () => void = () => {};
+      const barrier = new Promise<void>((resolve) => {
+        bothHolding = resolve;
+      });
+      const crossed = (first: 'seats' | 'payments', second: 'seats' | 'payments') =>
+        coordinator.transaction(async (tx) => {
+          await tx.query(first, 'SELECT 1');
+          if (++holding === 2) bothHolding();
+          await barrier;
+          await tx.query(second, 'SELECT 1'); // waits for the other run's only connection
+        });
+      const results = await Promise.allSettled([crossed('seats', 'payments'), crossed('payments', 'seats')]);
+      for (const r of results) {
+        expect(r.status).toBe('rejected');
+        expect((r as PromiseRejectedResult).reason).toBeInstanceOf(TransactionTimeoutError);
+      }
+      // Both pools work again.
+      const key = 'after-pool-wait';
+      await coordinator.transaction(async (tx) => {
+        await tx.query('seats', 'INSERT INTO bookings (key) VALUES ($1)', [key]);
+        await tx.query('payments', 'INSERT INTO bookings (key) VALUES ($1)', [key]);
+      });
+      expect(await copiesOf(dbs, key)).toBe(2);
+    } finally {
+      await seats.end();
+      await payments.end();
+    }
+  });
+
   it('refuses invalid options and ids', () => {
     const participants = participantPools(dbs);
     const log = participants.seats;
