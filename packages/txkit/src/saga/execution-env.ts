@@ -6,6 +6,7 @@ import type { FaultHook, SagaFaultPoint } from '../faults.js';
 import type { LeaseKeeper } from './lease-keeper.js';
 import { backoffDelay, type RetryPolicy, sleep } from './retry-policy.js';
 import type { SagaRunnerEvents } from './saga-events.js';
+import { extendLeases } from './saga-log.js';
 import type { SagaState } from './saga-state.js';
 
 /** What the execution of a saga needs from its runner. */
@@ -56,13 +57,23 @@ export async function reachFault(
   if (env.faults) await env.faults({ point, id: state.id, step, attempt });
 }
 
-/** Stops at once when the lease is gone (lost, or not renewed in time). */
-export function assertLease(env: ExecutionEnv, state: SagaState): void {
+/**
+ * Makes sure this runner still holds the saga before it starts an attempt. A lease past its local deadline
+ * (a slow heartbeat under load) is renewed first — safe between attempts, since nothing runs — and the saga
+ * is given up only when the renewal finds another runner's token.
+ */
+export async function ensureLease(env: ExecutionEnv, state: SagaState): Promise<void> {
   if (state.lease.controller.signal.aborted) throw leaseLostError(state.id);
-  if (Date.now() > state.lease.deadline) {
-    env.leases.lost(state.lease);
-    throw leaseLostError(state.id);
+  if (Date.now() <= state.lease.deadline) return;
+  const since = Date.now();
+  env.countStatement();
+  const { rows } = await env.pool.query(extendLeases(env.schema, [state.lease.token], env.leaseMs));
+  if (rows.length === 1 && !state.lease.controller.signal.aborted) {
+    env.leases.renewed(state.lease, since);
+    return;
   }
+  env.leases.lost(state.lease);
+  throw leaseLostError(state.id);
 }
 
 /**

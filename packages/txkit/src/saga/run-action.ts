@@ -3,8 +3,8 @@ import { StepTimeoutError } from '../errors.js';
 import { isSimulatedCrash } from '../faults.js';
 import {
   asLogged,
-  assertLease,
   type ExecutionEnv,
+  ensureLease,
   type FencedWrite,
   isLeaseLost,
   isLogUnavailable,
@@ -52,7 +52,7 @@ export async function runAction(env: ExecutionEnv, state: SagaState, index: numb
     attempt,
   });
   for (let attempt = 1; ; attempt++) {
-    assertLease(env, state);
+    await ensureLease(env, state);
     env.emit('step:started', event(attempt));
     try {
       await reachFault(env, 'saga:before-step', state, step.name, attempt);

@@ -1,7 +1,7 @@
 import { StepRejectedError } from '../errors.js';
 import {
-  assertLease,
   type ExecutionEnv,
+  ensureLease,
   type FencedWrite,
   isLeaseLost,
   leaseLostError,
@@ -42,7 +42,7 @@ export async function runCompensation(
     attempt,
   });
   for (let attempt = 1; ; attempt++) {
-    assertLease(env, state);
+    await ensureLease(env, state);
     env.emit('compensation:started', event(attempt));
     try {
       await reachFault(env, 'saga:before-compensation', state, step.name, attempt);
