@@ -200,6 +200,27 @@ it('insufficient funds is a rejection with its reason', async () => {
   }
 });
 
+it('the operations view lists prepared transactions nobody resolved as in doubt', async () => {
+  // Gids are unique per server, and the test servers are shared: make this one unique.
+  const gid = `foreign-in-doubt-${randomUUID()}`;
+  const client = await h.dbs.payments.connect();
+  try {
+    await client.query('BEGIN');
+    await client.query('UPDATE cinema.customers SET balance_cents = balance_cents WHERE id = 4');
+    await client.query(`PREPARE TRANSACTION '${gid}'`);
+  } finally {
+    client.release();
+  }
+  try {
+    const res = await h.request('GET', '/api/ops/transactions', {
+      headers: { authorization: `Bearer ${h.config.OPERATOR_TOKEN}` },
+    });
+    expect(res.body.inDoubt).toEqual([{ participant: 'payments', gid, preparedAt: expect.any(String) }]);
+  } finally {
+    await h.dbs.payments.query(`ROLLBACK PREPARED '${gid}'`);
+  }
+});
+
 it('the operations view lists recent sagas with their steps and 2PC transactions with their phases', async () => {
   const res = await h.request('GET', '/api/ops/transactions', {
     headers: { authorization: `Bearer ${h.config.OPERATOR_TOKEN}` },

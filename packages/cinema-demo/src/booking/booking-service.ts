@@ -40,6 +40,8 @@ export interface BookingServiceOptions {
   /** How long a retry waits for the first attempt with the same key to finish. */
   replayWaitMs?: number;
   onOutcome?: (mode: BookingMode, outcome: string, seconds: number) => void;
+  /** A booking whose engine failed unexpectedly (it stays pending). */
+  onError?: (error: unknown, bookingId: string) => void;
 }
 
 function requestHash(request: BookingRequest): string {
@@ -131,10 +133,19 @@ export class BookingService {
     const started = performance.now();
     const plan = planOf(booking);
     this.#o.engine.note(booking.id, { kind: 'request', name: 'booking requested', status: request.mode });
-    const result =
-      request.mode === 'saga'
-        ? await this.#o.engine.bookBySaga(plan)
-        : await this.#o.engine.bookByTwoPhase(plan);
+    let result: BookingResult;
+    try {
+      result =
+        request.mode === 'saga'
+          ? await this.#o.engine.bookBySaga(plan)
+          : await this.#o.engine.bookByTwoPhase(plan);
+    } catch (error) {
+      // Not a business refusal: a database or broker failure, or a saga whose compensation gave up. The outcome
+      // is not known yet; the booking stays pending (the answer is a 202 with its id) until txkit's recovery
+      // and the stale-booking sweep settle it.
+      this.#o.onError?.(error, booking.id);
+      return { booking: await this.get(booking.id), replayed: false };
+    }
     await this.#record(booking.id, result);
     this.#o.engine.note(booking.id, {
       kind: 'request',

@@ -103,6 +103,8 @@ export async function startApi(o: ApiRuntimeOptions): Promise<ApiRuntime> {
       metrics.bookingOutcome(mode, outcome, seconds);
       logger.info({ mode, outcome, ms: Math.round(seconds * 1000) }, 'booking');
     },
+    onError: (error, bookingId) =>
+      logger.error({ err: error, bookingId }, 'booking outcome unknown; left pending'),
   });
 
   let readModel: ReadModelService | undefined;
