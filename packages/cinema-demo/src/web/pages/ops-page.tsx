@@ -5,6 +5,9 @@ import { clock } from '../format';
 
 const TOKEN_KEY = 'cinema-operator-token';
 
+/** The badge class of a status like "failed: payment-declined" or "resumed (running)": its first word. */
+const badge = (status: string) => `badge ${/^[a-z-]+/.exec(status)?.[0] ?? ''}`;
+
 /**
  * Operations: recent sagas and two-phase transactions, prepared transactions still in doubt, and sagas that
  * are stuck or gave up compensating. Needs the operator token (kept for this tab only).
@@ -97,7 +100,7 @@ export function OpsPage() {
                       <td>
                         <code>{d.gid}</code>
                       </td>
-                      <td>{clock(d.preparedAt)}</td>
+                      <td className="nowrap">{clock(d.preparedAt)}</td>
                     </tr>
                   ))}
                 </tbody>
@@ -137,10 +140,10 @@ export function OpsPage() {
                       <code>{t.id.slice(0, 8)}</code>
                     </td>
                     <td>
-                      <span className={`badge ${t.phase}`}>{t.phase}</span>
+                      <span className={badge(t.phase)}>{t.phase}</span>
                     </td>
                     <td>{t.participants.join(', ')}</td>
-                    <td>{t.at ? clock(t.at) : '—'}</td>
+                    <td className="nowrap">{t.at ? clock(t.at) : '—'}</td>
                   </tr>
                 ))}
               </tbody>
@@ -183,18 +186,18 @@ function SagaTable({ sagas }: { sagas: SagaSummary[] }) {
               <code>{s.id.slice(0, 8)}</code>
             </td>
             <td>
-              <span className={`badge ${s.status}`}>{s.status}</span>
+              <span className={badge(s.status)}>{s.status}</span>
             </td>
             <td>
               <ol className="steps">
                 {s.steps.map((step) => (
-                  <li key={step.name} className={`badge ${step.status}`} title={step.error ?? undefined}>
+                  <li key={step.name} className={badge(step.status)} title={step.error ?? undefined}>
                     {step.name}: {step.status}
                   </li>
                 ))}
               </ol>
             </td>
-            <td>{s.updatedAt ? clock(s.updatedAt) : '—'}</td>
+            <td className="nowrap">{s.updatedAt ? clock(s.updatedAt) : '—'}</td>
           </tr>
         ))}
       </tbody>
