@@ -12,7 +12,7 @@ import { createWorld, type World } from './support/world.js';
 // prepared transaction left; a concurrent reader never sees an aborted transfer, and sees one half-done only
 // while its commit phase runs.
 
-const runs = propertyRuns(30);
+const runs = propertyRuns(25);
 let world: World;
 
 beforeAll(async () => {

@@ -41,7 +41,7 @@ export const TRANSFER_STEPS = ['debit', 'credit'] as const;
 export const FAIL_AFTER_EFFECT = ['debit'] as const;
 
 /** What the runs exercised, and the intermediate states their readers saw (printed after the suite). */
-export const sagaBankStats = new RunStats();
+export const sagaBankStats = new RunStats('bank saga');
 
 /** The transfer saga: debit the sender, then credit the receiver, each leg a local write on its database. */
 export function transferSaga(world: World, variant: SagaVariant) {

@@ -25,7 +25,7 @@ export interface TwoPhaseBankCase {
 }
 
 /** What the runs exercised, and the mixed states their readers saw (printed after the suite). */
-export const twoPhaseBankStats = new RunStats();
+export const twoPhaseBankStats = new RunStats('bank 2PC');
 
 /**
  * How a transfer is carried out. `txkit` is the real coordinator; the broken variants are what the property

@@ -26,8 +26,8 @@ export interface BookingCase {
   decisionInLogParticipant: boolean;
 }
 
-export const twoPhaseBookingStats = new RunStats();
-export const sagaBookingStats = new RunStats();
+export const twoPhaseBookingStats = new RunStats('booking 2PC');
+export const sagaBookingStats = new RunStats('booking saga');
 
 /** Bookings as 2PC transactions (seat, payment, ticket in one transaction), crashed, recovered, checked. */
 export async function runTwoPhaseBooking(world: World, input: BookingCase): Promise<void> {

@@ -1,13 +1,8 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, it } from 'vitest';
-import { BOOKING_DDL, BOOKING_STEPS, bookingsArbitrary } from './support/booking.js';
-import {
-  runSagaBooking,
-  runTwoPhaseBooking,
-  sagaBookingStats,
-  twoPhaseBookingStats,
-} from './support/booking-runs.js';
-import { sagaFaults, twoPhaseFaults } from './support/fault-arbitraries.js';
+import { BOOKING_DDL, bookingsArbitrary } from './support/booking.js';
+import { runTwoPhaseBooking, twoPhaseBookingStats } from './support/booking-runs.js';
+import { twoPhaseFaults } from './support/fault-arbitraries.js';
 import { assertProperty, propertyRuns, propertyTimeout } from './support/runs.js';
 import { createWorld, type World } from './support/world.js';
 
@@ -17,15 +12,14 @@ import { createWorld, type World } from './support/world.js';
 // refunded payment and a voided ticket (saga); no step applied twice; nothing prepared, no saga unfinished;
 // for 2PC nothing of an aborted booking is ever visible and a half-done one only during its commit phase.
 
-const runs = propertyRuns(30);
+const runs = propertyRuns(25);
 let world: World;
 
 beforeAll(async () => {
-  world = await createWorld('property booking', BOOKING_DDL);
+  world = await createWorld('property booking 2pc', BOOKING_DDL);
 });
 afterAll(async () => {
   console.log(`[stats] 2PC booking: ${twoPhaseBookingStats}`);
-  console.log(`[stats] saga booking: ${sagaBookingStats}`);
   await world?.drop();
 });
 
@@ -42,26 +36,6 @@ describe('booking', () => {
             decisionInLogParticipant: fc.boolean(),
           }),
           (input) => runTwoPhaseBooking(world, input),
-        ),
-        runs,
-      );
-    },
-    propertyTimeout(runs),
-  );
-
-  it(
-    'over sagas: no seat sold twice, confirmed = paid + ticketed, rejected = refunded + voided, nothing left',
-    async () => {
-      await assertProperty(
-        'booking saga',
-        fc.asyncProperty(
-          fc.record({
-            bookings: bookingsArbitrary,
-            // Every compensation here is safe after its effect (release my seat, refund, void): fail anywhere.
-            faults: sagaFaults(BOOKING_STEPS, BOOKING_STEPS),
-            decisionInLogParticipant: fc.constant(false),
-          }),
-          (input) => runSagaBooking(world, input),
         ),
         runs,
       );
