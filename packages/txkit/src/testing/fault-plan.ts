@@ -7,7 +7,12 @@ import {
   type TwoPhaseFaultPoint,
 } from '../faults.js';
 
-/** Every fault point of the two-phase coordinator, in protocol order (for `fc.constantFrom(...)`). */
+/**
+ * Every fault point of the two-phase coordinator, in protocol order.
+ *
+ * @example
+ * const point = fc.constantFrom(...TWO_PHASE_FAULT_POINTS);
+ */
 export const TWO_PHASE_FAULT_POINTS: readonly TwoPhaseFaultPoint[] = Object.freeze([
   '2pc:before-prepare',
   '2pc:after-prepare',
@@ -17,7 +22,12 @@ export const TWO_PHASE_FAULT_POINTS: readonly TwoPhaseFaultPoint[] = Object.free
   '2pc:after-commit',
 ]);
 
-/** Every fault point of the saga runner, in protocol order (for `fc.constantFrom(...)`). */
+/**
+ * Every fault point of the saga runner, in protocol order.
+ *
+ * @example
+ * const point = fc.constantFrom(...SAGA_FAULT_POINTS);
+ */
 export const SAGA_FAULT_POINTS: readonly SagaFaultPoint[] = Object.freeze([
   'saga:before-step',
   'saga:after-step-effect',
@@ -44,7 +54,12 @@ export interface FaultSpec {
   kind: 'crash' | 'fail';
 }
 
-/** A fault that fired: the spec, where it fired, and when (`Date.now()`). */
+/**
+ * A fault that fired: the spec, where it fired, and when (`Date.now()`).
+ *
+ * @example
+ * const crashedAt = plan.fired.find((f) => f.spec.kind === 'crash')?.site.point;
+ */
 export interface FiredFault {
   spec: FaultSpec;
   site: FaultSite;

@@ -3,7 +3,12 @@ import type { Statement } from '../db/queryable.js';
 import { DEFAULT_SCHEMA, quoteSchema } from '../db/schema-name.js';
 import { listPreparedTransactions, type PreparedTransaction } from './prepared-transactions.js';
 
-/** A saga that is not finished: still `running` or `compensating`, or given up on (`failed`). */
+/**
+ * A saga that is not finished: still `running` or `compensating`, or given up on (`failed`).
+ *
+ * @example
+ * const stuck = (await listUnfinishedSagas(pool)).filter((s: UnfinishedSaga) => s.status === 'failed');
+ */
 export interface UnfinishedSaga {
   id: string;
   name: string;
@@ -12,7 +17,12 @@ export interface UnfinishedSaga {
   step: number;
 }
 
-/** What a test run left behind; all lists empty means clean. */
+/**
+ * What a test run left behind; all lists empty means clean.
+ *
+ * @example
+ * const { prepared, sagas }: Leftovers = await listLeftovers({ databases: [seats, payments] });
+ */
 export interface Leftovers {
   /** Prepared transactions of the given databases (they hold locks until resolved). */
   prepared: PreparedTransaction[];
