@@ -1,5 +1,11 @@
 import type pg from 'pg';
-import { type BackgroundService, migrateBarrier, SagaRunner, TwoPhaseCoordinator } from 'txkit';
+import {
+  type BackgroundService,
+  type FaultHook,
+  migrateBarrier,
+  SagaRunner,
+  TwoPhaseCoordinator,
+} from 'txkit';
 import type { FaultSettings } from '../config.js';
 import type { Databases } from '../db/databases.js';
 import type { SeatEventOutbox } from '../events/seat-events.js';
@@ -25,6 +31,10 @@ export interface TxkitEngineOptions {
   /** Interval of the recovery passes (in-doubt 2PC branches, sagas whose runner died). */
   recoveryIntervalMs?: number;
   onError?: (error: unknown) => void;
+  /** How long a saga runner's claim lasts without renewal (txkit's default 30 s). */
+  sagaLeaseMs?: number;
+  /** @internal Fault injection for crash tests, passed to the coordinator and the saga runner. */
+  faultHook?: FaultHook;
 }
 
 /**
@@ -57,11 +67,18 @@ export class TxkitBookingEngine implements BookingEngine {
       log: seats,
       prepareTimeoutMs: o.prepareTimeoutMs,
       lockTimeoutMs: o.lockTimeoutMs,
+      faults: o.faultHook,
     });
     const sagaOptions = { dbs: o.dbs, outbox: o.outbox, faults: o.faults, lockTimeoutMs: o.lockTimeoutMs };
     this.#book = bookSeatsSaga(sagaOptions);
     this.#cancel = cancelBookingSaga(sagaOptions);
-    this.runner = new SagaRunner({ pool: seats, id: o.instanceId, sagas: [this.#book, this.#cancel] });
+    this.runner = new SagaRunner({
+      pool: seats,
+      id: o.instanceId,
+      sagas: [this.#book, this.#cancel],
+      leaseMs: o.sagaLeaseMs,
+      faults: o.faultHook,
+    });
     const onError = o.onError ?? (() => {});
     this.coordinator.on('error', onError);
     this.runner.on('error', onError);
