@@ -26,7 +26,7 @@ afterAll(async () => {
   await demo?.close();
 });
 
-describe.each(['saga', '2pc'] as const)('a declined payment in %s mode', (mode) => {
+describe.each(['saga', '2pc'] as const)('a declined payment in %s mode', { timeout: 180_000 }, (mode) => {
   it('shows the reason to the person and leaves the seats free, in the page and in the databases', async () => {
     const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
     const page = await context.newPage();

@@ -33,7 +33,8 @@ afterAll(async () => {
   await demo?.close();
 });
 
-describe('the room page in a real browser', () => {
+// Generous limits: these run beside the other suites on a small machine; a pass is usually a few seconds.
+describe('the room page in a real browser', { timeout: 180_000 }, () => {
   it('A books two seats by saga and B, on the same screening, sees them turn booked (and free again on cancel) without a reload', async () => {
     const [a, b] = [await newPage(), await newPage()];
     await roomPage.open(a, demo.url, 1);

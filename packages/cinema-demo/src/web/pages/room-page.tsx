@@ -26,12 +26,19 @@ export function RoomPage({ screeningId }: { screeningId: number }) {
   const [mine, setMine] = useState<Booking[]>([]);
   const { states, lastChange } = useLiveSeats(screeningId, data?.seats);
 
+  // The seat map over HTTP: on open, and again after each of this person's bookings or cancellations, so their
+  // own result shows even when the live feed is down (versions keep it from overwriting newer live changes).
+  const load = useCallback(
+    () =>
+      api
+        .screening(screeningId)
+        .then(setData)
+        .catch((e: Error) => setLoadError(e.message)),
+    [screeningId],
+  );
   useEffect(() => {
-    api
-      .screening(screeningId)
-      .then(setData)
-      .catch((e: Error) => setLoadError(e.message));
-  }, [screeningId]);
+    void load();
+  }, [load]);
 
   const loadMine = useCallback(async () => {
     if (!customer) return setMine([]);
@@ -44,9 +51,10 @@ export function RoomPage({ screeningId }: { screeningId: number }) {
 
   const onSettled = useCallback(() => {
     setSelected([]);
+    void load();
     void refresh().catch(() => undefined);
     void loadMine().catch(() => undefined);
-  }, [refresh, loadMine]);
+  }, [load, refresh, loadMine]);
   const booking = useBooking(onSettled);
 
   // A seat someone else just took drops out of this person's selection.

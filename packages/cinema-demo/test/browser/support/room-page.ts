@@ -4,8 +4,8 @@ import type { Page } from 'playwright-core';
 export const roomPage = {
   async open(page: Page, baseUrl: string, screeningId: number): Promise<void> {
     await page.goto(`${baseUrl}/#/screenings/${screeningId}`);
-    await page.locator('[data-seat="A1"]').waitFor({ timeout: 10_000 });
-    await page.locator('[data-testid="connection"][data-state="live"]').waitFor({ timeout: 10_000 });
+    await page.locator('[data-seat="A1"]').waitFor({ timeout: 30_000 });
+    await page.locator('[data-testid="connection"][data-state="live"]').waitFor({ timeout: 30_000 });
   },
 
   async signIn(page: Page, name: string): Promise<void> {
@@ -19,7 +19,7 @@ export const roomPage = {
   },
 
   /** Resolves when the seat shows the given look (free, selected, pending, booked, mine). */
-  async waitForSeat(page: Page, name: string, look: string, timeout = 10_000): Promise<void> {
+  async waitForSeat(page: Page, name: string, look: string, timeout = 30_000): Promise<void> {
     await page.locator(`[data-seat="${name}"][data-look="${look}"]`).waitFor({ timeout });
   },
 
@@ -34,7 +34,7 @@ export const roomPage = {
   },
 
   /** The outcome panel once the booking has settled. */
-  async outcome(page: Page, timeout = 20_000) {
+  async outcome(page: Page, timeout = 60_000) {
     const settled = page.locator('[data-testid="outcome"]:not([data-status="pending"])');
     await settled.waitFor({ timeout });
     return {
