@@ -40,7 +40,7 @@ export function startStaleBookingSweeper(o: SweeperOptions): BackgroundService {
   });
 }
 
-/** One pass of {@link startStaleBookingSweeper}; returns how many bookings it finished. */
+/** One pass of {@link startStaleBookingSweeper} (also prunes old rate-limit windows); returns how many bookings it finished. */
 export async function sweepStaleBookings(o: Omit<SweeperOptions, 'intervalMs'>): Promise<number> {
   const staleAfterMs = o.staleAfterMs ?? 60_000;
   let finished = 0;
@@ -66,6 +66,8 @@ export async function sweepStaleBookings(o: Omit<SweeperOptions, 'intervalMs'>):
     );
     finished++;
   }
+  // Rate-limit windows are only read for the current minute; keep an hour for people looking at them.
+  await rows(o.dbs.seats, seatsSql.pruneRateLimits(new Date(Date.now() - 3_600_000)));
   for (const mode of ['saga', '2pc'] as const) {
     for (const booking of await rows<BookingRecord>(
       o.dbs.seats,
