@@ -16,6 +16,8 @@ export interface CommitDecisionInput {
   participants: string[];
   /** The log participant's open (unprepared) branch, when the decision rides in it. */
   carrier: ParticipantSession | undefined;
+  /** Otherwise, a prepared branch on the log's pool whose idle connection can carry the decision insert. */
+  onLogPool: ParticipantSession | undefined;
   /** The error a caller gets when recovery fenced the transaction off (it outlived its timeout). */
   timeoutError: () => Error;
 }
@@ -40,9 +42,10 @@ export async function writeCommitDecision(input: CommitDecisionInput): Promise<v
       );
       return;
     }
-    const { rowCount } = await options.log.query(
-      insertCommitDecision(options.schema, transactionId, options.id, participants),
-    );
+    const insert = insertCommitDecision(options.schema, transactionId, options.id, participants);
+    const { rowCount } = input.onLogPool
+      ? await input.onLogPool.queryWhilePrepared(insert.text, insert.values)
+      : await options.log.query(insert);
     // No row back: recovery's fenced abort got there first (the transaction outlived the prepare timeout).
     if ((rowCount ?? 0) === 0) throw new DecidedAbort('fenced', { cause: input.timeoutError() });
   } catch (error) {

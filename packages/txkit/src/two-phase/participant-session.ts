@@ -108,6 +108,20 @@ export class ParticipantSession {
   }
 
   /** COMMIT PREPARED on the pinned connection if it is still usable, otherwise on a fresh one from the pool. */
+  /**
+   * Runs a statement outside the branch, in autocommit, on the pinned connection: once the branch is prepared
+   * the session is free, so the decision insert can use it instead of borrowing another connection.
+   */
+  async queryWhilePrepared<R extends pg.QueryResultRow = pg.QueryResultRow>(
+    text: string,
+    values?: unknown[],
+  ): Promise<pg.QueryResult<R>> {
+    if (this.#state !== 'prepared' || !this.#client) {
+      return this.pool.query<R>(text, values);
+    }
+    return this.#run<R>(text, values);
+  }
+
   async commitPrepared(): Promise<void> {
     await finishPrepared(this.#runner(), this.gid, 'commit');
     this.#state = 'ended';

@@ -109,6 +109,7 @@ export class TransactionRun<T> {
         transactionId: this.id,
         participants: this.#sessions.map((s) => s.name),
         carrier,
+        onLogPool: this.#sessions.find((s) => s.pool === this.#ctx.options.log),
         timeoutError: () => this.#timeoutError(),
       });
     } catch (error) {
