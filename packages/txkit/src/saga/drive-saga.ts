@@ -1,9 +1,10 @@
-import { type ExecutionEnv, isLeaseLost, writeFenced } from './execution-env.js';
+import { type ExecutionEnv, isLeaseLost, keyTakenError, writeFenced } from './execution-env.js';
 import { runAction } from './run-action.js';
 import { runCompensation } from './run-compensation.js';
 import {
   endCompensation,
   failSaga,
+  insertEndedSaga,
   recordStep,
   type SerializedError,
   startCompensation,
@@ -44,7 +45,11 @@ export async function driveSaga(env: ExecutionEnv, state: SagaState): Promise<Sa
   }
 }
 
-/** Turns a running saga to compensation (one fenced write, which also logs the failed action). */
+/**
+ * Turns a running saga to compensation (one fenced write, which also logs the failed action). When there is
+ * nothing to compensate (e.g. the first step failed in its own rolled-back transaction), the same write ends
+ * the saga `compensated`.
+ */
 export async function beginCompensation(
   env: ExecutionEnv,
   state: SagaState,
@@ -54,6 +59,10 @@ export async function beginCompensation(
   attempt: number,
 ): Promise<void> {
   const step = state.definition.steps[index]!;
+  // Set before the write: if the write fails this runner stops driving the saga anyway.
+  state.failure = { step: step.name, reason, error };
+  if (state.pendingStart) return endUnwritten(env, state, step.name, reason, error);
+  const final = compensationPlan(state).length === 0;
   await writeFenced(
     env,
     state,
@@ -66,16 +75,49 @@ export async function beginCompensation(
       reason,
       error,
       leaseMs: env.leaseMs,
+      final,
     }),
   );
   state.status = 'compensating';
-  state.failure = { step: step.name, reason, error };
+  state.finished = final;
   env.emit('saga:compensating', {
     sagaId: state.id,
     name: state.definition.name,
     failedStep: step.name,
     reason,
   });
+}
+
+// The first step (local, carrying the saga's insert) failed and rolled back: the saga was never written and
+// nothing took effect. One insert records the outcome, so that its idempotency key answers it from now on.
+async function endUnwritten(
+  env: ExecutionEnv,
+  state: SagaState,
+  failedStep: string,
+  reason: string,
+  error: SerializedError,
+): Promise<void> {
+  const { key, owner } = state.pendingStart!;
+  env.countStatement();
+  const { rows } = await env.pool.query(
+    insertEndedSaga(env.schema, {
+      id: state.id,
+      name: state.definition.name,
+      key,
+      input: state.input,
+      owner,
+      token: state.lease.token,
+      failedStep,
+      reason,
+      error,
+    }),
+  );
+  if (rows.length === 0) throw keyTakenError(state.id);
+  state.pendingStart = undefined;
+  env.emit('saga:started', { sagaId: state.id, name: state.definition.name, key });
+  state.status = 'compensating';
+  state.finished = true;
+  env.emit('saga:compensating', { sagaId: state.id, name: state.definition.name, failedStep, reason });
 }
 
 async function compensate(env: ExecutionEnv, state: SagaState): Promise<SagaOutcome> {
@@ -87,7 +129,7 @@ async function compensate(env: ExecutionEnv, state: SagaState): Promise<SagaOutc
     reason: failure.reason,
   };
   const plan = compensationPlan(state);
-  if (plan.length === 0) {
+  if (plan.length === 0 && !state.finished) {
     await writeFenced(env, state, endCompensation(env.schema, { id: state.id, token: state.lease.token }));
   }
   for (const [position, index] of plan.entries()) {

@@ -41,6 +41,18 @@ export function isLeaseLost(error: unknown): boolean {
   return error instanceof InDoubtError && error.context.leaseLost === true;
 }
 
+/** The error that stops a saga whose idempotency key turned out to be taken when its row was written. */
+export function keyTakenError(sagaId: string): InDoubtError {
+  return new InDoubtError(`saga ${sagaId} was not started: its key is taken`, {
+    context: { sagaId, keyTaken: true },
+  });
+}
+
+/** Whether an error means "the key was taken by another saga" (its outcome is the answer). */
+export function isKeyTaken(error: unknown): boolean {
+  return error instanceof InDoubtError && error.context.keyTaken === true;
+}
+
 /** Whether an error means "the log could not be written": the saga is left to recovery. */
 export function isLogUnavailable(error: unknown): boolean {
   return error instanceof InDoubtError && error.context.logUnavailable === true;
@@ -64,6 +76,8 @@ export async function reachFault(
  */
 export async function ensureLease(env: ExecutionEnv, state: SagaState): Promise<void> {
   if (state.lease.controller.signal.aborted) throw leaseLostError(state.id);
+  // Not written yet: nobody else can see, let alone claim, the saga.
+  if (state.pendingStart) return;
   if (Date.now() <= state.lease.deadline) return;
   const since = Date.now();
   env.countStatement();

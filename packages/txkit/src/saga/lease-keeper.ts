@@ -47,15 +47,20 @@ export class LeaseKeeper {
 
   /** Starts keeping a lease that was just written (so it holds for `leaseMs` from about now). */
   hold(sagaId: string, token: string, since = Date.now()): HeldLease {
-    const lease: HeldLease = {
-      sagaId,
-      token,
-      controller: new AbortController(),
-      deadline: this.#deadlineFrom(since),
-    };
-    this.#held.set(token, lease);
-    this.#schedule();
+    const lease = this.create(sagaId, token, since);
+    this.track(lease);
     return lease;
+  }
+
+  /** A lease object for a saga row not written yet; {@link track} it once the row is committed. */
+  create(sagaId: string, token: string, since = Date.now()): HeldLease {
+    return { sagaId, token, controller: new AbortController(), deadline: this.#deadlineFrom(since) };
+  }
+
+  /** Starts heartbeating a lease. */
+  track(lease: HeldLease): void {
+    this.#held.set(lease.token, lease);
+    this.#schedule();
   }
 
   /** Notes that a fenced log write extended the lease (it was issued at `since`). */

@@ -6,14 +6,16 @@ import {
   type ExecutionEnv,
   ensureLease,
   type FencedWrite,
+  isKeyTaken,
   isLeaseLost,
   isLogUnavailable,
+  keyTakenError,
   leaseLostError,
   reachFault,
   writeFenced,
 } from './execution-env.js';
 import { backoffDelay, classifyStepError, failureReason, sleep } from './retry-policy.js';
-import { recordStep, type SerializedError, type StepRow, selectSteps } from './saga-log.js';
+import { insertSaga, recordStep, type SerializedError, type StepRow, selectSteps } from './saga-log.js';
 import { serializeError } from './saga-outcome.js';
 import type { SagaState } from './saga-state.js';
 import type { StepDefinition } from './saga-types.js';
@@ -27,7 +29,7 @@ export type ActionResult =
 
 /** Errors that end the driving of a saga by this runner rather than the step. */
 export function stopsRunner(error: unknown): boolean {
-  return isSimulatedCrash(error) || isLeaseLost(error) || isLogUnavailable(error);
+  return isSimulatedCrash(error) || isLeaseLost(error) || isLogUnavailable(error) || isKeyTaken(error);
 }
 
 /** Abandoned or broken work: its pinned client must be destroyed, not returned. */
@@ -130,6 +132,23 @@ async function localAttempt(
   const result = await inLogTransaction(
     env.pool,
     async (client) => {
+      // The saga's own insert rides in its first local step's transaction: both commit, or neither exists.
+      if (state.pendingStart) {
+        env.countStatement();
+        const { key, owner } = state.pendingStart;
+        const { rows } = await client.query(
+          insertSaga(env.schema, {
+            id: state.id,
+            name: state.definition.name,
+            key,
+            input: state.input,
+            owner,
+            token: state.lease.token,
+            leaseMs: env.leaseMs,
+          }),
+        );
+        if (rows.length === 0) throw keyTakenError(state.id);
+      }
       const output = asLogged(
         await runAttempt(
           (signal) =>
@@ -161,6 +180,12 @@ async function localAttempt(
     if (isLeaseLost(error)) env.leases.lost(state.lease);
     throw error;
   });
+  if (state.pendingStart) {
+    const { key } = state.pendingStart;
+    state.pendingStart = undefined;
+    env.leases.track(state.lease);
+    env.emit('saga:started', { sagaId: state.id, name: state.definition.name, key });
+  }
   env.leases.renewed(state.lease, since);
   if (!result.recorded) return result.output;
   env.countStatement();

@@ -82,6 +82,44 @@ export function insertSaga(
   };
 }
 
+/**
+ * Logs a saga that ended before it was ever written: its first step (local, carrying the saga's insert)
+ * failed and rolled back, so there is nothing to compensate. Keeps the outcome for its idempotency key.
+ * Returns no row when the key is taken.
+ */
+export function insertEndedSaga(
+  schema: string,
+  p: {
+    id: string;
+    name: string;
+    key: string | null;
+    input: unknown;
+    owner: string;
+    token: string;
+    failedStep: string;
+    reason: string;
+    error: SerializedError;
+  },
+): Statement {
+  return {
+    text: `INSERT INTO ${schema}.saga (id, name, key, input, status, owner, lease_token, lease_until, failed_step,
+             reason, error, finished_at)
+           VALUES ($1, $2, $3, $4, 'compensated', $5, $6, now(), $7, $8, $9, now())
+           ON CONFLICT DO NOTHING RETURNING id`,
+    values: [
+      p.id,
+      p.name,
+      p.key,
+      JSON.stringify(p.input ?? null),
+      p.owner,
+      p.token,
+      p.failedStep,
+      p.reason,
+      JSON.stringify(p.error),
+    ],
+  };
+}
+
 /** Reads a saga by id. */
 export function selectSaga(schema: string, id: string): Statement {
   return { text: `SELECT ${sagaColumns} FROM ${schema}.saga WHERE id = $1`, values: [id] };
@@ -160,12 +198,14 @@ export function startCompensation(
     reason: string;
     error: SerializedError;
     leaseMs: number;
+    /** Nothing to compensate: end the saga `compensated` in the same statement. */
+    final: boolean;
   },
 ): Statement {
   return {
     text: `WITH fenced AS (
-             UPDATE ${schema}.saga SET status = 'compensating', failed_step = $3, step = $4, reason = $5, error = $6,
-               lease_until = ${lease(p.leaseMs)}, updated_at = now()
+             UPDATE ${schema}.saga SET status = ${p.final ? `'compensated', finished_at = now()` : `'compensating'`},
+               failed_step = $3, step = $4, reason = $5, error = $6, lease_until = ${lease(p.leaseMs)}, updated_at = now()
              WHERE id = $1 AND lease_token = $2 AND status = 'running' RETURNING id),
            inserted AS (
              INSERT INTO ${schema}.saga_step (saga_id, step, kind, status, attempt, error)

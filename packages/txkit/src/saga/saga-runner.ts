@@ -9,8 +9,8 @@ import { ConfigurationError, InDoubtError, TxkitError } from '../errors.js';
 import type { FaultHook } from '../faults.js';
 import { type BackgroundService, startBackgroundService } from '../recovery/background-service.js';
 import { driveSaga } from './drive-saga.js';
-import { type ExecutionEnv, isLeaseLost } from './execution-env.js';
-import { LeaseKeeper } from './lease-keeper.js';
+import { type ExecutionEnv, isKeyTaken, isLeaseLost } from './execution-env.js';
+import { type HeldLease, LeaseKeeper } from './lease-keeper.js';
 import { resumeClaimed, resumeExpiredSagas } from './resume-sagas.js';
 import { backoffDelay, type RetryPolicy, resolveRetryPolicy, sleep } from './retry-policy.js';
 import type { SagaRunnerEvents } from './saga-events.js';
@@ -200,33 +200,45 @@ export class SagaRunner extends EventEmitter<SagaRunnerEvents> {
     const token = randomUUID();
     const key = options.key ?? null;
     const since = Date.now();
-    const started = await this.#insert(
-      insertSaga(this.#env.schema, {
-        id,
-        name: definition.name,
-        key,
-        input,
-        owner: this.#owner,
-        token,
-        leaseMs: this.#env.leaseMs,
-      }),
-      { id, key, name: definition.name },
-    );
     const waitMs = options.waitTimeoutMs ?? this.#waitTimeoutMs;
-    if (typeof started !== 'string') {
-      // The key is taken: the first run's outcome is the answer (now, or once it is finished).
-      return (outcomeFromRow(started) ??
-        (await this.#awaitOutcome(started.id, waitMs))) as SagaOutcome<Outputs>;
+    // A first step that is local carries the saga's insert in its own transaction (one commit less).
+    const folded = known.steps[0]?.local === true;
+    let lease: HeldLease;
+    if (folded) {
+      lease = this.#env.leases.create(id, token, since);
+    } else {
+      const started = await this.#insert(
+        insertSaga(this.#env.schema, {
+          id,
+          name: definition.name,
+          key,
+          input,
+          owner: this.#owner,
+          token,
+          leaseMs: this.#env.leaseMs,
+        }),
+        { id, key, name: definition.name },
+      );
+      if (typeof started !== 'string') {
+        // The key is taken: the first run's outcome is the answer (now, or once it is finished).
+        return (outcomeFromRow(started) ??
+          (await this.#awaitOutcome(started.id, waitMs))) as SagaOutcome<Outputs>;
+      }
+      lease = this.#env.leases.hold(id, token, since);
+      this.#env.emit('saga:started', { sagaId: id, name: definition.name, key });
     }
-    this.#env.emit('saga:started', { sagaId: id, name: definition.name, key });
-    const lease = this.#env.leases.hold(id, token, since);
-    const work = driveSaga(this.#env, newSagaState(id, known, input, lease));
+    const state = newSagaState(id, known, input, lease);
+    if (folded) state.pendingStart = { key, owner: this.#owner };
+    const work = driveSaga(this.#env, state);
     this.#track(id, work);
     try {
       return (await work) as SagaOutcome<Outputs>;
     } catch (error) {
       // Another runner took the saga over (our lease expired): its outcome is still this call's answer.
       if (isLeaseLost(error)) return (await this.#awaitOutcome(id, waitMs)) as SagaOutcome<Outputs>;
+      if (isKeyTaken(error)) {
+        return (await this.#afterKeyTaken(definition.name, key, id, token, waitMs)) as SagaOutcome<Outputs>;
+      }
       throw error;
     }
   }
@@ -430,6 +442,31 @@ export class SagaRunner extends EventEmitter<SagaRunnerEvents> {
       }
       await sleep(backoffDelay(policy, attempt));
     }
+  }
+
+  // A folded start found its key (or its id) taken. Either another run holds the key — its outcome is the
+  // answer — or an earlier attempt of our own first transaction did commit although it reported an error:
+  // then the saga is ours, written, and driven on from the log.
+  async #afterKeyTaken(
+    name: string,
+    key: string | null,
+    id: string,
+    token: string,
+    waitMs: number,
+  ): Promise<SagaOutcome> {
+    const row = await this.#select(
+      key === null ? selectSaga(this.#env.schema, id) : selectSagaByKey(this.#env.schema, name, key),
+    );
+    if (!row)
+      throw new InDoubtError(`saga ${id} was not started and its key holder is gone`, {
+        context: { sagaId: id },
+      });
+    if (row.id === id && row.lease_token === token && !outcomeFromRow(row)) {
+      const work = resumeClaimed(this.#env, this.#definitions, row, Number.POSITIVE_INFINITY, Date.now());
+      this.#track(id, work);
+      return work;
+    }
+    return outcomeFromRow(row) ?? this.#awaitOutcome(row.id, waitMs);
   }
 
   // Waits for the outcome of a saga driven elsewhere (another call with the same key, another runner).

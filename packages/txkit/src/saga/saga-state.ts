@@ -18,6 +18,13 @@ export interface SagaState {
   /** Index of the next action to run. */
   nextStep: number;
   failure: { step: string; reason: string; error: SerializedError } | undefined;
+  /** The log already says the saga ended (its last write did it). */
+  finished: boolean;
+  /**
+   * The saga's insert, not yet written: it goes into the first step's transaction when that step is local
+   * (one commit less). Until it commits, the saga does not exist for anyone else.
+   */
+  pendingStart: { key: string | null; owner: string } | undefined;
   lease: HeldLease;
 }
 
@@ -38,6 +45,8 @@ export function newSagaState(
     compensated: new Set(),
     nextStep: 0,
     failure: undefined,
+    finished: false,
+    pendingStart: undefined,
     lease,
   };
 }

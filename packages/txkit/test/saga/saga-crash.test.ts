@@ -154,6 +154,34 @@ describe('saga crash recovery (fault hooks)', () => {
     ]);
   });
 
+  it('leaves no trace when the process dies inside a local first step (the saga insert rides in it)', async () => {
+    await world.logPool.query('CREATE TABLE IF NOT EXISTS first_notes (saga_id uuid)');
+    const definition = saga<unknown>('local-first')
+      .localStep('first', {
+        run: async (ctx) => {
+          await ctx.client.query('INSERT INTO first_notes VALUES ($1)', [ctx.sagaId]);
+        },
+      })
+      .build();
+    const schema = freshSchema();
+    const dying = world.runner({
+      schema,
+      leaseMs,
+      faults: crashAt('saga:after-step-effect', 'first'),
+      sagas: [definition],
+    });
+    await dying.migrate();
+    let sagaId = '';
+    dying.on('step:started', (e) => {
+      sagaId = e.sagaId;
+    });
+    await expect(dying.run(definition, {})).rejects.toBeInstanceOf(SimulatedCrash);
+    const saved = await world.logPool.query(`SELECT id FROM ${schema}.saga`);
+    const notes = await world.logPool.query('SELECT * FROM first_notes WHERE saga_id = $1', [sagaId]);
+    expect(saved.rows).toEqual([]);
+    expect(notes.rows).toEqual([]);
+  });
+
   it('a failing (non-crash) fault after a record leaves the saga to recovery, which finishes it', async () => {
     const schema = freshSchema();
     let thrown = false;

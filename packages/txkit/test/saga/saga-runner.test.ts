@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type SagaOutcome, type SagaRunnerEvents, saga } from '../../src/index.js';
+import { type SagaOutcome, type SagaRunnerEvents, StepRejectedError, saga } from '../../src/index.js';
 import { type BookingWorld, createBookingWorld, freshSchema } from './support/booking-fixture.js';
 
 let world: BookingWorld;
@@ -283,6 +283,49 @@ describe('SagaRunner', () => {
     const bad = await runner.run(definition, { fail: true });
     expect(bad).toMatchObject({ status: 'compensated', failedStep: 'check', reason: 'step-error' });
     expect(await notes(bad.sagaId)).toEqual(['action', 'compensate']);
+  });
+
+  it('folds the saga insert into a local first step: one commit less, and a failed first step logs one row', async () => {
+    await world.logPool.query('CREATE TABLE IF NOT EXISTS folded_seats (id int PRIMARY KEY, saga_id uuid)');
+    const definition = saga<{ seat: number }>('folded')
+      .localStep('seat', {
+        run: async (ctx) => {
+          const { rowCount } = await ctx.client.query(
+            'INSERT INTO folded_seats VALUES ($1, $2) ON CONFLICT DO NOTHING',
+            [ctx.input.seat, ctx.sagaId],
+          );
+          if (rowCount === 0) throw new StepRejectedError('seat-taken');
+        },
+        compensate: async (ctx) => {
+          await ctx.client.query('DELETE FROM folded_seats WHERE id = $1 AND saga_id = $2', [
+            ctx.input.seat,
+            ctx.sagaId,
+          ]);
+        },
+      })
+      .step('pay', { run: () => 1 })
+      .build();
+    const runner = world.runner({ schema: freshSchema(), sagas: [definition] });
+    await runner.migrate();
+    const started: string[] = [];
+    runner.on('saga:started', (e) => started.push(e.sagaId));
+    let before = runner.logStatementCount;
+    const first = await runner.run(definition, { seat: 1 }, { key: 'f1' });
+    expect(first.status).toBe('completed');
+    // insert + seat record inside the seat transaction, then the pay record that completes the saga
+    expect(runner.logStatementCount - before).toBe(3);
+    before = runner.logStatementCount;
+    const taken = await runner.run(definition, { seat: 1 }, { key: 'f2' });
+    expect(taken).toMatchObject({ status: 'compensated', failedStep: 'seat', reason: 'seat-taken' });
+    // the insert rolled back with the seat step; one insert records the outcome
+    expect(runner.logStatementCount - before).toBe(2);
+    expect(await runner.run(definition, { seat: 2 }, { key: 'f2' })).toEqual(taken);
+    expect(started).toEqual([first.sagaId, taken.sagaId]);
+    // Same key at once: the second insert waits for the first transaction, then finds the key taken.
+    const racing = await Promise.all([1, 2, 3].map(() => runner.run(definition, { seat: 3 }, { key: 'f3' })));
+    for (const o of racing) expect(o).toEqual(racing[0]);
+    expect(racing[0]?.status).toBe('completed');
+    expect(started).toHaveLength(3);
   });
 
   it('refuses a saga it was not given, and reports a throwing listener as an error event', async () => {

@@ -1,6 +1,8 @@
 import type { BookingModeFactory } from '../booking-mode.js';
 import { localMode } from './local.js';
+import { rawSagaMode } from './raw-saga.js';
 import { rawTwoPhaseMode } from './raw-two-phase.js';
+import { sagaMode } from './saga.js';
 import { twoPhaseMode, twoPhaseSeparateLogMode } from './two-phase.js';
 
 /** Every mode the library-level bench can run, by its command-line name. */
@@ -9,4 +11,6 @@ export const bookingModes: Readonly<Record<string, BookingModeFactory>> = {
   '2pc': twoPhaseMode,
   '2pc-separate': twoPhaseSeparateLogMode,
   'raw-2pc': rawTwoPhaseMode,
+  saga: sagaMode,
+  'raw-saga': rawSagaMode,
 };
