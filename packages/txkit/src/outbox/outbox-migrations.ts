@@ -1,5 +1,6 @@
 import m1 from '../../sql/outbox/000001_outbox.sql';
 import m2 from '../../sql/outbox/000002_participant_results.sql';
+import m3 from '../../sql/outbox/000003_outbox_leaner_indexes.sql';
 import type { Migration } from '../db/migrations.js';
 
 /**
@@ -9,4 +10,5 @@ import type { Migration } from '../db/migrations.js';
 export const outboxMigrations: readonly Migration[] = [
   { version: 1, sql: m1 },
   { version: 2, sql: m2 },
+  { version: 3, sql: m3 },
 ];

@@ -7,11 +7,10 @@ import { type BackgroundService, startBackgroundService } from '../recovery/back
 import type { MessageBus } from '../transport/message-bus.js';
 import {
   claimPending,
-  claimPlanSettings,
   countPending,
   deleteInbox,
   deleteSent,
-  firstUnclaimedByKey,
+  lockFreeKeys,
   markSent,
   type OutboxRow,
 } from './outbox-sql.js';
@@ -164,13 +163,17 @@ export class OutboxRelay extends EventEmitter<OutboxRelayEvents> {
     let broken: Error | undefined;
     try {
       await client.query('BEGIN');
-      await client.query(claimPlanSettings());
-      const claimed = await client.query<OutboxRow>(claimPending(this.#schema, this.#schemaName, limit));
-      const rows = await this.#withoutGaps(client, claimed.rows);
+      const keys = await client.query<{ key: string }>(lockFreeKeys(this.#schema, this.#schemaName, limit));
+      const { rows } = await client.query<OutboxRow>(
+        claimPending(
+          this.#schema,
+          keys.rows.map((row) => row.key),
+          limit,
+        ),
+      );
       if (rows.length === 0) {
         await client.query('COMMIT');
-        // A claim cut down to nothing by gaps still counts as work found: the caller tries again.
-        return claimed.rows.length;
+        return 0;
       }
       await this.#fault('outbox:before-publish');
       await this.#publish(rows);
@@ -190,7 +193,7 @@ export class OutboxRelay extends EventEmitter<OutboxRelayEvents> {
         firstId: rows[0]!.id,
         lastId: rows[rows.length - 1]!.id,
       });
-      return claimed.rows.length;
+      return rows.length;
     } catch (error) {
       // A "dead" relay runs no more SQL: destroying the connection lets PostgreSQL roll back, as after a crash.
       if (isSimulatedCrash(error) || isConnectionError(error)) broken = error as Error;
@@ -199,25 +202,6 @@ export class OutboxRelay extends EventEmitter<OutboxRelayEvents> {
     } finally {
       client.release(broken);
     }
-  }
-
-  /** Drops the claimed rows of a key that come after a pending row of that key the claim does not hold. */
-  async #withoutGaps(client: pg.PoolClient, rows: OutboxRow[]): Promise<OutboxRow[]> {
-    const keys = [...new Set(rows.flatMap((row) => (row.key === null ? [] : [row.key])))];
-    if (keys.length === 0) return rows;
-    const gaps = await client.query<{ key: string; id: string }>(
-      firstUnclaimedByKey(
-        this.#schema,
-        keys,
-        rows.map((row) => row.id),
-      ),
-    );
-    if (gaps.rows.length === 0) return rows;
-    const gapAt = new Map(gaps.rows.map((gap) => [gap.key, BigInt(gap.id)]));
-    return rows.filter((row) => {
-      const gap = row.key === null ? undefined : gapAt.get(row.key);
-      return gap === undefined || BigInt(row.id) < gap;
-    });
   }
 
   /**

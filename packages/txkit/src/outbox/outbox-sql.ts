@@ -34,58 +34,41 @@ export function notifyRelays(schemaName: string): Statement {
 }
 
 /**
- * Planner settings for the claim's transaction. The claim's key try-lock must only be evaluated on the rows the
- * claim takes, which holds when the rows are read in id order from an index and the scan stops at the LIMIT.
- * On a small table the planner prefers a sequential scan and a sort, which evaluates the filter, and takes a
- * key lock, for every pending row: one relay would then hold every key and the others would find nothing.
+ * Step 1 of a claim: takes the keys of the oldest `window` pending rows that no other relay holds, with a
+ * transaction-scoped advisory lock per key (try-lock: a key held by another relay is skipped, not waited for).
+ *
+ * Per-key order rests on this lock: only the holder of key k publishes rows of k, and it holds k until its
+ * transaction (publish, confirms, mark sent) commits. The keys are locked in a statement of their own, before
+ * the rows are read, so the claim that follows sees every row of k committed before the lock was granted: it
+ * starts at k's oldest pending row, whoever had k before. (Trying the lock row by row inside the claim's scan
+ * would not do: a relay that skipped row 45 of k while k was held could get k at row 46 once the holder
+ * committed, and publish 46 before 45.) Hash collisions between keys only serialise them.
  */
-export function claimPlanSettings(): Statement {
+export function lockFreeKeys(schema: string, schemaName: string, window: number): Statement {
   return {
-    text: 'SET LOCAL enable_seqscan = off; SET LOCAL enable_bitmapscan = off; SET LOCAL enable_sort = off',
-    values: [],
+    text: `SELECT k.key
+             FROM (SELECT DISTINCT w.key
+                     FROM (SELECT key FROM ${schema}.outbox
+                            WHERE sent_at IS NULL AND key IS NOT NULL
+                            ORDER BY id LIMIT $1) AS w) AS k
+            WHERE pg_try_advisory_xact_lock(hashtext('txkit.outbox:' || $2), hashtext(k.key))`,
+    values: [window, schemaName],
   };
 }
 
 /**
- * Claims up to `limit` pending rows, oldest first, locked until the claiming transaction ends.
- *
- * Several relays: SKIP LOCKED keeps them off each other's rows, and a transaction-scoped advisory lock per key
- * keeps them off each other's keys: while relay A holds rows of key k, relay B fails k's try-lock and takes rows
- * of other keys instead of claiming rows of k that it could not publish yet. The try-lock is evaluated row by
- * row during the scan, so it alone does not guarantee order (see {@link firstUnclaimedByKey}, which does).
- * Hash collisions between keys only serialise them.
+ * Step 2 of a claim: up to `limit` pending rows, oldest first, of the keys this transaction locked or without
+ * a key, locked until the transaction ends (SKIP LOCKED keeps relays off each other's keyless rows).
  */
-export function claimPending(schema: string, schemaName: string, limit: number): Statement {
+export function claimPending(schema: string, lockedKeys: readonly string[], limit: number): Statement {
   return {
     text: `SELECT id, message_id, topic, key, payload, headers, created_at
              FROM ${schema}.outbox
-            WHERE sent_at IS NULL
-              AND (key IS NULL OR pg_try_advisory_xact_lock(hashtext('txkit.outbox:' || $2), hashtext(key)))
+            WHERE sent_at IS NULL AND (key IS NULL OR key = ANY($1::text[]))
             ORDER BY id
-            LIMIT $1
+            LIMIT $2
               FOR UPDATE SKIP LOCKED`,
-    values: [limit, schemaName],
-  };
-}
-
-/**
- * For the keys of a claim, the first pending row of each that the claim does not hold. This is what keeps per-key
- * order: a claimed row of key k is published only if no earlier row of k is pending outside the claim (held by
- * a relay that has not committed, or skipped by this claim's scan when k's try-lock failed at row 45 and then
- * succeeded at row 46 because the other relay committed in between). Rows from such a gap on wait for the next
- * pass. It reads committed state after the claim: an earlier row marked sent was confirmed by the broker before
- * that commit, so publishing the later rows now cannot overtake it.
- */
-export function firstUnclaimedByKey(
-  schema: string,
-  keys: readonly string[],
-  claimedIds: readonly string[],
-): Statement {
-  return {
-    text: `SELECT key, min(id)::text AS id FROM ${schema}.outbox
-            WHERE sent_at IS NULL AND key = ANY($1::text[]) AND NOT (id = ANY($2::bigint[]))
-            GROUP BY key`,
-    values: [keys, claimedIds],
+    values: [lockedKeys, limit],
   };
 }
 
@@ -96,13 +79,17 @@ export function markSent(schema: string, ids: readonly string[]): Statement {
   };
 }
 
-/** Deletes up to `limit` rows sent more than `retentionMs` ago. */
+/**
+ * Deletes up to `limit` rows sent more than `retentionMs` ago, oldest ids first. The scan walks the primary key
+ * from its start, where the old sent rows are, so it needs no index on `sent_at` (which would cost every
+ * mark-sent an index insert).
+ */
 export function deleteSent(schema: string, retentionMs: number, limit: number): Statement {
   return {
     text: `DELETE FROM ${schema}.outbox
             WHERE id IN (SELECT id FROM ${schema}.outbox
                           WHERE sent_at < now() - $1 * interval '1 millisecond'
-                          ORDER BY sent_at LIMIT $2)`,
+                          ORDER BY id LIMIT $2)`,
     values: [retentionMs, limit],
   };
 }

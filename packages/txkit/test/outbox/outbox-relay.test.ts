@@ -80,6 +80,21 @@ async function collect(bus: MessageBus, label: string, options: { dedupe?: boole
   return received;
 }
 
+/**
+ * Relays until `expected` rows went out. The dead relay's connection was destroyed, but its server process may
+ * hold its row and key locks a moment longer, until it notices; until then the rows are (rightly) skipped.
+ */
+async function relayAll(r: OutboxRelay, expected: number): Promise<number> {
+  let total = 0;
+  await expect
+    .poll(async () => {
+      total += await r.relayOnce();
+      return total;
+    })
+    .toBeGreaterThanOrEqual(expected);
+  return total;
+}
+
 /** Waits until one relay connection of this database is listening. */
 async function untilListening(): Promise<void> {
   const listening = async () =>
@@ -204,7 +219,7 @@ describe('OutboxRelay over RabbitMQ', () => {
     expect(await dying.pendingCount()).toBe(10);
 
     const survivor = relay(outbox, bus, { name: 'survivor' });
-    expect(await survivor.relayOnce()).toBe(10);
+    expect(await relayAll(survivor, 10)).toBe(10);
     await expect.poll(() => everything.length).toBe(20);
     expect(everything.filter((m) => m.redelivered)).toEqual([]);
     expect(new Set(everything.map((m) => m.messageId)).size).toBe(10);
@@ -226,7 +241,7 @@ describe('OutboxRelay over RabbitMQ', () => {
     });
     await expect(dying.relayOnce()).rejects.toBeInstanceOf(SimulatedCrash);
     expect(await dying.pendingCount()).toBe(4);
-    expect(await relay(outbox, bus).relayOnce()).toBe(4);
+    expect(await relayAll(relay(outbox, bus), 4)).toBe(4);
     await expect.poll(() => everything.length).toBe(4);
   });
 
@@ -248,7 +263,8 @@ describe('OutboxRelay over RabbitMQ', () => {
     await enqueueMany(outbox, 600, ['a', 'b', 'c']);
     r.start();
     await expect.poll(() => deduped.length, { timeout: 30_000 }).toBe(600);
-    expect(await r.pendingCount()).toBe(0);
+    // The last batch may be consumed before its mark-sent commits.
+    await expect.poll(() => r.pendingCount()).toBe(0);
     for (const key of ['a', 'b', 'c']) {
       const seqs = deduped.filter((m) => m.key === key).map((m) => (m.payload as { seq: number }).seq);
       expect(seqs).toEqual([...Array(200).keys()]);
