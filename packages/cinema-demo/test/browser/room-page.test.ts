@@ -152,6 +152,33 @@ describe('the room page in a real browser', { timeout: 180_000 }, () => {
     await roomPage.waitForSeat(page, 'B4', 'mine');
   });
 
+  it('a lost answer is retried with the same idempotency key: one booking, one payment', async () => {
+    const page = await newPage();
+    await roomPage.open(page, demo.url, 5);
+    await roomPage.signIn(page, 'Bob');
+    // The first booking request reaches the server, but its answer is lost on the way back.
+    let dropped = false;
+    await page.route('**/api/bookings', async (route) => {
+      if (route.request().method() !== 'POST' || dropped) return route.continue();
+      dropped = true;
+      await route.fetch();
+      await route.abort('connectionreset');
+    });
+    await roomPage.seat(page, 'D5').click();
+    await page.getByRole('button', { name: 'Book 1 seat' }).click();
+    await page.locator('[data-testid="outcome"][data-status="error"]').waitFor({ timeout: 60_000 });
+    await page.getByRole('button', { name: 'Try again' }).click();
+    await page.locator('[data-testid="outcome"][data-status="confirmed"]').waitFor({ timeout: 60_000 });
+
+    const bookings = await demo.dbs.seats.query('SELECT id FROM cinema.bookings WHERE screening_id = 5');
+    expect(bookings.rows).toHaveLength(1);
+    const payments = await demo.dbs.payments.query('SELECT 1 FROM cinema.payments WHERE booking_id = $1', [
+      bookings.rows[0].id,
+    ]);
+    expect(payments.rows).toHaveLength(1);
+    await roomPage.waitForSeat(page, 'D5', 'mine');
+  });
+
   it('lists screenings, and the operations page shows recent transactions only with the operator token', async () => {
     const page = await newPage();
     await page.goto(`${demo.url}/#/`);
@@ -185,5 +212,14 @@ describe('the room page in a real browser', { timeout: 180_000 }, () => {
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
     expect(overflow).toBeLessThanOrEqual(0);
     await page.screenshot({ path: join(ARTIFACTS, 'room-narrow.png'), fullPage: true });
+    // The map scrolls inside its box, centred, and says so.
+    await page.locator('.scroll-hint').waitFor();
+    expect(await page.locator('.seat-scroll').evaluate((el) => el.scrollLeft)).toBeGreaterThan(0);
+
+    const dark = await browser.newContext({ viewport: { width: 1280, height: 900 }, colorScheme: 'dark' });
+    contexts.push(dark);
+    const night = await dark.newPage();
+    await roomPage.open(night, demo.url, 1);
+    await night.screenshot({ path: join(ARTIFACTS, 'room-dark.png'), fullPage: true });
   });
 });

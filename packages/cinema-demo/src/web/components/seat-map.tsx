@@ -1,4 +1,13 @@
-import { type CSSProperties, type KeyboardEvent, useId, useMemo, useRef, useState } from 'react';
+import {
+  type CSSProperties,
+  type KeyboardEvent,
+  type RefObject,
+  useEffect,
+  useId,
+  useMemo,
+  useRef,
+  useState,
+} from 'react';
 import type { Seat } from '../api/types';
 import { rowLabel } from '../format';
 
@@ -45,6 +54,8 @@ export function SeatMap({ title, rowCount, placesPerRow, seats, lookOf, onToggle
   }, [seats, rowCount, placesPerRow]);
   const [focus, setFocus] = useState({ row: 0, place: 0 });
   const hintId = useId();
+  const scroller = useRef<HTMLDivElement>(null);
+  const overflowing = useOverflow(scroller);
   const cells = useRef(new Map<string, HTMLButtonElement>());
 
   const moveTo = (row: number, place: number) => {
@@ -83,60 +94,95 @@ export function SeatMap({ title, rowCount, placesPerRow, seats, lookOf, onToggle
   };
 
   return (
-    <div className="seat-map" style={{ '--places': placesPerRow } as CSSProperties}>
-      <p id={hintId} className="visually-hidden">
-        Each seat is a button: Tab reaches the map, arrow keys move between seats, Home and End jump within a
-        row, Space or Enter selects or unselects a free seat.
-      </p>
-      <div className="screen" aria-hidden="true">
-        Screen
-      </div>
-      <table className="seat-grid" aria-describedby={hintId}>
-        <caption className="visually-hidden">Seats in {title}</caption>
-        <tbody>
-          {grid.map((row, r) => (
-            <tr className="seat-row" key={rowLabel(r + 1)}>
-              <th scope="row" className="row-label">
-                <span className="visually-hidden">Row </span>
-                {rowLabel(r + 1)}
-              </th>
-              {row.map((seat, p) => {
-                const key = `${r}:${p}`;
-                if (!seat) return <td key={key} />;
-                const look = lookOf(seat);
-                const selectable = !disabled && (look === 'free' || look === 'selected');
-                const label = `${rowLabel(seat.row)}${seat.place}`;
-                return (
-                  <td key={key}>
-                    <button
-                      type="button"
-                      ref={(el) => {
-                        if (el) cells.current.set(key, el);
-                        else cells.current.delete(key);
-                      }}
-                      className={`seat ${look}`}
-                      data-seat={label}
-                      data-look={look}
-                      aria-label={`Row ${rowLabel(seat.row)}, seat ${seat.place}, ${lookText[look]}`}
-                      aria-pressed={look === 'selected'}
-                      aria-disabled={!selectable}
-                      tabIndex={focus.row === r && focus.place === p ? 0 : -1}
-                      onFocus={() => setFocus({ row: r, place: p })}
-                      onClick={() => activate(seat)}
-                      onKeyDown={onKeyDown}
-                    >
-                      <span aria-hidden="true">{seat.place}</span>
-                    </button>
+    <>
+      <div className="seat-scroll" ref={scroller}>
+        <div className="seat-map" style={{ '--places': placesPerRow } as CSSProperties}>
+          <p id={hintId} className="visually-hidden">
+            Each seat is a button: Tab reaches the map, arrow keys move between seats, Home and End jump
+            within a row, Space or Enter selects or unselects a free seat.
+          </p>
+          <div className="screen" aria-hidden="true">
+            Screen
+          </div>
+          <table className="seat-grid" aria-describedby={hintId}>
+            <caption className="visually-hidden">Seats in {title}</caption>
+            <tbody>
+              {grid.map((row, r) => (
+                <tr className="seat-row" key={rowLabel(r + 1)}>
+                  <th scope="row" className="row-label">
+                    <span className="visually-hidden">Row </span>
+                    {rowLabel(r + 1)}
+                  </th>
+                  {row.map((seat, p) => {
+                    const key = `${r}:${p}`;
+                    if (!seat) return <td key={key} />;
+                    const look = lookOf(seat);
+                    const selectable = !disabled && (look === 'free' || look === 'selected');
+                    const label = `${rowLabel(seat.row)}${seat.place}`;
+                    return (
+                      <td key={key}>
+                        <button
+                          type="button"
+                          ref={(el) => {
+                            if (el) cells.current.set(key, el);
+                            else cells.current.delete(key);
+                          }}
+                          className={`seat ${look}`}
+                          data-seat={label}
+                          data-look={look}
+                          aria-label={`Row ${rowLabel(seat.row)}, seat ${seat.place}, ${lookText[look]}`}
+                          aria-pressed={look === 'selected'}
+                          aria-disabled={!selectable}
+                          tabIndex={focus.row === r && focus.place === p ? 0 : -1}
+                          onFocus={() => setFocus({ row: r, place: p })}
+                          onClick={() => activate(seat)}
+                          onKeyDown={onKeyDown}
+                        >
+                          <span aria-hidden="true">{seat.place}</span>
+                        </button>
+                      </td>
+                    );
+                  })}
+                  <td className="row-label end" aria-hidden="true">
+                    {rowLabel(r + 1)}
                   </td>
-                );
-              })}
-              <td className="row-label end" aria-hidden="true">
-                {rowLabel(r + 1)}
-              </td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
-    </div>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      </div>
+      {overflowing && (
+        <p className="scroll-hint muted small" aria-hidden="true">
+          ← Scroll sideways to see the whole room →
+        </p>
+      )}
+    </>
   );
+}
+
+/**
+ * Whether a room is wider than the screen (a phone): then the map scrolls sideways inside its box, starts
+ * centred on the middle seats, and says so.
+ */
+function useOverflow(ref: RefObject<HTMLDivElement | null>): boolean {
+  const [overflowing, setOverflowing] = useState(false);
+  useEffect(() => {
+    const el = ref.current;
+    if (!el) return;
+    let centred = false;
+    const check = () => {
+      const wider = el.scrollWidth > el.clientWidth + 1;
+      setOverflowing(wider);
+      if (wider && !centred) {
+        el.scrollLeft = (el.scrollWidth - el.clientWidth) / 2;
+        centred = true;
+      }
+    };
+    check();
+    const observer = new ResizeObserver(check);
+    observer.observe(el);
+    return () => observer.disconnect();
+  }, [ref]);
+  return overflowing;
 }

@@ -49,12 +49,16 @@ export function RoomPage({ screeningId }: { screeningId: number }) {
     loadMine().catch(() => setMine([]));
   }, [loadMine]);
 
-  const onSettled = useCallback(() => {
-    setSelected([]);
-    void load();
-    void refresh().catch(() => undefined);
-    void loadMine().catch(() => undefined);
-  }, [load, refresh, loadMine]);
+  // A settled booking clears the selection; a failed request keeps it, for the retry.
+  const onSettled = useCallback(
+    (settled?: Booking) => {
+      if (settled) setSelected([]);
+      void load();
+      void refresh().catch(() => undefined);
+      void loadMine().catch(() => undefined);
+    },
+    [load, refresh, loadMine],
+  );
   const booking = useBooking(onSettled);
 
   // A seat someone else just took drops out of this person's selection.
