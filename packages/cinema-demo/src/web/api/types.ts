@@ -1,4 +1,14 @@
-// Shapes of the demo API's answers, as the server sends them (see src/api/routes in this package).
+// Shapes of the demo API's answers, as the server sends them (see src/api/routes in this package). Where the
+// server has a plain type for an answer, it is imported from there (type-only: nothing of the server is bundled).
+import type { BookingMode } from '../../booking/booking-engine';
+
+export type {
+  BookingMode,
+  SagaSummary,
+  TransactionsView,
+  TwoPhaseSummary,
+} from '../../booking/booking-engine';
+export type { TimelineEvent } from '../../booking/booking-timeline';
 
 /** One screening in the list, with how many seats are still free. */
 export interface ScreeningSummary {
@@ -50,8 +60,6 @@ export interface Payment {
   refundedAt: string | null;
 }
 
-export type BookingMode = 'saga' | '2pc';
-
 export interface Booking {
   id: string;
   customerId: number;
@@ -68,45 +76,10 @@ export interface Booking {
   updatedAt: string;
 }
 
-/**
- * One entry of a booking's transaction timeline: a saga step or compensation, or a 2PC phase (from the
- * server), or the request's own progress as the page saw it (`request`).
- */
-export interface TimelineEvent {
-  at: string;
-  kind: 'request' | 'step' | 'compensation' | 'phase';
-  name: string;
-  status: string;
-  detail?: string | null;
-}
-
 /** A seat change pushed by the read model (`snapshot` carries every seat, `seats` only the changed ones). */
 export interface SeatsMessage {
   screeningId: number;
   version: number;
   cause?: 'booked' | 'released' | 'cancelled';
   seats: { seatId: number; status: SeatStatus; version: number }[];
-}
-
-export interface SagaSummary {
-  id: string;
-  name: string;
-  status: string;
-  startedAt: string | null;
-  updatedAt: string | null;
-  steps: { name: string; status: string; error?: string | null }[];
-}
-
-export interface TwoPhaseSummary {
-  id: string;
-  phase: string;
-  participants: string[];
-  at: string | null;
-}
-
-export interface TransactionsView {
-  sagas: SagaSummary[];
-  twoPhase: TwoPhaseSummary[];
-  inDoubt: { participant: string; gid: string; preparedAt: string }[];
-  stuck: SagaSummary[];
 }
