@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { EventEmitter } from 'eventemitter3';
 import type pg from 'pg';
 import { isConnectionError } from '../db/queryable.js';
@@ -211,6 +212,8 @@ export class OutboxRelay extends EventEmitter<OutboxRelayEvents> {
    */
   async #publish(rows: readonly OutboxRow[]): Promise<void> {
     const signal = AbortSignal.timeout(this.#options.publishTimeoutMs ?? 10_000);
+    // One signal bounds the whole batch; each publish waiting for a connection listens to it.
+    setMaxListeners(rows.length + 10, signal);
     const results = await Promise.allSettled(
       rows.map((row) =>
         this.#options.bus.publish(
