@@ -1,0 +1,134 @@
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { withTransaction } from '../../src/db/queryable.js';
+import { Outbox } from '../../src/outbox/outbox.js';
+import { OutboxRelay } from '../../src/outbox/outbox-relay.js';
+import {
+  assertRabbitMqReachable,
+  createTestDatabases,
+  type TestDatabases,
+  testAmqpUrl,
+  testCluster,
+} from '../../src/testing/index.js';
+import { AmqpConnection } from '../../src/transport/amqp-connection.js';
+import { dropDuplicates } from '../../src/transport/dedupe.js';
+import type { BusMessage } from '../../src/transport/message-bus.js';
+import { RabbitMqBus } from '../../src/transport/rabbitmq-bus.js';
+import { deleteQueues, uniqueName } from '../transport/broker-control.js';
+
+/**
+ * Real process death between the broker's confirms and the commit that marks the batch sent: the kernel closes
+ * the relay's connections, PostgreSQL rolls its claim back, and the rows are published again.
+ */
+describe('an outbox relay process killed after publishing, before marking sent', () => {
+  const prefix = uniqueName('relay-kill');
+  const exchange = `${prefix}.events`;
+  const schema = 'outbox_kill';
+  let dbs: TestDatabases;
+  let bundleDir: string;
+  let bundle: string;
+
+  beforeAll(async () => {
+    await assertRabbitMqReachable();
+    dbs = await createTestDatabases(testCluster(), 'relay process kill');
+    bundleDir = await mkdtemp(join(tmpdir(), 'txkit-doomed-relay-'));
+    bundle = join(bundleDir, 'doomed-relay.cjs');
+    await build({
+      entryPoints: [fileURLToPath(new URL('./fixtures/doomed-relay.ts', import.meta.url))],
+      bundle: true,
+      platform: 'node',
+      format: 'cjs',
+      target: 'node20',
+      outfile: bundle,
+      loader: { '.sql': 'text' },
+      external: ['pg-native', 'pg-cloudflare', 'cloudflare:sockets'],
+      logLevel: 'silent',
+    });
+  });
+  afterAll(async () => {
+    await deleteQueues([`${prefix}.raw`, `${prefix}.deduped`]);
+    await dbs?.drop();
+    if (bundleDir) await rm(bundleDir, { recursive: true, force: true });
+  });
+
+  it('re-publishes the batch with the same message ids; a deduplicating consumer sees each event once', async () => {
+    const { pool, connectionString } = dbs.on('a');
+    const outbox = new Outbox({ schema });
+    await outbox.migrate(pool);
+    const enqueued = await withTransaction(pool, async (client) => {
+      const ids: string[] = [];
+      for (let i = 0; i < 25; i++) {
+        ids.push((await outbox.enqueue(client, 'seat.booked', { i }, { key: `k${i % 3}` })).messageId);
+      }
+      return ids;
+    });
+
+    const amqp = new AmqpConnection({ url: testAmqpUrl(), name: `${prefix}.consumer` });
+    const bus = new RabbitMqBus(amqp, { exchange });
+    const raw: BusMessage[] = [];
+    const deduped: BusMessage[] = [];
+    const subscriptions = [
+      await bus.subscribe({ queue: `${prefix}.raw`, topics: ['#'] }, async (m) => {
+        raw.push(m);
+      }),
+      await bus.subscribe(
+        { queue: `${prefix}.deduped`, topics: ['#'] },
+        dropDuplicates(async (m) => {
+          deduped.push(m);
+        }),
+      ),
+    ];
+    await amqp.connect();
+
+    const config = {
+      connectionString,
+      amqpUrl: testAmqpUrl(),
+      connectionName: `${prefix}.doomed`,
+      exchange,
+      schema,
+    };
+    const child = spawn(process.execPath, [bundle, JSON.stringify(config)], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr?.on('data', (chunk) => {
+      stderr += chunk;
+    });
+    await new Promise<void>((resolve, reject) => {
+      child.stdout?.on('data', (chunk: Buffer) => {
+        if (chunk.toString().includes('published')) resolve();
+      });
+      child.once('exit', (code) =>
+        reject(new Error(`relay exited with ${code} before publishing: ${stderr}`)),
+      );
+    });
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGKILL');
+    await exited;
+
+    // Confirmed by the broker, never marked sent.
+    await expect.poll(() => raw.length).toBe(25);
+    const survivor = new OutboxRelay({ pool, bus, schema, listen: false, pollIntervalMs: 50 });
+    survivor.start();
+    try {
+      await expect.poll(() => survivor.pendingCount(), { timeout: 20_000 }).toBe(0);
+      await expect.poll(() => raw.length).toBe(50);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      expect(deduped.map((m) => m.messageId).sort()).toEqual([...enqueued].sort());
+      expect(new Set(raw.map((m) => m.messageId))).toEqual(new Set(enqueued));
+      for (const key of ['k0', 'k1', 'k2']) {
+        const seqs = deduped.filter((m) => m.key === key).map((m) => (m.payload as { i: number }).i);
+        expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
+      }
+    } finally {
+      await survivor.stop();
+      for (const subscription of subscriptions) await subscription.cancel();
+      await amqp.close();
+    }
+  });
+});
