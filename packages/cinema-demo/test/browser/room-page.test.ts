@@ -116,6 +116,14 @@ describe('the room page in a real browser', { timeout: 180_000 }, () => {
     expect(await balanceInDb(demo.dbs, 'Carol')).toBe(before - 1200);
     await page.locator('[data-testid="wallet"]', { hasText: /488[.,]00/ }).waitFor();
     expect(await page.locator('.app-header .account-name').textContent()).toBe('Carol');
+
+    // The session outlives a reload (HttpOnly cookie); a forged one is refused and the page offers sign-in.
+    await page.reload();
+    await page.locator('[data-testid="customer-name"]', { hasText: 'Carol' }).waitFor();
+    await page.context().addCookies([{ name: 'cinema_session', value: 'forged.token', url: demo.url }]);
+    await page.reload();
+    await page.getByLabel('Book as').waitFor();
+    expect(await page.locator('.app-header .account-name').count()).toBe(0);
   });
 
   it('books with the keyboard alone: sign in, move with arrows, select with Space and Enter, book', async () => {
