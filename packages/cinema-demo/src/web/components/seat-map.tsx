@@ -1,15 +1,7 @@
-import {
-  type CSSProperties,
-  type KeyboardEvent,
-  type RefObject,
-  useEffect,
-  useId,
-  useMemo,
-  useRef,
-  useState,
-} from 'react';
+import { type CSSProperties, type KeyboardEvent, useId, useMemo, useRef, useState } from 'react';
 import type { Seat } from '../api/types';
 import { rowLabel } from '../format';
+import { useCentredOverflow } from './use-centred-overflow';
 
 /** How a seat is shown: the server's state combined with what this person is doing. */
 export type SeatLook = 'free' | 'selected' | 'pending' | 'booked' | 'mine';
@@ -55,7 +47,7 @@ export function SeatMap({ title, rowCount, placesPerRow, seats, lookOf, onToggle
   const [focus, setFocus] = useState({ row: 0, place: 0 });
   const hintId = useId();
   const scroller = useRef<HTMLDivElement>(null);
-  const overflowing = useOverflow(scroller);
+  const overflowing = useCentredOverflow(scroller);
   const cells = useRef(new Map<string, HTMLButtonElement>());
 
   const moveTo = (row: number, place: number) => {
@@ -159,30 +151,4 @@ export function SeatMap({ title, rowCount, placesPerRow, seats, lookOf, onToggle
       )}
     </>
   );
-}
-
-/**
- * Whether a room is wider than the screen (a phone): then the map scrolls sideways inside its box, starts
- * centred on the middle seats, and says so.
- */
-function useOverflow(ref: RefObject<HTMLDivElement | null>): boolean {
-  const [overflowing, setOverflowing] = useState(false);
-  useEffect(() => {
-    const el = ref.current;
-    if (!el) return;
-    let centred = false;
-    const check = () => {
-      const wider = el.scrollWidth > el.clientWidth + 1;
-      setOverflowing(wider);
-      if (wider && !centred) {
-        el.scrollLeft = (el.scrollWidth - el.clientWidth) / 2;
-        centred = true;
-      }
-    };
-    check();
-    const observer = new ResizeObserver(check);
-    observer.observe(el);
-    return () => observer.disconnect();
-  }, [ref]);
-  return overflowing;
 }

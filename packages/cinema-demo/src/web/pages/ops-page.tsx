@@ -1,12 +1,10 @@
 import { type FormEvent, useEffect, useState } from 'react';
 import { ApiError, api } from '../api/client';
-import type { SagaSummary, TransactionsView } from '../api/types';
+import type { TransactionsView } from '../api/types';
+import { SagaTable, statusBadge } from '../components/saga-table';
 import { clock } from '../format';
 
 const TOKEN_KEY = 'cinema-operator-token';
-
-/** The badge class of a status like "failed: payment-declined" or "resumed (running)": its first word. */
-const badge = (status: string) => `badge ${/^[a-z-]+/.exec(status)?.[0] ?? ''}`;
 
 /**
  * Operations: recent sagas and two-phase transactions, prepared transactions still in doubt, and sagas that
@@ -140,7 +138,7 @@ export function OpsPage() {
                       <code>{t.id.slice(0, 8)}</code>
                     </td>
                     <td>
-                      <span className={badge(t.phase)}>{t.phase}</span>
+                      <span className={statusBadge(t.phase)}>{t.phase}</span>
                     </td>
                     <td>{t.participants.join(', ')}</td>
                     <td className="nowrap">{t.at ? clock(t.at) : '—'}</td>
@@ -165,42 +163,5 @@ export function OpsPage() {
         </button>
       )}
     </main>
-  );
-}
-
-function SagaTable({ sagas }: { sagas: SagaSummary[] }) {
-  return (
-    <table>
-      <thead>
-        <tr>
-          <th scope="col">Saga</th>
-          <th scope="col">Status</th>
-          <th scope="col">Steps</th>
-          <th scope="col">Updated</th>
-        </tr>
-      </thead>
-      <tbody>
-        {sagas.map((s) => (
-          <tr key={s.id}>
-            <td>
-              <code>{s.id.slice(0, 8)}</code>
-            </td>
-            <td>
-              <span className={badge(s.status)}>{s.status}</span>
-            </td>
-            <td>
-              <ol className="steps">
-                {s.steps.map((step) => (
-                  <li key={step.name} className={badge(step.status)} title={step.error ?? undefined}>
-                    {step.name}: {step.status}
-                  </li>
-                ))}
-              </ol>
-            </td>
-            <td className="nowrap">{s.updatedAt ? clock(s.updatedAt) : '—'}</td>
-          </tr>
-        ))}
-      </tbody>
-    </table>
   );
 }
