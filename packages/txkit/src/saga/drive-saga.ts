@@ -62,6 +62,21 @@ export async function beginCompensation(
   // Set before the write: if the write fails this runner stops driving the saga anyway.
   state.failure = { step: step.name, reason, error };
   if (state.pendingStart) return endUnwritten(env, state, step.name, reason, error);
+  if (state.deferred.length > 0) {
+    // Deferred records first: the steps before the failed one are done and must be known as done.
+    await writeFenced(
+      env,
+      state,
+      recordStep(env.schema, {
+        id: state.id,
+        token: state.lease.token,
+        records: state.deferred,
+        nextStep: index,
+        leaseMs: env.leaseMs,
+      }),
+    );
+    state.deferred = [];
+  }
   const final = compensationPlan(state).length === 0;
   await writeFenced(
     env,
@@ -164,17 +179,14 @@ function outcomeFailure(failure: { step: string; reason: string; error: Serializ
 // statement, so txkit never leaves this state; finish such a saga (e.g. written by hand) instead of leaving it.
 async function completeResumed(env: ExecutionEnv, state: SagaState): Promise<SagaOutcome> {
   const steps = state.definition.steps;
-  const last = steps[steps.length - 1]!;
   await writeFenced(
     env,
     state,
     recordStep(env.schema, {
       id: state.id,
       token: state.lease.token,
-      step: last.name,
       nextStep: steps.length,
-      attempt: 1,
-      output: state.outputs[last.name] ?? null,
+      records: [],
       leaseMs: env.leaseMs,
       complete: { result: state.outputs },
     }),

@@ -15,7 +15,13 @@ import {
   writeFenced,
 } from './execution-env.js';
 import { backoffDelay, classifyStepError, failureReason, sleep } from './retry-policy.js';
-import { insertSaga, recordStep, type SerializedError, type StepRow, selectSteps } from './saga-log.js';
+import {
+  insertSagaWithRecord,
+  recordStep,
+  type SerializedError,
+  type StepRow,
+  selectSteps,
+} from './saga-log.js';
 import { serializeError } from './saga-outcome.js';
 import type { SagaState } from './saga-state.js';
 import type { StepDefinition } from './saga-types.js';
@@ -75,13 +81,17 @@ export async function runAction(env: ExecutionEnv, state: SagaState, index: numb
       env.emit('step:failed', { ...event(attempt), reason, error: serializeError(error) });
       return { ok: false, reason, error: serializeError(error), attempt };
     }
-    if (!step.local) {
+    const deferred = step.deferRecord && !last;
+    if (deferred) {
+      state.deferred.push({ step: step.name, attempt, output: state.outputs[step.name] });
+    } else if (!step.local) {
       await writeFenced(env, state, recordOf(env, state, step, index, attempt, last));
+      state.deferred = [];
     }
     state.done.add(step.name);
     state.nextStep = index + 1;
     env.emit('step:completed', event(attempt));
-    await reachFault(env, 'saga:after-step-record', state, step.name, attempt);
+    if (!deferred) await reachFault(env, 'saga:after-step-record', state, step.name, attempt);
     return { ok: true };
   }
 }
@@ -94,15 +104,20 @@ function recordOf(
   attempt: number,
   last: boolean,
 ) {
-  return recordStep(env.schema, {
-    id: state.id,
+  const common = {
     token: state.lease.token,
-    step: step.name,
+    records: [...state.deferred, { step: step.name, attempt, output: state.outputs[step.name] }],
     nextStep: index + 1,
-    attempt,
-    output: state.outputs[step.name] ?? null,
     leaseMs: env.leaseMs,
     ...(last ? { complete: { result: state.outputs } } : {}),
+  };
+  if (!state.pendingStart) return recordStep(env.schema, { id: state.id, ...common });
+  return insertSagaWithRecord(env.schema, {
+    id: state.id,
+    name: state.definition.name,
+    input: state.input,
+    ...state.pendingStart,
+    ...common,
   });
 }
 
@@ -132,23 +147,6 @@ async function localAttempt(
   const result = await inLogTransaction(
     env.pool,
     async (client) => {
-      // The saga's own insert rides in its first local step's transaction: both commit, or neither exists.
-      if (state.pendingStart) {
-        env.countStatement();
-        const { key, owner } = state.pendingStart;
-        const { rows } = await client.query(
-          insertSaga(env.schema, {
-            id: state.id,
-            name: state.definition.name,
-            key,
-            input: state.input,
-            owner,
-            token: state.lease.token,
-            leaseMs: env.leaseMs,
-          }),
-        );
-        if (rows.length === 0) throw keyTakenError(state.id);
-      }
       const output = asLogged(
         await runAttempt(
           (signal) =>
@@ -168,9 +166,10 @@ async function localAttempt(
       state.outputs[step.name] = output;
       const { rows } = await client.query<FencedWrite>(recordOf(env, state, step, index, attempt, last));
       const row = rows[0];
-      if (row?.fenced !== 1) throw leaseLostError(state.id);
+      // The saga's own insert rides in the record of its first local step: both commit, or neither exists.
+      if (row?.fenced !== 1) throw state.pendingStart ? keyTakenError(state.id) : leaseLostError(state.id);
       // No insert: an earlier attempt's COMMIT did go through although it reported an error. Keep that one.
-      return row.inserted === 1
+      return row.inserted > 0
         ? { end: 'commit' as const, value: { output, recorded: false } }
         : { end: 'rollback' as const, value: { output, recorded: true } };
     },
@@ -180,6 +179,7 @@ async function localAttempt(
     if (isLeaseLost(error)) env.leases.lost(state.lease);
     throw error;
   });
+  state.deferred = [];
   if (state.pendingStart) {
     const { key } = state.pendingStart;
     state.pendingStart = undefined;

@@ -104,6 +104,7 @@ export class SagaBuilder<Input, Outputs extends StepOutputs = Record<never, neve
       retry: resolveRetryPolicy(options.retry, defaultStepRetry),
       compensationRetry: resolveRetryPolicy(options.compensationRetry, defaultCompensationRetry),
       timeoutMs: options.timeoutMs,
+      deferRecord: !local && options.deferRecord === true,
     });
     return new SagaBuilder<Input, R>(this.#name, Object.freeze([...this.#steps, step]));
   }

@@ -3,9 +3,11 @@
  * style). `schema` is always a quoted, validated schema name (see `quoteSchema`).
  *
  * What the log writes per saga, on the happy path of n steps:
- * - `insertSaga`: 1 statement at the start (so recovery knows the saga before any step can take effect);
+ * - `insertSaga`: 1 statement at the start (so recovery knows the saga before any step can take effect) —
+ *   or, when the first step is local, `insertSagaWithRecord` inside that step's transaction;
  * - `recordStep`: 1 per step, fenced by the lease token, which also extends the lease; the last one also
- *   marks the saga completed (so there is no separate end write);
+ *   marks the saga completed (so there is no separate end write); a step with `deferRecord` has its record
+ *   written by the next one;
  * - a local step's record goes into the step's own transaction (no commit of its own).
  * Compensation adds `startCompensation` and one `recordCompensation` per compensated step (the last one ends it).
  */
@@ -141,22 +143,36 @@ export function selectSteps(schema: string, id: string): Statement {
   };
 }
 
+/** One finished action, as a step record to write. */
+export interface ActionRecord {
+  step: string;
+  attempt: number;
+  output: unknown;
+}
+
+// The records of a statement as three parallel arrays, expanded in SQL by unnest().
+function recordArrays(records: readonly ActionRecord[]): [string[], number[], string[]] {
+  return [
+    records.map((r) => r.step),
+    records.map((r) => r.attempt),
+    records.map((r) => JSON.stringify(r.output ?? null)),
+  ];
+}
+
 /**
- * Records a finished action and moves the saga to the next step, in one statement. Fenced: the record is
- * written only while the caller still holds the lease token (the UPDATE matches no row otherwise, and the
- * INSERT selects from it). With `result`, the saga is completed in the same statement.
- * Returns one row: `fenced` (1 when the lease held) and `inserted` (0 when the record already existed,
- * i.e. an earlier attempt of this very write did commit).
+ * Records finished actions (the step just done, plus any deferred ones before it) and moves the saga to
+ * `nextStep`, in one statement. Fenced: the records are written only while the caller still holds the lease
+ * token (the UPDATE matches no row otherwise, and the INSERT selects from it). With `result`, the saga is
+ * completed in the same statement. Returns one row: `fenced` (1 when the lease held) and `inserted` (how many
+ * records were new; 0 when an earlier attempt of this very write did commit).
  */
 export function recordStep(
   schema: string,
   p: {
     id: string;
     token: string;
-    step: string;
+    records: readonly ActionRecord[];
     nextStep: number;
-    attempt: number;
-    output: unknown;
     leaseMs: number;
     complete?: { result: unknown };
   },
@@ -168,16 +184,64 @@ export function recordStep(
              WHERE id = $1 AND lease_token = $2 AND status = 'running' RETURNING id),
            inserted AS (
              INSERT INTO ${schema}.saga_step (saga_id, step, kind, status, attempt, output)
-             SELECT id, $4, 'action', 'done', $5, $6 FROM fenced
+             SELECT fenced.id, r.step, 'action', 'done', r.attempt, r.output
+             FROM fenced, unnest($4::text[], $5::int[], $6::jsonb[]) AS r(step, attempt, output)
              ON CONFLICT (saga_id, step, kind) DO NOTHING RETURNING 1)
            SELECT (SELECT count(*) FROM fenced)::int AS fenced, (SELECT count(*) FROM inserted)::int AS inserted`,
     values: [
       p.id,
       p.token,
       p.nextStep,
-      p.step,
-      p.attempt,
-      JSON.stringify(p.output ?? null),
+      ...recordArrays(p.records),
+      ...(p.complete ? [JSON.stringify(p.complete.result)] : []),
+    ],
+  };
+}
+
+/**
+ * Starts a saga and records its first action in one statement, inside that (local) action's transaction:
+ * the saga exists exactly when its first effect does. With `result`, the saga is completed at once. Same result
+ * row as {@link recordStep}; `fenced` is 0 when the key (or, after an ambiguous commit, the id) is taken.
+ */
+export function insertSagaWithRecord(
+  schema: string,
+  p: {
+    id: string;
+    name: string;
+    key: string | null;
+    input: unknown;
+    owner: string;
+    token: string;
+    leaseMs: number;
+    records: readonly ActionRecord[];
+    nextStep: number;
+    complete?: { result: unknown };
+  },
+): Statement {
+  const [status, result, finished] = p.complete
+    ? [`'completed'`, '$11', 'now()']
+    : [`'running'`, 'NULL', 'NULL'];
+  return {
+    text: `WITH fenced AS (
+             INSERT INTO ${schema}.saga (id, name, key, input, status, step, owner, lease_token, lease_until,
+               result, finished_at)
+             VALUES ($1, $2, $3, $4, ${status}, $7, $5, $6, ${lease(p.leaseMs)}, ${result}, ${finished})
+             ON CONFLICT DO NOTHING RETURNING id),
+           inserted AS (
+             INSERT INTO ${schema}.saga_step (saga_id, step, kind, status, attempt, output)
+             SELECT fenced.id, r.step, 'action', 'done', r.attempt, r.output
+             FROM fenced, unnest($8::text[], $9::int[], $10::jsonb[]) AS r(step, attempt, output)
+             RETURNING 1)
+           SELECT (SELECT count(*) FROM fenced)::int AS fenced, (SELECT count(*) FROM inserted)::int AS inserted`,
+    values: [
+      p.id,
+      p.name,
+      p.key,
+      JSON.stringify(p.input ?? null),
+      p.owner,
+      p.token,
+      p.nextStep,
+      ...recordArrays(p.records),
       ...(p.complete ? [JSON.stringify(p.complete.result)] : []),
     ],
   };

@@ -1,6 +1,6 @@
 import { ConfigurationError } from '../errors.js';
 import type { HeldLease } from './lease-keeper.js';
-import type { SagaRow, SerializedError, StepRow } from './saga-log.js';
+import type { ActionRecord, SagaRow, SerializedError, StepRow } from './saga-log.js';
 import type { AnySagaDefinition, StepOutputs } from './saga-types.js';
 
 /** What a runner knows about a saga it drives (rebuilt from the log on recovery). */
@@ -25,6 +25,8 @@ export interface SagaState {
    * (one commit less). Until it commits, the saga does not exist for anyone else.
    */
   pendingStart: { key: string | null; owner: string } | undefined;
+  /** Records of finished `deferRecord` steps, written with the next log write. */
+  deferred: ActionRecord[];
   lease: HeldLease;
 }
 
@@ -47,6 +49,7 @@ export function newSagaState(
     failure: undefined,
     finished: false,
     pendingStart: undefined,
+    deferred: [],
     lease,
   };
 }

@@ -81,6 +81,13 @@ export interface StepOptions<Input, Outputs extends StepOutputs, Output> {
   compensationRetry?: Partial<RetryPolicy>;
   /** Time limit of one attempt (action or compensation); on expiry the signal fires and the attempt is retried. */
   timeoutMs?: number;
+  /**
+   * Write this step's log record together with the next log write (the next step's record, or the end)
+   * instead of on its own: one log commit less. After a crash the step then runs again even if it finished,
+   * so it must be idempotent *and return the same output* when run again (e.g. barrier-guarded, with its
+   * output derived from the input). Ignored for the last step and for local steps.
+   */
+  deferRecord?: boolean;
 }
 
 /**
@@ -105,6 +112,7 @@ export interface StepDefinition {
   readonly retry: RetryPolicy;
   readonly compensationRetry: RetryPolicy;
   readonly timeoutMs: number | undefined;
+  readonly deferRecord: boolean;
 }
 
 /**

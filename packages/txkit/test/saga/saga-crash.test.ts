@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FaultHook, type SagaFaultPoint, SimulatedCrash, saga } from '../../src/index.js';
 import { type BookingWorld, createBookingWorld, freshSchema } from './support/booking-fixture.js';
+import { bookingSaga } from './support/booking-saga.js';
 
 // Each durability rule of the saga runner, crashed at its fault point (SimulatedCrash = the process dies
 // there: no further SQL), then recovered by another runner: the saga must end completed or fully
@@ -180,6 +181,61 @@ describe('saga crash recovery (fault hooks)', () => {
     const notes = await world.logPool.query('SELECT * FROM first_notes WHERE saga_id = $1', [sagaId]);
     expect(saved.rows).toEqual([]);
     expect(notes.rows).toEqual([]);
+  });
+
+  it('defers a record to the next write, and re-runs the deferred step after a crash, effect once', async () => {
+    const definition = bookingSaga({ ...world, deferRecords: ['pay'] });
+    const schema = freshSchema();
+    const runner = world.runner({ schema, leaseMs, sagas: [definition] });
+    await runner.migrate();
+    const before = runner.logStatementCount;
+    const ok = await runner.run(definition, { label: 'deferred' });
+    expect(ok.status).toBe('completed');
+    expect(runner.logStatementCount - before).toBe(3); // start, seat, ticket (+ pay's record)
+    const { rows } = await world.logPool.query(
+      `SELECT step FROM ${schema}.saga_step WHERE saga_id = $1 ORDER BY step`,
+      [ok.sagaId],
+    );
+    expect(rows.map((r) => r.step)).toEqual(['pay', 'seat', 'ticket']);
+
+    const faults = crashAt('saga:after-step-effect', 'ticket');
+    const dying = world.runner({ schema, id: 'dying', leaseMs, faults, sagas: [definition] });
+    let sagaId = '';
+    dying.on('saga:started', (e) => {
+      sagaId = e.sagaId;
+    });
+    await expect(dying.run(definition, { label: 'deferred-crash' })).rejects.toBeInstanceOf(SimulatedCrash);
+    const steps = await world.logPool.query(`SELECT step FROM ${schema}.saga_step WHERE saga_id = $1`, [
+      sagaId,
+    ]);
+    expect(steps.rows.map((r) => r.step)).toEqual(['seat']); // pay's record was still deferred
+    await sleep(leaseMs + 100);
+    const healthy = world.runner({ schema, id: 'healthy', leaseMs, sagas: [definition] });
+    const { outcomes } = await healthy.recover();
+    expect(outcomes).toMatchObject([{ status: 'completed', sagaId }]);
+    expect(await world.ledger(sagaId)).toEqual({ seat: done, pay: done, ticket: done });
+  });
+
+  it('writes deferred records before compensating', async () => {
+    const definition = bookingSaga({ ...world, deferRecords: ['seat', 'pay'] });
+    const schema = freshSchema();
+    const runner = world.runner({ schema, leaseMs, sagas: [definition] });
+    await runner.migrate();
+    const outcome = await runner.run(definition, { label: 'deferred-reject', rejectAt: 'ticket' });
+    expect(outcome).toMatchObject({ status: 'compensated', failedStep: 'ticket' });
+    expect(await world.ledger(outcome.sagaId)).toEqual({ seat: undone, pay: undone, ticket: never });
+    const { rows } = await world.logPool.query(
+      `SELECT step, kind, status FROM ${schema}.saga_step WHERE saga_id = $1 ORDER BY kind, step`,
+      [outcome.sagaId],
+    );
+    expect(rows).toEqual([
+      { step: 'pay', kind: 'action', status: 'done' },
+      { step: 'seat', kind: 'action', status: 'done' },
+      { step: 'ticket', kind: 'action', status: 'failed' },
+      { step: 'pay', kind: 'compensation', status: 'done' },
+      { step: 'seat', kind: 'compensation', status: 'done' },
+      { step: 'ticket', kind: 'compensation', status: 'done' },
+    ]);
   });
 
   it('a failing (non-crash) fault after a record leaves the saga to recovery, which finishes it', async () => {

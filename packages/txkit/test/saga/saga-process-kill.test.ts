@@ -4,6 +4,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type BookingWorld, createBookingWorld, freshSchema } from './support/booking-fixture.js';
+import { bookingSaga } from './support/booking-saga.js';
 
 // A real process death: a child process runs a saga runner and is killed with SIGKILL in the middle of its
 // sagas (right after a participant's write, before the runner could log it); the parent then recovers.
@@ -62,7 +63,8 @@ describe('saga runner killed with SIGKILL', () => {
     );
     expect(unfinished.length).toBeGreaterThan(0);
 
-    const runner = world.runner({ schema, id: 'parent', leaseMs });
+    const definition = bookingSaga({ ...world, stepTimeoutMs: 10_000 });
+    const runner = world.runner({ schema, id: 'parent', leaseMs, sagas: [definition] });
     await sleep(leaseMs + 200);
     let resumed = 0;
     for (;;) {

@@ -37,6 +37,10 @@ export interface BookingEnv {
   pool(step: StepName): pg.Pool;
   useBarrier: boolean;
   brokenCompensations: Set<string>;
+  /** Steps whose log record is deferred to the next log write. */
+  deferRecords?: readonly StepName[];
+  /** Time limit of each attempt (default 300 ms, short for the timeout tests). */
+  stepTimeoutMs?: number;
   /** Called right after a participant's write committed (before the step returns). */
   onEffect?: (sagaId: string, step: string, op: 'action' | 'compensate') => void;
 }
@@ -104,7 +108,8 @@ export function bookingSaga(world: BookingEnv): BookingDefinition {
     },
     retry: { maxAttempts: 3, initialDelayMs: 5, maxDelayMs: 20 },
     compensationRetry: { maxAttempts: 3, initialDelayMs: 5, maxDelayMs: 20 },
-    timeoutMs: 300,
+    timeoutMs: world.stepTimeoutMs ?? 300,
+    deferRecord: world.deferRecords?.includes(step) ?? false,
   });
 
   return saga<BookingInput>('booking')

@@ -23,6 +23,8 @@ const print = (line: object) => process.stdout.write(`${JSON.stringify(line)}\n`
 const definition = bookingSaga({
   pool: (step: StepName) => pools[instanceOf[step]]!,
   useBarrier: true,
+  // Generous: the machine may be busy, and a timed-out step would be compensated, not completed.
+  stepTimeoutMs: 10_000,
   brokenCompensations: new Set(),
   onEffect: (sagaId, step, op) => print({ effect: { sagaId, step, op } }),
 });
