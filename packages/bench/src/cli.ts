@@ -5,13 +5,18 @@ import { runLibraryBench } from './library/run-library-bench.js';
 import { parseContention } from './library/seat-picker.js';
 import { writeReport } from './report/write-report.js';
 
-const usage = `usage: npm run bench -w bench -- library [options]
+const usage = `usage: npm run bench -w bench -- run <scenario.json> [--out <dir>] [--pg-urls <urls>]
+       npm run bench -w bench -- library [options]
+
+run: a scenario file (scenarios/quick.json, scenarios/full.json, ...) — level, modes, sweeps over contention,
+     decline rate and concurrency, rounds, crash injection. library: one sweep from the options below.
 
   --modes <list>        comma-separated modes (default: local,2pc,raw-2pc,saga,raw-saga where available)
   --concurrency <list>  comma-separated client counts (default: 1,8,32)
   --duration <s>        seconds per measurement cell (default: 5)
   --rounds <n>          interleaved rounds per cell (default: 2)
-  --contention <c>      fresh | hot:<seats> (default: fresh)
+  --contention <c>      fresh | hot:<seats> | screening:<seats> (default: fresh)
+  --decline <rate>      fraction of payments declined, e.g. 0.05 (default: 0)
   --baseline <mode>     mode the ratios are taken against (default: local)
   --pg-urls <urls>      three postgres:// URLs instead of embedded servers
   --out <dir>           results folder (default: results/<timestamp>)`;
@@ -33,12 +38,21 @@ async function main(argv: string[]): Promise<void> {
       duration: { type: 'string', default: '5' },
       rounds: { type: 'string', default: '2' },
       contention: { type: 'string', default: 'fresh' },
+      decline: { type: 'string', default: '0' },
       baseline: { type: 'string', default: 'local' },
       'pg-urls': { type: 'string' },
       out: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
+  if (positionals[0] === 'run' && positionals[1]) {
+    const { runScenarioFile } = await import('./scenario/run-scenario.js');
+    await runScenarioFile(positionals[1], {
+      ...(values.out ? { out: values.out } : {}),
+      ...(values['pg-urls'] ? { pgUrls: values['pg-urls'] } : {}),
+    });
+    return;
+  }
   if (values.help || positionals[0] !== 'library') {
     console.log(usage);
     process.exitCode = values.help ? 0 : 2;
@@ -50,10 +64,16 @@ async function main(argv: string[]): Promise<void> {
     .filter((m) => values.modes !== 'local,2pc,raw-2pc,saga,raw-saga' || bookingModes[m]);
   const result = await runLibraryBench({
     modes,
-    concurrency: numbers(values.concurrency, '--concurrency'),
+    sweeps: [
+      {
+        label: 'library',
+        contention: [parseContention(values.contention)],
+        declineRates: [Number(values.decline)],
+        concurrency: numbers(values.concurrency, '--concurrency'),
+      },
+    ],
     durationMs: Number(values.duration) * 1000,
     rounds: numbers(values.rounds, '--rounds')[0]!,
-    contention: parseContention(values.contention),
     seatCount: 200_000,
     ...(values['pg-urls'] ? { pgUrls: values['pg-urls'] } : {}),
     progress: (line) => console.log(line),

@@ -4,9 +4,15 @@ import type { BenchDatabases, BookingMode } from './booking-mode.js';
 /** What the audit found after one measurement cell. An empty `violations` list means consistent. */
 export interface AuditReport {
   seatsTaken: number;
+  /** Captured payments (refunded ones count as none). */
   payments: number;
+  /** Issued tickets (voided ones count as none). */
   tickets: number;
+  refunded: number;
+  voided: number;
   preparedLeft: number;
+  /** Sagas not finished (running, compensating, or failed) in the seats database's saga log, if it has one. */
+  sagasUnfinished: number;
   violations: string[];
 }
 
@@ -15,41 +21,80 @@ async function ids(pool: pg.Pool, sql: string): Promise<Set<string>> {
   return new Set(rows.map((r) => r.booking_id));
 }
 
+async function count(pool: pg.Pool, sql: string): Promise<number> {
+  const { rows } = await pool.query<{ n: number }>(sql);
+  return rows[0]?.n ?? 0;
+}
+
 function difference(a: Set<string>, b: Set<string>): string[] {
   return [...a].filter((x) => !b.has(x));
 }
 
 /**
- * Checks the three databases after a cell: every taken seat has exactly one live payment and one live ticket for
- * the same booking and vice versa (uniqueness is enforced by constraints), the number of confirmed bookings
- * matches, and no prepared transaction is left behind.
+ * Checks the three databases after a cell: every taken seat has exactly one captured payment and one issued
+ * ticket for the same booking and vice versa (uniqueness is enforced by constraints) — so a declined or
+ * refused booking has none, or only a refunded payment and a voided ticket; a refunded payment's ticket is
+ * voided; the number of confirmed bookings matches (when known: a killed process's count is not); no prepared
+ * transaction is left; no saga is left unfinished. Money: the library-level schema has no wallets, so money is
+ * conserved exactly when every captured payment belongs to a sold seat, which the first rule checks.
+ *
+ * @example
+ * const { violations } = await auditBookings(dbs, mode, { confirmed: 120 });
  */
 export async function auditBookings(
   dbs: BenchDatabases,
   mode: BookingMode,
-  confirmed: number,
+  expected: number | { confirmed?: number },
 ): Promise<AuditReport> {
+  const confirmed = typeof expected === 'number' ? expected : expected.confirmed;
   const at = (table: 'payments' | 'tickets') => (mode.singleDatabase ? dbs.seats : dbs[table]);
   const seats = await ids(dbs.seats, 'SELECT booking_id FROM seats WHERE booking_id IS NOT NULL');
   const payments = await ids(at('payments'), "SELECT booking_id FROM payments WHERE status = 'captured'");
   const tickets = await ids(at('tickets'), "SELECT booking_id FROM tickets WHERE status = 'issued'");
+  const refunded = await ids(at('payments'), "SELECT booking_id FROM payments WHERE status = 'refunded'");
+  const voided = await ids(at('tickets'), "SELECT booking_id FROM tickets WHERE status = 'void'");
   let preparedLeft = 0;
   for (const pool of [dbs.seats, dbs.payments, dbs.tickets]) {
-    const { rows } = await pool.query<{ n: number }>(
+    preparedLeft += await count(
+      pool,
       'SELECT count(*)::int AS n FROM pg_prepared_xacts WHERE database = current_database()',
     );
-    preparedLeft += rows[0]?.n ?? 0;
   }
+  const hasSagaLog = await count(
+    dbs.seats,
+    "SELECT count(*)::int AS n FROM pg_tables WHERE schemaname = 'txkit' AND tablename = 'saga'",
+  );
+  const sagasUnfinished =
+    hasSagaLog > 0
+      ? await count(
+          dbs.seats,
+          "SELECT count(*)::int AS n FROM txkit.saga WHERE status IN ('running', 'compensating', 'failed')",
+        )
+      : 0;
   const violations: string[] = [];
   const report = (label: string, list: string[]) => {
     if (list.length > 0) violations.push(`${list.length} ${label} (e.g. ${list[0]})`);
   };
   report('seats taken without a payment', difference(seats, payments));
   report('seats taken without a ticket', difference(seats, tickets));
-  report('payments without a seat', difference(payments, seats));
+  report('payments without a seat (money taken for nothing)', difference(payments, seats));
   report('tickets without a seat', difference(tickets, seats));
-  if (seats.size !== confirmed)
+  report(
+    'refunded payments whose ticket is still issued',
+    [...refunded].filter((id) => tickets.has(id)),
+  );
+  if (confirmed !== undefined && seats.size !== confirmed)
     violations.push(`${confirmed} bookings confirmed but ${seats.size} seats taken`);
   if (preparedLeft > 0) violations.push(`${preparedLeft} prepared transactions left`);
-  return { seatsTaken: seats.size, payments: payments.size, tickets: tickets.size, preparedLeft, violations };
+  if (sagasUnfinished > 0) violations.push(`${sagasUnfinished} sagas unfinished`);
+  return {
+    seatsTaken: seats.size,
+    payments: payments.size,
+    tickets: tickets.size,
+    refunded: refunded.size,
+    voided: voided.size,
+    preparedLeft,
+    sagasUnfinished,
+    violations,
+  };
 }

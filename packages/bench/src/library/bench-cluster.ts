@@ -5,6 +5,8 @@ import type { BenchDatabases } from './booking-mode.js';
 /** The three PostgreSQL servers a library-level run uses, and pools on them. */
 export interface BenchCluster {
   dbs: BenchDatabases;
+  /** Connection strings of the seats, payments and tickets servers (for child processes). */
+  urls: string[];
   /** PostgreSQL version and durability settings, for the report. */
   server: Record<string, string>;
   close(): Promise<void>;
@@ -43,6 +45,7 @@ export async function openBenchCluster(options: {
   );
   return {
     dbs,
+    urls: cluster.instances.map((instance) => instance.connectionString),
     server: Object.fromEntries(rows.map((r) => [r.name, r.setting])),
     async close() {
       await Promise.all([seats.end(), payments.end(), tickets.end()]);

@@ -37,5 +37,6 @@ export const bookingSql = {
   lockSeat: 'SELECT booking_id FROM seats WHERE id = $1 FOR UPDATE',
   takeSeat: 'UPDATE seats SET booking_id = $2 WHERE id = $1',
   insertPayment: 'INSERT INTO payments (booking_id, customer_id, amount_cents) VALUES ($1, $2, $3)',
+  releaseSeat: 'UPDATE seats SET booking_id = NULL WHERE id = $1 AND booking_id = $2',
   insertTicket: "INSERT INTO tickets (booking_id, seat_id, code) VALUES ($1, $2, 'T-' || $3::text)",
 } as const;

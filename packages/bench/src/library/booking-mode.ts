@@ -14,10 +14,15 @@ export interface BookingRequest {
   seatId: number;
   customerId: number;
   amountCents: number;
+  /**
+   * The payment step refuses this booking (a declined card). Decided by the load runner from the request's
+   * sequence number, so every mode sees the same declines; absent means false (callers from before declines).
+   */
+  declinePayment?: boolean;
 }
 
-/** What became of a booking: `rejected` when the seat was taken (or payment declined). */
-export type BookingResult = 'confirmed' | 'rejected';
+/** What became of a booking: `rejected` when the seat was taken, `declined` when the payment was refused. */
+export type BookingResult = 'confirmed' | 'rejected' | 'declined';
 
 /**
  * A way of making the booking's three writes all-or-nothing: a protocol under test or a baseline.
@@ -30,12 +35,22 @@ export interface BookingMode {
   readonly description: string;
   /** True when all three tables live in the seats database (the `local` baseline); the audit reads there. */
   readonly singleDatabase?: boolean;
+  /**
+   * True when a declined payment is undone by a compensation (the seat was already committed and is released
+   * afterwards), false or absent when it is rolled back before anything became visible.
+   */
+  readonly compensates?: boolean;
   /** Creates the mode's own tables or logs (after the workload schema exists). */
   setup?(dbs: BenchDatabases): Promise<void>;
   /** Books one seat. Throws only on an unexpected failure (a bug or a broken database). */
   book(request: BookingRequest): Promise<BookingResult>;
   /** Log statements one booking costs, where the mode can count them. */
   logStatementsPerBooking?(): number | undefined;
+  /**
+   * Finishes what a killed process left behind (sagas to resume, prepared transactions to resolve) and resolves
+   * once nothing is left; used by crash-injection runs. Absent when the mode has no recovery (raw baselines).
+   */
+  recover?(): Promise<void>;
   /** Empties the mode's own logs between measurement cells. */
   reset?(dbs: BenchDatabases): Promise<void>;
   /** Releases whatever `setup` made (pools, services). */

@@ -1,65 +1,175 @@
-import { type ChartPoint, lineChartSvg } from '../report/charts.js';
+import { barChartSvg, type ChartPoint, lineChartSvg } from '../report/charts.js';
 import type { ReportChart } from '../report/write-report.js';
-import type { LibraryBenchResult } from './run-library-bench.js';
+import { cellFigures } from './cell-figures.js';
+import type { CellSummary, LibraryBenchResult } from './run-library-bench.js';
 
 const fixed = (n: number, digits = 1) => n.toFixed(digits);
+const percent = (n: number) => `${(n * 100).toFixed(1)} %`;
+const conditionOf = (s: CellSummary) => `${s.contention}, decline ${s.declineRate * 100} %`;
 
-/**
- * Markdown table of a library-level run: bookings/s, latency percentiles and the ratio of each mode's
- * throughput to the baseline's at the same concurrency, in the same run.
- */
-export function libraryReportMarkdown(result: LibraryBenchResult, baseline: string): string {
+function sweepTable(result: LibraryBenchResult, sweep: string, baseline: string): string[] {
   const lines = [
-    `Library-level booking bench, ${result.startedAt}`,
-    '',
-    `PostgreSQL ${result.server.server_version ?? '?'}; fsync=${result.server.fsync}, synchronous_commit=${result.server.synchronous_commit}; ` +
-      `contention ${JSON.stringify(result.options.contention)}; ${result.options.rounds} interleaved round(s) of ${result.options.durationMs / 1000} s per cell.`,
-    '',
-    `| mode | concurrency | bookings/s | × ${baseline} | confirmed | rejected | errors | p50 ms | p90 ms | p99 ms | max ms |`,
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    `| mode | contention | decline | clients | bookings/s | × ${baseline} | confirmed/s | seat taken | declined | errors | aborts | compensations | p50 ms | p90 ms | p99 ms | max ms | mixed / 1k | window p50 / max ms |`,
+    '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ];
-  for (const s of result.summaries) {
-    const base = result.summaries.find((b) => b.mode === baseline && b.concurrency === s.concurrency);
+  for (const s of result.summaries.filter((x) => x.sweep === sweep)) {
+    const base = result.summaries.find(
+      (b) =>
+        b.mode === baseline &&
+        b.sweep === s.sweep &&
+        b.contention === s.contention &&
+        b.declineRate === s.declineRate &&
+        b.concurrency === s.concurrency,
+    );
     const ratio =
       base && base.bookingsPerSecond > 0 ? fixed(s.bookingsPerSecond / base.bookingsPerSecond, 2) : '–';
+    const f = cellFigures(s);
     lines.push(
-      `| ${s.mode} | ${s.concurrency} | ${fixed(s.bookingsPerSecond, 0)} | ${ratio} | ${s.outcomes.confirmed} | ${s.outcomes.rejected} | ${s.outcomes.error} | ` +
-        `${fixed(s.latency.p50, 2)} | ${fixed(s.latency.p90, 2)} | ${fixed(s.latency.p99, 2)} | ${fixed(s.latency.max, 1)} |`,
+      `| ${s.mode} | ${s.contention} | ${s.declineRate * 100} % | ${s.concurrency} | ${fixed(s.bookingsPerSecond, 0)} | ${ratio} | ` +
+        `${fixed(s.confirmedPerSecond, 0)} | ${s.outcomes.rejected} | ${s.outcomes.declined} | ${s.outcomes.error} | ` +
+        `${percent(f.abortRate)} | ${percent(f.compensationRate)} | ${fixed(s.latency.p50, 2)} | ${fixed(s.latency.p90, 2)} | ` +
+        `${fixed(s.latency.p99, 2)} | ${fixed(s.latency.max, 1)} | ${fixed(f.mixedPerThousand, 1)} | ` +
+        `${fixed(f.windowP50Ms, 1)} / ${fixed(f.windowMaxMs, 1)} |`,
     );
   }
+  return lines;
+}
+
+/**
+ * Markdown of a library-level run: per sweep, a table of throughput (and its ratio to the baseline in the same
+ * run), outcomes, abort and compensation rates, latency percentiles and the inconsistency window; then the
+ * crash-injection cells and the audits.
+ */
+export function libraryReportMarkdown(result: LibraryBenchResult, baseline: string): string {
+  const o = result.options;
+  const lines = [
+    `Library-level booking bench, ${result.startedAt} – ${result.finishedAt}`,
+    '',
+    `PostgreSQL ${result.server.server_version ?? '?'}; fsync=${result.server.fsync}, synchronous_commit=${result.server.synchronous_commit}, ` +
+      `wal_sync_method=${result.server.wal_sync_method}, shared_buffers=${result.server.shared_buffers}; ` +
+      `${o.rounds} interleaved round(s) of ${o.durationMs / 1000} s per cell; ${o.seatCount} seats.`,
+    '',
+    'Modes: ' + result.modes.map((m) => `**${m.name}** — ${m.description}`).join('; ') + '.',
+    '',
+    '*aborts*: bookings not confirmed (seat taken or payment declined) per booking; *compensations*: bookings undone',
+    'after a step had committed; *mixed / 1k*: distinct bookings the concurrent reader saw in a mixed state (seat',
+    'without payment, payment without ticket, refund pending) per 1,000 bookings; *window*: how long such a booking',
+    'stayed visible (first to last sample that saw it; a lower bound, resolution one sample).',
+  ];
+  for (const sweep of new Set(result.summaries.map((s) => s.sweep))) {
+    lines.push('', `### ${sweep}`, '', ...sweepTable(result, sweep, baseline));
+  }
+  if (result.crashes.length > 0) {
+    lines.push(
+      '',
+      '### Crash injection',
+      '',
+      '| mode | clients | contention | decline | killed after s | recovery s | after restart | mixed bookings seen | window max ms | audit |',
+      '| --- | ---: | --- | ---: | ---: | ---: | --- | ---: | ---: | --- |',
+    );
+    for (const c of result.crashes) {
+      const mixed = Object.values(c.inconsistency.bookingsByState).reduce((a, b) => a + b, 0);
+      lines.push(
+        `| ${c.mode} | ${c.concurrency} | ${c.contention} | ${c.declineRate * 100} % | ${fixed(c.killedAfterMs / 1000)} | ` +
+          `${fixed(c.recoverMs / 1000, 2)} | ${Object.entries(c.afterRestart)
+            .map(([k, v]) => `${k} ${v}`)
+            .join(', ')} | ` +
+          `${mixed} | ${fixed(c.inconsistency.durationMs.max, 0)} | ${c.audit.violations.length === 0 ? 'ok' : c.audit.violations.join('; ')} |`,
+      );
+    }
+  }
+  const failed = result.audits.filter((a) => a.report.violations.length > 0).length;
+  lines.push(
+    '',
+    `Audits: ${result.audits.length - failed} of ${result.audits.length} cells consistent${result.crashes.length > 0 ? `, ${result.crashes.filter((c) => c.audit.violations.length === 0).length} of ${result.crashes.length} crash cells consistent` : ''}.`,
+  );
   const logged = result.modes.filter((m) => m.logStatementsPerBooking !== undefined);
   if (logged.length > 0) {
     lines.push(
       '',
-      'Log statements per booking: ' + logged.map((m) => `${m.name} ${m.logStatementsPerBooking}`).join(', '),
+      'Log statements per booking: ' +
+        logged.map((m) => `${m.name} ${fixed(m.logStatementsPerBooking!, 2)}`).join(', '),
     );
   }
   return `${lines.join('\n')}\n`;
 }
 
-/** Throughput and latency charts of a library-level run. */
+/**
+ * Charts of a library-level run: for each sweep over concurrency, throughput and latency vs clients; across
+ * conditions, abort and compensation rates and the inconsistency window per mode.
+ */
 export async function libraryReportCharts(result: LibraryBenchResult): Promise<ReportChart[]> {
-  const points = (y: (s: LibraryBenchResult['summaries'][number]) => number): ChartPoint[] =>
-    result.summaries.map((s) => ({ series: s.mode, x: s.concurrency, y: y(s) }));
-  const chart = async (
-    name: string,
-    caption: string,
-    yTitle: string,
-    y: (s: LibraryBenchResult['summaries'][number]) => number,
-  ) => ({
-    name,
-    caption,
-    svg: await lineChartSvg({
-      title: caption,
-      xTitle: 'concurrent clients',
-      yTitle,
-      logX: true,
-      points: points(y),
-    }),
-  });
-  return [
-    await chart('throughput', 'Throughput vs concurrency', 'bookings/s', (s) => s.bookingsPerSecond),
-    await chart('latency-p50', 'Median latency vs concurrency', 'p50 latency (ms)', (s) => s.latency.p50),
-    await chart('latency-p99', 'p99 latency vs concurrency', 'p99 latency (ms)', (s) => s.latency.p99),
-  ];
+  const charts: ReportChart[] = [];
+  const slug = (text: string) =>
+    text
+      .toLowerCase()
+      .replace(/[^a-z0-9]+/g, '-')
+      .replace(/^-|-$/g, '');
+  for (const sweep of new Set(result.summaries.map((s) => s.sweep))) {
+    const mine = result.summaries.filter((s) => s.sweep === sweep);
+    if (new Set(mine.map((s) => s.concurrency)).size < 2) continue;
+    const first = mine[0]!;
+    // One line per mode: the sweep's first contention and decline rate (a concurrency sweep keeps them fixed).
+    const line = mine.filter((s) => s.contention === first.contention && s.declineRate === first.declineRate);
+    const points = (y: (s: CellSummary) => number): ChartPoint[] =>
+      line.map((s) => ({ series: s.mode, x: s.concurrency, y: y(s) }));
+    const lineChart = async (name: string, caption: string, yTitle: string, y: (s: CellSummary) => number) =>
+      charts.push({
+        name: `${slug(sweep)}-${name}`,
+        caption: `${caption} (${sweep}: ${conditionOf(first)})`,
+        svg: await lineChartSvg({
+          title: caption,
+          xTitle: 'concurrent clients',
+          yTitle,
+          logX: true,
+          points: points(y),
+        }),
+      });
+    await lineChart('throughput', 'Throughput vs concurrency', 'bookings/s', (s) => s.bookingsPerSecond);
+    await lineChart('latency-p50', 'Median latency vs concurrency', 'p50 latency (ms)', (s) => s.latency.p50);
+    await lineChart('latency-p99', 'p99 latency vs concurrency', 'p99 latency (ms)', (s) => s.latency.p99);
+    await lineChart(
+      'mixed',
+      'Bookings seen in a mixed state',
+      'per 1,000 bookings',
+      (s) => cellFigures(s).mixedPerThousand,
+    );
+  }
+  const category = (s: CellSummary) => `${s.contention} d${s.declineRate * 100}% c${s.concurrency}`;
+  const bars = async (name: string, caption: string, yTitle: string, y: (s: CellSummary) => number) =>
+    charts.push({
+      name,
+      caption,
+      svg: await barChartSvg({
+        title: caption,
+        xTitle: 'contention, decline rate, clients',
+        yTitle,
+        bars: result.summaries.map((s) => ({ category: category(s), series: s.mode, y: y(s) })),
+      }),
+    });
+  await bars(
+    'abort-rate',
+    'Abort rate (seat taken or declined)',
+    '% of bookings',
+    (s) => 100 * cellFigures(s).abortRate,
+  );
+  await bars(
+    'compensation-rate',
+    'Compensation rate',
+    '% of bookings',
+    (s) => 100 * cellFigures(s).compensationRate,
+  );
+  await bars(
+    'inconsistency-mixed',
+    'Inconsistency: bookings seen mixed',
+    'per 1,000 bookings',
+    (s) => cellFigures(s).mixedPerThousand,
+  );
+  await bars(
+    'inconsistency-window',
+    'Inconsistency window (longest seen)',
+    'ms',
+    (s) => cellFigures(s).windowMaxMs,
+  );
+  return charts;
 }

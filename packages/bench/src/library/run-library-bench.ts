@@ -1,37 +1,74 @@
+import type { CrashPlan, Sweep } from '../scenario/scenario.js';
 import { type AuditReport, auditBookings } from './audit.js';
 import { openBenchCluster } from './bench-cluster.js';
 import { createBenchSchema, resetBenchData } from './bench-schema.js';
 import type { BookingMode } from './booking-mode.js';
+import { type CrashRunResult, runCrashCell } from './crash-run.js';
+import { type InconsistencyReport, startInconsistencySampler } from './inconsistency-sampler.js';
 import { bookingModes } from './modes/index.js';
 import { type LoadSample, type LoadSummary, runLoad, summariseSamples } from './run-load.js';
-import { type Contention, seatPicker } from './seat-picker.js';
+import { type Contention, contentionLabel, seatPicker } from './seat-picker.js';
 
 /** Parameters of a library-level run. */
 export interface LibraryBenchOptions {
   modes: string[];
-  concurrency: number[];
+  sweeps: Sweep[];
   durationMs: number;
   rounds: number;
-  contention: Contention;
   seatCount: number;
+  crash?: CrashPlan;
   pgUrls?: string;
-  /** Called with one line per finished cell. */
+  /** Called with one line per finished cell, and with progress within a cell. */
   progress: (line: string) => void;
 }
+
+/** The conditions of one measurement cell (besides the mode). */
+export interface CellConditions {
+  sweep: string;
+  contention: string;
+  declineRate: number;
+  concurrency: number;
+}
+
+/** A mode's figures under one set of conditions, merged over rounds. */
+export type CellSummary = LoadSummary &
+  CellConditions & { compensates: boolean; inconsistency: InconsistencyReport[] };
 
 /** Everything a library-level run measured. */
 export interface LibraryBenchResult {
   startedAt: string;
-  options: Omit<LibraryBenchOptions, 'progress'>;
+  finishedAt: string;
+  options: Omit<LibraryBenchOptions, 'progress' | 'pgUrls'>;
   server: Record<string, string>;
-  modes: { name: string; description: string; logStatementsPerBooking?: number }[];
-  summaries: LoadSummary[];
-  audits: { mode: string; concurrency: number; round: number; report: AuditReport }[];
+  modes: { name: string; description: string; compensates: boolean; logStatementsPerBooking?: number }[];
+  summaries: CellSummary[];
+  audits: (CellConditions & { mode: string; round: number; report: AuditReport })[];
+  crashes: CrashRunResult[];
+}
+
+function* cells(sweeps: readonly Sweep[]): Generator<CellConditions & { picker: Contention }> {
+  for (const sweep of sweeps)
+    for (const contention of sweep.contention)
+      for (const declineRate of sweep.declineRates)
+        for (const concurrency of sweep.concurrency)
+          yield {
+            sweep: sweep.label,
+            contention: contentionLabel(contention),
+            picker: contention,
+            declineRate,
+            concurrency,
+          };
+}
+
+function failIfViolated(what: string, report: AuditReport): void {
+  if (report.violations.length > 0)
+    throw new Error(`AUDIT FAILED for ${what}: ${report.violations.join('; ')}`);
 }
 
 /**
- * Runs every mode at every concurrency, `rounds` times, interleaved (mode A, B, C, then A, B, C again) so that
- * the machine's noise falls on all modes alike; resets the data and audits the databases after every cell.
+ * Runs every mode under every cell's conditions, `rounds` times, interleaved (mode A, B, C, then A, B, C again)
+ * so that the machine's noise falls on all modes alike; a concurrent reader samples the databases during each
+ * cell; the data is reset and audited after every cell. Then the crash-injection cells, if planned.
  * Throws if any audit finds a violation: numbers from an inconsistent run mean nothing.
  */
 export async function runLibraryBench(options: LibraryBenchOptions): Promise<LibraryBenchResult> {
@@ -40,10 +77,11 @@ export async function runLibraryBench(options: LibraryBenchOptions): Promise<Lib
     throw new Error(`unknown mode(s) ${unknown.join(', ')}; known: ${Object.keys(bookingModes).join(', ')}`);
   }
   const startedAt = new Date().toISOString();
-  const cluster = await openBenchCluster({
-    pgUrls: options.pgUrls,
-    poolSize: Math.max(...options.concurrency) + 8,
-  });
+  const maxConcurrency = Math.max(
+    ...options.sweeps.flatMap((s) => s.concurrency),
+    options.crash?.concurrency ?? 1,
+  );
+  const cluster = await openBenchCluster({ pgUrls: options.pgUrls, poolSize: maxConcurrency + 8 });
   const modes: BookingMode[] = [];
   try {
     await createBenchSchema(cluster.dbs, options.seatCount);
@@ -52,51 +90,88 @@ export async function runLibraryBench(options: LibraryBenchOptions): Promise<Lib
       await mode.setup?.(cluster.dbs);
       modes.push(mode);
     }
-    const samples: LoadSample[] = [];
+    const all = [...cells(options.sweeps)];
+    const total = all.length * options.rounds * modes.length;
+    let done = 0;
+    const samples: (LoadSample & CellConditions & { inconsistency: InconsistencyReport })[] = [];
     const audits: LibraryBenchResult['audits'] = [];
-    for (const concurrency of options.concurrency) {
+    for (const { picker, ...cell } of all) {
       for (let round = 1; round <= options.rounds; round++) {
         for (const mode of modes) {
           await resetBenchData(cluster.dbs, options.seatCount);
           await mode.reset?.(cluster.dbs);
+          const sampler = startInconsistencySampler(cluster.dbs, {
+            singleDatabase: mode.singleDatabase ?? false,
+          });
           const sample = await runLoad({
             mode,
-            concurrency,
+            concurrency: cell.concurrency,
             durationMs: options.durationMs,
             round,
-            nextSeat: seatPicker(options.contention),
+            seats: seatPicker(picker),
+            declineRate: cell.declineRate,
           });
-          samples.push(sample);
-          const report = await auditBookings(cluster.dbs, mode, sample.outcomes.confirmed);
-          audits.push({ mode: mode.name, concurrency, round, report });
-          const rate = (sample.outcomes.confirmed + sample.outcomes.rejected) / (sample.durationMs / 1000);
+          const inconsistency = await sampler.stop();
+          samples.push({ ...sample, ...cell, inconsistency });
+          const report = await auditBookings(cluster.dbs, mode, { confirmed: sample.outcomes.confirmed });
+          audits.push({ ...cell, mode: mode.name, round, report });
+          done++;
+          const o = sample.outcomes;
+          const rate = (o.confirmed + o.rejected + o.declined) / (sample.durationMs / 1000);
           options.progress(
-            `${mode.name.padEnd(10)} c=${String(concurrency).padStart(3)} round ${round}: ${rate.toFixed(0)} bookings/s` +
-              ` (${sample.outcomes.confirmed} confirmed, ${sample.outcomes.rejected} rejected, ${sample.outcomes.error} errors)` +
+            `[${String(done).padStart(String(total).length)}/${total}] ${cell.sweep}: ${mode.name.padEnd(12)} ` +
+              `${cell.contention} decline ${cell.declineRate * 100}% c=${cell.concurrency} r${round}: ` +
+              `${rate.toFixed(0)} bookings/s (${o.confirmed} ok, ${o.rejected} seat taken, ${o.declined} declined, ` +
+              `${o.error} errors), ${inconsistency.samplesWithMixed}/${inconsistency.samples} samples mixed` +
               (report.violations.length > 0
                 ? `  AUDIT FAILED: ${report.violations.join('; ')}`
                 : '  audit ok') +
               (sample.firstError ? `  first error: ${sample.firstError}` : ''),
           );
-          if (report.violations.length > 0) {
-            throw new Error(
-              `audit failed for ${mode.name} at concurrency ${concurrency}: ${report.violations.join('; ')}`,
-            );
-          }
+          failIfViolated(`${mode.name} (${JSON.stringify(cell)}, round ${round})`, report);
         }
       }
     }
-    const summaries: LoadSummary[] = [];
-    for (const concurrency of options.concurrency) {
+    const summaries: CellSummary[] = [];
+    for (const { picker: _picker, ...cell } of all) {
       for (const mode of modes) {
-        summaries.push(
-          summariseSamples(samples.filter((s) => s.mode === mode.name && s.concurrency === concurrency)),
+        const mine = samples.filter(
+          (s) =>
+            s.mode === mode.name &&
+            s.sweep === cell.sweep &&
+            s.contention === cell.contention &&
+            s.declineRate === cell.declineRate &&
+            s.concurrency === cell.concurrency,
         );
+        summaries.push({
+          ...summariseSamples(mine),
+          ...cell,
+          compensates: mode.compensates ?? false,
+          inconsistency: mine.map((s) => s.inconsistency),
+        });
       }
     }
-    const { progress: _progress, ...recorded } = options;
+    const crashes: CrashRunResult[] = [];
+    if (options.crash) {
+      for (const name of options.crash.modes) {
+        const mode = modes.find((m) => m.name === name)!;
+        await resetBenchData(cluster.dbs, options.seatCount);
+        await mode.reset?.(cluster.dbs);
+        const result = await runCrashCell({
+          plan: options.crash,
+          mode,
+          cluster,
+          seatCount: options.seatCount,
+          progress: options.progress,
+        });
+        crashes.push(result);
+        failIfViolated(`${name} after a crash`, result.audit);
+      }
+    }
+    const { progress: _progress, pgUrls: _urls, ...recorded } = options;
     return {
       startedAt,
+      finishedAt: new Date().toISOString(),
       options: recorded,
       server: cluster.server,
       modes: modes.map((m) => {
@@ -104,11 +179,13 @@ export async function runLibraryBench(options: LibraryBenchOptions): Promise<Lib
         return {
           name: m.name,
           description: m.description,
+          compensates: m.compensates ?? false,
           ...(log === undefined ? {} : { logStatementsPerBooking: log }),
         };
       }),
       summaries,
       audits,
+      crashes,
     };
   } finally {
     for (const mode of modes) await mode.close?.();

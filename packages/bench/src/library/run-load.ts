@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { type LatencySummary, summariseLatencies } from '../stats/latency-summary.js';
 import type { BookingMode, BookingResult } from './booking-mode.js';
+import { declineDecider } from './decline-decider.js';
 import type { SeatPicker } from './seat-picker.js';
 
 /** What one measurement cell (one mode, one concurrency, one round) produced. */
@@ -24,10 +25,14 @@ export async function runLoad(options: {
   concurrency: number;
   durationMs: number;
   round: number;
-  nextSeat: SeatPicker;
+  seats: SeatPicker;
+  /** Fraction of bookings whose payment is declined (default 0). */
+  declineRate?: number;
 }): Promise<LoadSample> {
-  const { mode, concurrency, durationMs } = options;
-  const outcomes = { confirmed: 0, rejected: 0, error: 0 };
+  const { mode, concurrency, durationMs, seats } = options;
+  const declined = declineDecider(options.declineRate ?? 0);
+  let sequence = 0;
+  const outcomes = { confirmed: 0, rejected: 0, declined: 0, error: 0 };
   const latenciesMs: number[] = [];
   let firstError: string | undefined;
   const started = performance.now();
@@ -35,16 +40,20 @@ export async function runLoad(options: {
 
   const client = async () => {
     while (performance.now() < deadline) {
+      const n = sequence++;
       const request = {
         bookingId: randomUUID(),
-        seatId: options.nextSeat(),
-        customerId: 1 + Math.floor(Math.random() * 1000),
+        seatId: seats.next(),
+        customerId: 1 + (n % 1000),
         amountCents: 1200,
+        declinePayment: declined(n),
       };
       const t0 = performance.now();
       try {
-        outcomes[await mode.book(request)]++;
+        const result = await mode.book(request);
         latenciesMs.push(performance.now() - t0);
+        outcomes[result]++;
+        if (result === 'confirmed') seats.sold?.(request.seatId);
       } catch (error) {
         outcomes.error++;
         firstError ??= error instanceof Error ? `${error.name}: ${error.message}` : String(error);
@@ -78,19 +87,17 @@ export interface LoadSummary {
 export function summariseSamples(samples: readonly LoadSample[]): LoadSummary {
   const first = samples[0];
   if (!first) throw new Error('no samples to summarise');
-  const outcomes = { confirmed: 0, rejected: 0, error: 0 };
+  const outcomes = { confirmed: 0, rejected: 0, declined: 0, error: 0 };
   let seconds = 0;
   for (const s of samples) {
     seconds += s.durationMs / 1000;
-    outcomes.confirmed += s.outcomes.confirmed;
-    outcomes.rejected += s.outcomes.rejected;
-    outcomes.error += s.outcomes.error;
+    for (const key of Object.keys(outcomes) as (keyof typeof outcomes)[]) outcomes[key] += s.outcomes[key];
   }
   const firstError = samples.find((s) => s.firstError)?.firstError;
   return {
     mode: first.mode,
     concurrency: first.concurrency,
-    bookingsPerSecond: (outcomes.confirmed + outcomes.rejected) / seconds,
+    bookingsPerSecond: (outcomes.confirmed + outcomes.rejected + outcomes.declined) / seconds,
     confirmedPerSecond: outcomes.confirmed / seconds,
     outcomes,
     latency: summariseLatencies(samples.flatMap((s) => s.latenciesMs)),

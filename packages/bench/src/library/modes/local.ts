@@ -9,7 +9,7 @@ export const localMode: BookingModeFactory = (dbs) => ({
   name: 'local',
   description: 'all three writes in one transaction in one database (the limit)',
   singleDatabase: true,
-  async book({ bookingId, seatId, customerId, amountCents }) {
+  async book({ bookingId, seatId, customerId, amountCents, declinePayment }) {
     const client = await dbs.seats.connect();
     try {
       await client.query('BEGIN');
@@ -19,6 +19,10 @@ export const localMode: BookingModeFactory = (dbs) => ({
         return 'rejected';
       }
       await client.query(bookingSql.takeSeat, [seatId, bookingId]);
+      if (declinePayment) {
+        await client.query('ROLLBACK');
+        return 'declined';
+      }
       await client.query(bookingSql.insertPayment, [bookingId, customerId, amountCents]);
       await client.query(bookingSql.insertTicket, [bookingId, seatId, bookingId]);
       await client.query('COMMIT');

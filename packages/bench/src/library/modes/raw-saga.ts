@@ -11,7 +11,8 @@ import type { BookingModeFactory, BookingResult } from '../booking-mode.js';
 export const rawSagaMode: BookingModeFactory = (dbs) => ({
   name: 'raw-saga',
   description: 'the saga steps as three sequential local transactions (no log, no barrier)',
-  async book({ bookingId, seatId, customerId, amountCents }): Promise<BookingResult> {
+  compensates: true,
+  async book({ bookingId, seatId, customerId, amountCents, declinePayment }): Promise<BookingResult> {
     const taken = await withTransaction(dbs.seats, async (client) => {
       const seat = await client.query<{ booking_id: string | null }>(bookingSql.lockSeat, [seatId]);
       if (seat.rows[0]?.booking_id !== null) return false;
@@ -19,6 +20,11 @@ export const rawSagaMode: BookingModeFactory = (dbs) => ({
       return true;
     });
     if (!taken) return 'rejected';
+    if (declinePayment) {
+      // The seat is already committed: release it (the compensation), but only if this booking still holds it.
+      await dbs.seats.query(bookingSql.releaseSeat, [seatId, bookingId]);
+      return 'declined';
+    }
     await withTransaction(dbs.payments, (client) =>
       client.query(bookingSql.insertPayment, [bookingId, customerId, amountCents]),
     );

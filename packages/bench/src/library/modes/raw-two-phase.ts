@@ -17,7 +17,7 @@ export const rawTwoPhaseMode: BookingModeFactory = (dbs) => ({
   async setup() {
     await dbs.seats.query(decisionsDdl);
   },
-  async book({ bookingId, seatId, customerId, amountCents }): Promise<BookingResult> {
+  async book({ bookingId, seatId, customerId, amountCents, declinePayment }): Promise<BookingResult> {
     const names = ['seats', 'payments', 'tickets'] as const;
     const clients = await Promise.all(names.map((n) => dbs[n].connect()));
     const [seats, payments, tickets] = clients as [pg.PoolClient, pg.PoolClient, pg.PoolClient];
@@ -33,6 +33,11 @@ export const rawTwoPhaseMode: BookingModeFactory = (dbs) => ({
         return 'rejected';
       }
       await seats.query(bookingSql.takeSeat, [seatId, bookingId]);
+      if (declinePayment) {
+        // The payment branch refuses before anything is prepared: roll the seat back, nothing became visible.
+        await seats.query('ROLLBACK');
+        return 'declined';
+      }
       await Promise.all([
         payments
           .query('BEGIN')

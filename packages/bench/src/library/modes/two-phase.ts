@@ -4,6 +4,8 @@ import type { BenchDatabases, BookingMode, BookingModeFactory, BookingResult } f
 
 /** Thrown inside the transaction to roll it back when the seat is already taken. */
 class SeatTaken extends Error {}
+/** Thrown inside the transaction to roll it back when the payment is declined. */
+class PaymentDeclined extends Error {}
 
 /**
  * The booking through txkit's {@link TwoPhaseCoordinator}. `decisionInLogParticipant` picks where the commit
@@ -29,7 +31,7 @@ function txkitTwoPhase(
       async setup() {
         await coordinator.migrate();
       },
-      async book({ bookingId, seatId, customerId, amountCents }): Promise<BookingResult> {
+      async book({ bookingId, seatId, customerId, amountCents, declinePayment }): Promise<BookingResult> {
         try {
           return await coordinator.transaction(async (tx) => {
             const seat = await tx.query<{ booking_id: string | null }>('seats', bookingSql.lockSeat, [
@@ -37,6 +39,7 @@ function txkitTwoPhase(
             ]);
             if (seat.rows[0]?.booking_id !== null) throw new SeatTaken();
             await tx.query('seats', bookingSql.takeSeat, [seatId, bookingId]);
+            if (declinePayment) throw new PaymentDeclined();
             await Promise.all([
               tx.query('payments', bookingSql.insertPayment, [bookingId, customerId, amountCents]),
               tx.query('tickets', bookingSql.insertTicket, [bookingId, seatId, bookingId]),
@@ -45,10 +48,21 @@ function txkitTwoPhase(
           });
         } catch (error) {
           if (error instanceof SeatTaken) return 'rejected';
+          if (error instanceof PaymentDeclined) return 'declined';
           throw error;
         }
       },
       logStatementsPerBooking: () => 1,
+      async recover() {
+        // Undecided branches are aborted only after the prepare timeout: pass until none is left in doubt.
+        for (const started = Date.now(); Date.now() - started < 120_000; ) {
+          const report = await coordinator.recover({ allCoordinators: true });
+          if (report.waiting.length === 0 && report.failed.length === 0 && report.unreachable.length === 0)
+            return;
+          await new Promise((resolve) => setTimeout(resolve, 500));
+        }
+        throw new Error(`${name}: prepared transactions still in doubt after 120 s of recovery`);
+      },
       async reset() {
         await dbs.seats.query('TRUNCATE txkit.two_phase_decisions');
       },
