@@ -31,12 +31,13 @@ export function useBooking(onSettled: (booking: Booking | undefined) => void) {
   const [mode, setMode] = useState<BookingMode>('saga');
   const last = useRef<{ request: BookingRequest; key: string } | undefined>(undefined);
   const alive = useRef(true);
-  useEffect(
-    () => () => {
+  // Set on every mount: StrictMode mounts twice in development, and a ref only cleared would stay cleared.
+  useEffect(() => {
+    alive.current = true;
+    return () => {
       alive.current = false;
-    },
-    [],
-  );
+    };
+  }, []);
 
   const note = useCallback(
     (e: Omit<TimelineEvent, 'at'>) => setLocal((list) => [...list, { at: now(), ...e }]),
@@ -96,14 +97,9 @@ export function useBooking(onSettled: (booking: Booking | undefined) => void) {
   const retry = useCallback(() => {
     if (last.current) void send(last.current.request, last.current.key);
   }, [send]);
-  const dismiss = useCallback(() => {
-    setOutcome(undefined);
-    setLocal([]);
-    setServer([]);
-  }, []);
 
   const events = server.length > 0 ? server : local;
-  return { book, retry, dismiss, pendingSeats, outcome, events, mode, busy: pendingSeats.length > 0 };
+  return { book, retry, pendingSeats, outcome, events, mode, busy: pendingSeats.length > 0 };
 }
 
 function placeholder(request: BookingRequest, key: string): Booking {
