@@ -68,6 +68,10 @@ export function libraryReportMarkdown(result: LibraryBenchResult, baseline: stri
       '| --- | ---: | --- | ---: | ---: | ---: | --- | ---: | ---: | --- |',
     );
     for (const c of result.crashes) {
+      if ('error' in c) {
+        lines.push(`| ${c.mode} | – | – | – | – | – | – | – | – | FAILED: ${c.error} |`);
+        continue;
+      }
       const mixed = Object.values(c.inconsistency.bookingsByState).reduce((a, b) => a + b, 0);
       lines.push(
         `| ${c.mode} | ${c.concurrency} | ${c.contention} | ${c.declineRate * 100} % | ${fixed(c.killedAfterMs / 1000)} | ` +
@@ -81,7 +85,7 @@ export function libraryReportMarkdown(result: LibraryBenchResult, baseline: stri
   const failed = result.audits.filter((a) => a.report.violations.length > 0).length;
   lines.push(
     '',
-    `Audits: ${result.audits.length - failed} of ${result.audits.length} cells consistent${result.crashes.length > 0 ? `, ${result.crashes.filter((c) => c.audit.violations.length === 0).length} of ${result.crashes.length} crash cells consistent` : ''}.`,
+    `Audits: ${result.audits.length - failed} of ${result.audits.length} cells consistent${result.crashes.length > 0 ? `, ${result.crashes.filter((c) => !('error' in c) && c.audit.violations.length === 0).length} of ${result.crashes.length} crash cells consistent` : ''}.`,
   );
   const logged = result.modes.filter((m) => m.logStatementsPerBooking !== undefined);
   if (logged.length > 0) {

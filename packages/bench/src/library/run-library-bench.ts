@@ -43,7 +43,7 @@ export interface LibraryBenchResult {
   modes: { name: string; description: string; compensates: boolean; logStatementsPerBooking?: number }[];
   summaries: CellSummary[];
   audits: (CellConditions & { mode: string; round: number; report: AuditReport })[];
-  crashes: CrashRunResult[];
+  crashes: (CrashRunResult | { mode: string; error: string })[];
 }
 
 function* cells(sweeps: readonly Sweep[]): Generator<CellConditions & { picker: Contention }> {
@@ -58,6 +58,15 @@ function* cells(sweeps: readonly Sweep[]): Generator<CellConditions & { picker: 
             declineRate,
             concurrency,
           };
+}
+
+/** The crash cells that failed or whose audit found a violation, as messages (empty when all passed). */
+export function crashFailures(result: Pick<LibraryBenchResult, 'crashes'>): string[] {
+  return result.crashes.flatMap((c) =>
+    'error' in c
+      ? [`crash ${c.mode}: ${c.error}`]
+      : c.audit.violations.map((v) => `crash ${c.mode}: AUDIT FAILED: ${v}`),
+  );
 }
 
 function failIfViolated(what: string, report: AuditReport): void {
@@ -151,21 +160,28 @@ export async function runLibraryBench(options: LibraryBenchOptions): Promise<Lib
         });
       }
     }
-    const crashes: CrashRunResult[] = [];
+    const crashes: LibraryBenchResult['crashes'] = [];
     if (options.crash) {
       for (const name of options.crash.modes) {
         const mode = modes.find((m) => m.name === name)!;
         await resetBenchData(cluster.dbs, options.seatCount);
         await mode.reset?.(cluster.dbs);
-        const result = await runCrashCell({
-          plan: options.crash,
-          mode,
-          cluster,
-          seatCount: options.seatCount,
-          progress: options.progress,
-        });
-        crashes.push(result);
-        failIfViolated(`${name} after a crash`, result.audit);
+        // A failed crash cell is recorded, not thrown at once, so that the report of everything else is still
+        // written; the caller fails the run afterwards (see crashFailures).
+        try {
+          crashes.push(
+            await runCrashCell({
+              plan: options.crash,
+              mode,
+              cluster,
+              seatCount: options.seatCount,
+              progress: options.progress,
+            }),
+          );
+        } catch (error) {
+          options.progress(`crash ${name}: FAILED: ${(error as Error).message}`);
+          crashes.push({ mode: name, error: (error as Error).message });
+        }
       }
     }
     const { progress: _progress, pgUrls: _urls, ...recorded } = options;

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { libraryReportCharts, libraryReportMarkdown } from '../library/library-report.js';
 import { bookingModes } from '../library/modes/index.js';
-import { runLibraryBench } from '../library/run-library-bench.js';
+import { crashFailures, runLibraryBench } from '../library/run-library-bench.js';
 import { writeReport } from '../report/write-report.js';
 import { loadScenario } from './scenario.js';
 
@@ -58,4 +58,6 @@ export async function runScenarioFile(
     charts: await libraryReportCharts(result),
   });
   console.log(`\n${markdown}\nresults written to ${out}`);
+  const failures = crashFailures(result);
+  if (failures.length > 0) throw new Error(`crash injection failed:\n  ${failures.join('\n  ')}`);
 }
