@@ -10,7 +10,13 @@ import { fenceAbort } from '../two-phase/fence.js';
 import { finishPrepared } from '../two-phase/finish-prepared.js';
 import { gidPrefix, type ParsedGid, parseGid } from '../two-phase/gid.js';
 
-/** What one recovery pass needs. */
+/**
+ * What one recovery pass needs (the coordinator fills it in from its own options).
+ *
+ * @example
+ * await resolveInDoubt({ coordinatorId: 'api-1', participants, log, schema: 'txkit', prepareTimeoutMs: 10_000,
+ *   decisionRetentionMs: 86_400_000, allCoordinators: false, onRecovered: () => {} });
+ */
 export interface InDoubtRecoveryOptions {
   coordinatorId: string;
   participants: ReadonlyMap<string, pg.Pool>;
@@ -54,7 +60,11 @@ interface Branch extends ParsedGid {
  * One recovery pass over every participant: commits branches whose transaction decided commit, aborts (fenced)
  * undecided ones older than the prepare timeout, and deletes expired decision rows. Safe to run in several
  * processes at once: the fence gives every transaction one decision, and finishing a branch someone else
- * already finished is a no-op ("does not exist").
+ * already finished is a no-op ("does not exist"). Most code calls {@link TwoPhaseCoordinator.recover} instead.
+ *
+ * @example
+ * const report = await resolveInDoubt(options);
+ * console.log(report.committed, report.aborted);
  */
 export async function resolveInDoubt(options: InDoubtRecoveryOptions): Promise<RecoveryReport> {
   const report: RecoveryReport = {

@@ -6,7 +6,12 @@ import { quoteLiteral } from './gid.js';
  * quoted here.
  */
 
-/** Isolation levels a transaction may run at. */
+/**
+ * Isolation levels a transaction may run at.
+ *
+ * @example
+ * const level: IsolationLevel = 'serializable';
+ */
 export type IsolationLevel = 'read committed' | 'repeatable read' | 'serializable';
 
 const ISOLATION_SQL: Record<IsolationLevel, string> = {

@@ -48,7 +48,12 @@ export interface TwoPhaseCoordinatorOptions {
   faults?: FaultHook;
 }
 
-/** Per-transaction options of {@link TwoPhaseCoordinator.transaction}. */
+/**
+ * Per-transaction options of {@link TwoPhaseCoordinator.transaction}.
+ *
+ * @example
+ * await coordinator.transaction(work, { isolationLevel: 'repeatable read', timeoutMs: 2_000, lockTimeoutMs: 500 });
+ */
 export interface TransactionOptions {
   /** Isolation level of every branch of this transaction. */
   isolationLevel?: IsolationLevel;

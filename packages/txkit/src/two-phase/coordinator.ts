@@ -18,13 +18,23 @@ import { TransactionRun, type TwoPhaseTransaction } from './transaction-run.js';
 
 const migrations = [{ version: 1, sql: m1 }];
 
-/** Options of {@link TwoPhaseCoordinator.recover}. */
+/**
+ * Options of {@link TwoPhaseCoordinator.recover}.
+ *
+ * @example
+ * await coordinator.recover({ allCoordinators: true }); // also orphans of coordinators that are gone for good
+ */
 export interface RecoverOptions {
   /** Also resolve other coordinators' gids on these databases (their decisions must be in the same log). */
   allCoordinators?: boolean;
 }
 
-/** Options of {@link TwoPhaseCoordinator.startRecovery}. */
+/**
+ * Options of {@link TwoPhaseCoordinator.startRecovery}.
+ *
+ * @example
+ * const service = coordinator.startRecovery({ intervalMs: 10_000 });
+ */
 export interface RecoveryServiceOptions extends RecoverOptions {
   /** Time between passes (default 5 s). */
   intervalMs?: number;

@@ -7,7 +7,12 @@ import { quoteLiteral } from './gid.js';
  * statements. Whoever asks "what does 2PC write?" reads this file.
  */
 
-/** A decision: 'commit' is written by the coordinator, 'abort' only by recovery's fence (presumed abort). */
+/**
+ * A decision: 'commit' is written by the coordinator, 'abort' only by recovery's fence (presumed abort).
+ *
+ * @example
+ * const outcome: TwoPhaseOutcome = 'commit';
+ */
 export type Outcome = 'commit' | 'abort';
 
 const table = (schema: string) => `${quoteSchema(schema)}.two_phase_decisions`;

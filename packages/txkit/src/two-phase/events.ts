@@ -1,13 +1,23 @@
 import type { Outcome } from './decision-log.js';
 
-/** Payload of the `prepared` event: every touched branch is prepared (two or more participants). */
+/**
+ * Payload of the `prepared` event: every touched branch is prepared (two or more participants).
+ *
+ * @example
+ * coordinator.on('prepared', ({ transactionId, gids }) => log.debug({ transactionId, gids }, 'prepared'));
+ */
 export interface PreparedEvent {
   transactionId: string;
   /** The prepared gids (the log participant's branch, when it carries the decision, is not prepared). */
   gids: string[];
 }
 
-/** Payload of the `committed` event. */
+/**
+ * Payload of the `committed` event.
+ *
+ * @example
+ * coordinator.on('committed', (e) => metrics.commitMs.observe(e.durationMs));
+ */
 export interface CommittedEvent {
   transactionId: string;
   participants: string[];
@@ -18,7 +28,12 @@ export interface CommittedEvent {
   durationMs: number;
 }
 
-/** Payload of the `aborted` event: the transaction was rolled back before any commit decision. */
+/**
+ * Payload of the `aborted` event: the transaction was rolled back before any commit decision.
+ *
+ * @example
+ * coordinator.on('aborted', (e) => metrics.aborts.inc());
+ */
 export interface AbortedEvent {
   transactionId: string;
   participants: string[];
@@ -26,7 +41,12 @@ export interface AbortedEvent {
   error: unknown;
 }
 
-/** Payload of the `commit-pending` event: the transaction is committed, but this branch is not finished yet. */
+/**
+ * Payload of the `commit-pending` event: the transaction is committed, but this branch is not finished yet.
+ *
+ * @example
+ * coordinator.on('commit-pending', (e) => log.warn({ gid: e.gid }, 'COMMIT PREPARED left to recovery'));
+ */
 export interface CommitPendingEvent {
   transactionId: string;
   participant: string;
@@ -34,7 +54,12 @@ export interface CommitPendingEvent {
   error: unknown;
 }
 
-/** Payload of the `recovered` event: recovery finished one in-doubt branch. */
+/**
+ * Payload of the `recovered` event: recovery finished one in-doubt branch.
+ *
+ * @example
+ * coordinator.on('recovered', (e) => log.info({ gid: e.gid, outcome: e.outcome }, 'recovered'));
+ */
 export interface RecoveredEvent {
   gid: string;
   transactionId: string;

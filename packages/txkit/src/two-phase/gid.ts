@@ -18,7 +18,12 @@ const GID = /^tx:([A-Za-z0-9_-]{1,40}):([A-Za-z0-9_-]{22}):([A-Za-z0-9_-]{1,40})
 /** PostgreSQL's limit: the gid must be shorter than 200 bytes. */
 const MAX_GID_BYTES = 199;
 
-/** The parts of a gid. */
+/**
+ * The parts of a gid.
+ *
+ * @example
+ * const { coordinatorId, participant } = parseGid(row.gid) ?? {};
+ */
 export interface ParsedGid {
   coordinatorId: string;
   transactionId: string;
@@ -44,7 +49,12 @@ export function isTransactionId(id: string): boolean {
   return TRANSACTION_ID.test(id);
 }
 
-/** Builds the gid of one participant's branch of a transaction. */
+/**
+ * Builds the gid of one participant's branch of a transaction.
+ *
+ * @example
+ * formatGid({ coordinatorId: 'api-1', transactionId: 'hV3b0dFJ7y0mIu9bU3s1xA', participant: 'seats' });
+ */
 export function formatGid(parts: ParsedGid): string {
   assertValidName('coordinator id', parts.coordinatorId);
   assertValidName('participant name', parts.participant);
@@ -58,7 +68,12 @@ export function formatGid(parts: ParsedGid): string {
   return gid;
 }
 
-/** Parses a gid strictly; anything that is not exactly a txkit gid (someone else's) gives `undefined`. */
+/**
+ * Parses a gid strictly; anything that is not exactly a txkit gid (someone else's) gives `undefined`.
+ *
+ * @example
+ * parseGid('tx:api-1:hV3b0dFJ7y0mIu9bU3s1xA:seats'); // { coordinatorId: 'api-1', transactionId: ..., participant: 'seats' }
+ */
 export function parseGid(gid: string): ParsedGid | undefined {
   const match = GID.exec(gid);
   if (!match) return undefined;
