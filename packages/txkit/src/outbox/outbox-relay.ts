@@ -7,6 +7,7 @@ import { type FaultHook, isSimulatedCrash, type OutboxFaultPoint } from '../faul
 import { type BackgroundService, startBackgroundService } from '../recovery/background-service.js';
 import type { MessageBus } from '../transport/message-bus.js';
 import {
+  beginRelayTransaction,
   claimPending,
   countPending,
   deleteInbox,
@@ -163,7 +164,7 @@ export class OutboxRelay extends EventEmitter<OutboxRelayEvents> {
     const client = await this.#options.pool.connect();
     let broken: Error | undefined;
     try {
-      await client.query('BEGIN');
+      await client.query(beginRelayTransaction());
       const keys = await client.query<{ key: string }>(lockFreeKeys(this.#schema, this.#schemaName, limit));
       const { rows } = await client.query<OutboxRow>(
         claimPending(
