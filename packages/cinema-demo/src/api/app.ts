@@ -50,7 +50,10 @@ export function createApp(deps: AppDeps): Express {
   app.disable('x-powered-by');
   // Behind HAProxy: trust one proxy hop for the client address and protocol.
   app.set('trust proxy', 1);
-  app.use(helmet());
+  // Helmet's default CSP has upgrade-insecure-requests, which rewrites the page's own http URLs to https: served
+  // over plain http from anything but localhost (a LAN address, the compose proxy) the web UI would not load.
+  const https = (config.APP_ORIGIN ?? '').startsWith('https:');
+  app.use(helmet({ contentSecurityPolicy: { directives: { upgradeInsecureRequests: https ? [] : null } } }));
   app.use((req, res, next) => {
     const started = performance.now();
     res.on('finish', () => {
