@@ -55,7 +55,12 @@ export async function readSnapshot(dbs: BenchDatabases, singleDatabase = false):
  */
 export function startInconsistencySampler(
   dbs: BenchDatabases,
-  options: { singleDatabase?: boolean; pauseMs?: number } = {},
+  options: {
+    singleDatabase?: boolean;
+    pauseMs?: number;
+    /** Reads another schema's tables (the demo's, end to end) instead of the bench workload's. */
+    read?: () => Promise<DatabaseSnapshot>;
+  } = {},
 ): { stop(): Promise<InconsistencyReport> } {
   const seen = new Map<string, { state: MixedState; first: number; last: number }>();
   let samples = 0;
@@ -65,7 +70,8 @@ export function startInconsistencySampler(
   const loop = (async () => {
     while (running) {
       const t0 = performance.now();
-      const mixed = classifyMixedStates(await readSnapshot(dbs, options.singleDatabase));
+      const snapshot = options.read ? await options.read() : await readSnapshot(dbs, options.singleDatabase);
+      const mixed = classifyMixedStates(snapshot);
       const t1 = performance.now();
       samples++;
       busyMs += t1 - t0;
