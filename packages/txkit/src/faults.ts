@@ -1,6 +1,7 @@
 /**
- * Fault injection points. The coordinator and the saga runner call their `faults` hook (an `@internal` option)
- * at each named point; `txkit/testing` builds fault plans on top. Production code passes no hook.
+ * Fault injection points. The coordinator, the saga runner and the outbox relay call their `faults` hook (an
+ * option meant for tests) at each named point; `txkit/testing` builds fault plans on top. Production code passes
+ * no hook.
  */
 
 /** Crash and failure points of the two-phase coordinator. */
@@ -43,7 +44,7 @@ export interface FaultSite {
 /**
  * Called at every fault point. It may return (no fault), throw any error (a failure at that point, handled as
  * the protocol handles real failures there), or throw a {@link SimulatedCrash} (the process "dies" there).
- * @internal
+ * Public so that users can prove their own flows with `txkit/testing`'s fault plans; never set in production.
  */
 export type FaultHook = (site: FaultSite) => void | Promise<void>;
 

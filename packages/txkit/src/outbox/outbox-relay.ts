@@ -40,7 +40,7 @@ export interface OutboxRelayOptions {
   retentionMs?: number;
   /** Time between cleanup passes (default 1 min). */
   cleanupIntervalMs?: number;
-  /** @internal Fault injection for tests. */
+  /** Fault injection for tests (see `txkit/testing`): called at every `outbox:*` fault point. Unset in production. */
   faults?: FaultHook;
 }
 

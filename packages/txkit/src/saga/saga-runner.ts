@@ -30,7 +30,12 @@ import { outcomeFromRow, type SagaOutcome } from './saga-outcome.js';
 import { newSagaState } from './saga-state.js';
 import type { AnySagaDefinition, SagaDefinition, StepOutputs } from './saga-types.js';
 
-/** Options of a {@link SagaRunner}. */
+/**
+ * Options of a {@link SagaRunner}.
+ *
+ * @example
+ * const options: SagaRunnerOptions = { pool: logPool, id: `api-${process.pid}`, sagas: [bookSeats], leaseMs: 10_000 };
+ */
 export interface SagaRunnerOptions {
   /** The pool of the database that holds the saga log (and where local steps run). */
   pool: pg.Pool;
@@ -48,22 +53,35 @@ export interface SagaRunnerOptions {
   maxClaims?: number;
   /** Retries of a log write that failed transiently (default 5 attempts from 50 ms). */
   logRetry?: Partial<RetryPolicy>;
-  /** Fault injection for tests: called at every `saga:*` fault point. @internal */
+  /** Fault injection for tests (see `txkit/testing`): called at every `saga:*` fault point. Unset in production. */
   faults?: FaultHook;
 }
 
-/** Options of one {@link SagaRunner.run}. */
+/**
+ * Options of one {@link SagaRunner.run}.
+ *
+ * @example
+ * await runner.run(bookSeats, input, { key: request.headers['idempotency-key'], waitTimeoutMs: 5_000 });
+ */
 export interface RunOptions {
   /**
    * Idempotency key, unique per saga name: a second run with the same key runs nothing and returns the first
    * run's outcome (waiting for it while it is in flight). Its input is not compared with the first one's.
    */
   key?: string;
-  /** Overrides the runner's `waitTimeoutMs` for this call. */
+  /**
+   * Overrides the runner's `waitTimeoutMs` for this call. (A run in flight in this same runner is awaited
+   * directly, without this limit.)
+   */
   waitTimeoutMs?: number;
 }
 
-/** A saga in the dead-letter state, as {@link SagaRunner.stuck} lists it. */
+/**
+ * A saga in the dead-letter state, as {@link SagaRunner.stuck} lists it.
+ *
+ * @example
+ * const [first]: StuckSaga[] = await runner.stuck(1);
+ */
 export interface StuckSaga {
   sagaId: string;
   name: string;

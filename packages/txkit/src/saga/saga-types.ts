@@ -1,7 +1,12 @@
 import type pg from 'pg';
 import type { RetryPolicy } from './retry-policy.js';
 
-/** Outputs of earlier steps, keyed by step name. */
+/**
+ * Outputs of earlier steps, keyed by step name (the builder's types make them precise).
+ *
+ * @example
+ * const outputs: StepOutputs = { 'reserve-seats': { seats: [4, 5] } };
+ */
 export type StepOutputs = Record<string, unknown>;
 
 /**
@@ -125,9 +130,14 @@ export interface StepDefinition {
 export interface SagaDefinition<Input, Outputs extends StepOutputs> {
   readonly name: string;
   readonly steps: readonly StepDefinition[];
-  /** Type carrier only; never set at run time. @internal */
+  /** Type carrier only (keeps `Input` and `Outputs` in the type); never set at run time. */
   readonly __types?: { input: Input; outputs: Outputs };
 }
 
-/** Any saga definition (for lists of them). */
+/**
+ * Any saga definition (for lists of them).
+ *
+ * @example
+ * const sagas: AnySagaDefinition[] = [bookSeats, cancelBooking];
+ */
 export type AnySagaDefinition = SagaDefinition<unknown, StepOutputs>;

@@ -44,7 +44,7 @@ export interface TwoPhaseCoordinatorOptions {
    * is a participant's pool and that participant is touched). Saves one round trip and one fsync.
    */
   decisionInLogParticipant?: boolean;
-  /** @internal Fault injection hook, called at every `2pc:*` fault point. */
+  /** Fault injection for tests (see `txkit/testing`): called at every `2pc:*` fault point. Unset in production. */
   faults?: FaultHook;
 }
 
