@@ -5,16 +5,31 @@ import type { Queryable } from '../db/queryable.js';
 import { DEFAULT_SCHEMA, quoteSchema } from '../db/schema-name.js';
 import { deleteOldBarrierRows, insertAction, insertCompensation, selectActionRow } from './barrier-sql.js';
 
-/** The barrier table's numbered migrations (sql/barrier). */
+/**
+ * The barrier table's numbered migrations (sql/barrier); `migrateBarrier()` applies them.
+ *
+ * @example
+ * await runMigrations(pool, { schema: 'txkit', component: 'barrier', migrations: barrierMigrations });
+ */
 export const barrierMigrations: readonly Migration[] = [{ version: 1, sql: m1 }];
 
-/** Which step a barrier call guards: a step context has these fields, and so does a RabbitMQ command. */
+/**
+ * Which step a barrier call guards: a step context has these fields, and so does a RabbitMQ command.
+ *
+ * @example
+ * await barrier(client, { sagaId: command.sagaId, step: command.step }, 'action');
+ */
 export interface BarrierKey {
   readonly sagaId: string;
   readonly step: string;
 }
 
-/** The operation a participant is about to apply. */
+/**
+ * The operation a participant is about to apply.
+ *
+ * @example
+ * const op: BarrierOp = command.kind === 'undo' ? 'compensate' : 'action';
+ */
 export type BarrierOp = 'action' | 'compensate';
 
 /**
@@ -24,6 +39,10 @@ export type BarrierOp = 'action' | 'compensate';
  * - `after-compensation`: an action arriving after its compensation — refused, it must never take effect;
  * - `null-compensation`: a compensation whose action never ran — nothing to undo (and the late action is
  *   now blocked).
+ *
+ * @example
+ * const { apply, why } = await barrier(client, ctx, 'action');
+ * if (!apply) log.debug({ why }, 'skipped');
  */
 export interface BarrierResult {
   readonly apply: boolean;

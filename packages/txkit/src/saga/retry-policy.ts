@@ -19,7 +19,12 @@ export interface RetryPolicy {
   backoffFactor: number;
 }
 
-/** Defaults for a step's action: a few quick retries. */
+/**
+ * Defaults for a step's action: a few quick retries.
+ *
+ * @example
+ * .step('charge', { run, retry: { ...defaultStepRetry, maxAttempts: 5 } })
+ */
 export const defaultStepRetry: RetryPolicy = {
   maxAttempts: 3,
   initialDelayMs: 50,
@@ -27,7 +32,12 @@ export const defaultStepRetry: RetryPolicy = {
   backoffFactor: 2,
 };
 
-/** Defaults for a compensation: more patient, because giving up leaves a saga `failed` for an operator. */
+/**
+ * Defaults for a compensation: more patient, because giving up leaves a saga `failed` for an operator.
+ *
+ * @example
+ * .step('charge', { run, compensate, compensationRetry: { ...defaultCompensationRetry, maxDelayMs: 60_000 } })
+ */
 export const defaultCompensationRetry: RetryPolicy = {
   maxAttempts: 6,
   initialDelayMs: 100,

@@ -91,6 +91,7 @@ export async function runAction(env: ExecutionEnv, state: SagaState, index: numb
     state.done.add(step.name);
     state.nextStep = index + 1;
     env.emit('step:completed', event(attempt));
+    // A deferred record is not written yet: its fault point is reached when it is (with the next step's).
     if (!deferred) await reachFault(env, 'saga:after-step-record', state, step.name, attempt);
     return { ok: true };
   }

@@ -1,12 +1,22 @@
 import type { SerializedError } from './saga-log.js';
 
-/** Fields of every saga event. */
+/**
+ * Fields of every saga event.
+ *
+ * @example
+ * runner.on('saga:completed', ({ sagaId, name }) => metrics.sagas.inc({ name, status: 'completed' }));
+ */
 export interface SagaEventBase {
   sagaId: string;
   name: string;
 }
 
-/** Fields of step and compensation events. */
+/**
+ * Fields of step and compensation events.
+ *
+ * @example
+ * runner.on('step:retrying', ({ step, attempt, delayMs }) => log.warn({ step, attempt, delayMs }, 'retrying'));
+ */
 export interface StepEvent extends SagaEventBase {
   step: string;
   attempt: number;

@@ -44,10 +44,21 @@ export interface StepRow {
   error: SerializedError | null;
 }
 
-/** Where a saga is in its life. */
+/**
+ * Where a saga is in its life: `running` → `completed`, or `running` → `compensating` → `compensated` |
+ * `failed` (the dead letter).
+ *
+ * @example
+ * const status: SagaStatus = 'compensating';
+ */
 export type SagaStatus = 'running' | 'compensating' | 'completed' | 'compensated' | 'failed';
 
-/** An error as kept in the log (JSON). */
+/**
+ * An error as kept in the log (JSON) and in outcomes: name, message, and the code / reason of txkit errors.
+ *
+ * @example
+ * if (outcome.status === 'compensated') console.warn(outcome.error.name, outcome.error.message);
+ */
 export interface SerializedError {
   name: string;
   message: string;

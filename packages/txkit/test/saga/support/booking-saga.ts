@@ -39,7 +39,7 @@ export interface BookingEnv {
   brokenCompensations: Set<string>;
   /** Steps whose log record is deferred to the next log write. */
   deferRecords?: readonly StepName[];
-  /** Time limit of each attempt (default 300 ms, short for the timeout tests). */
+  /** Time limit of each attempt (default 1 s: short for the timeout tests, long enough for a busy machine). */
   stepTimeoutMs?: number;
   /** Called right after a participant's write committed (before the step returns). */
   onEffect?: (sagaId: string, step: string, op: 'action' | 'compensate') => void;
@@ -108,7 +108,7 @@ export function bookingSaga(world: BookingEnv): BookingDefinition {
     },
     retry: { maxAttempts: 3, initialDelayMs: 5, maxDelayMs: 20 },
     compensationRetry: { maxAttempts: 3, initialDelayMs: 5, maxDelayMs: 20 },
-    timeoutMs: world.stepTimeoutMs ?? 300,
+    timeoutMs: world.stepTimeoutMs ?? 1_000,
     deferRecord: world.deferRecords?.includes(step) ?? false,
   });
 
