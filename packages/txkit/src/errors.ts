@@ -3,7 +3,12 @@
  * underlying `cause`, and context (gid, participant, saga id, step) for logs.
  */
 
-/** What a txkit error was about. All fields optional; filled where known. */
+/**
+ * What a txkit error was about. All fields optional; filled where known.
+ *
+ * @example
+ * if (error instanceof TxkitError) log.warn({ gid: error.context.gid, step: error.context.step }, error.message);
+ */
 export interface TxkitErrorContext {
   gid?: string;
   transactionId?: string;
@@ -14,7 +19,12 @@ export interface TxkitErrorContext {
   [key: string]: unknown;
 }
 
-/** Stable codes of {@link TxkitError}. */
+/**
+ * Stable codes of {@link TxkitError}.
+ *
+ * @example
+ * const retryLater = (code: TxkitErrorCode) => code === 'PREPARE_FAILED' || code === 'RETRYABLE';
+ */
 export type TxkitErrorCode =
   | 'CONFIGURATION'
   | 'PREPARE_FAILED'

@@ -4,7 +4,12 @@
  * no hook.
  */
 
-/** Crash and failure points of the two-phase coordinator. */
+/**
+ * Crash and failure points of the two-phase coordinator.
+ *
+ * @example
+ * const point: TwoPhaseFaultPoint = '2pc:after-decision';
+ */
 export type TwoPhaseFaultPoint =
   | '2pc:before-prepare'
   | '2pc:after-prepare'
@@ -13,7 +18,12 @@ export type TwoPhaseFaultPoint =
   | '2pc:before-commit'
   | '2pc:after-commit';
 
-/** Crash and failure points of the saga runner. */
+/**
+ * Crash and failure points of the saga runner.
+ *
+ * @example
+ * const point: SagaFaultPoint = 'saga:after-step-effect';
+ */
 export type SagaFaultPoint =
   | 'saga:before-step'
   | 'saga:after-step-effect'
@@ -22,13 +32,28 @@ export type SagaFaultPoint =
   | 'saga:after-compensation-effect'
   | 'saga:after-compensation-record';
 
-/** Crash and failure points of the outbox relay (around the publish of a claimed batch). */
+/**
+ * Crash and failure points of the outbox relay (around the publish of a claimed batch).
+ *
+ * @example
+ * const point: OutboxFaultPoint = 'outbox:after-publish';
+ */
 export type OutboxFaultPoint = 'outbox:before-publish' | 'outbox:after-publish';
 
-/** Every named fault point. */
+/**
+ * Every named fault point.
+ *
+ * @example
+ * const plan = new FaultPlan([{ point: '2pc:after-prepare' satisfies FaultPoint, kind: 'crash' }]);
+ */
 export type FaultPoint = TwoPhaseFaultPoint | SagaFaultPoint | OutboxFaultPoint;
 
-/** Where exactly a fault point was reached. */
+/**
+ * Where exactly a fault point was reached.
+ *
+ * @example
+ * const hook: FaultHook = (site: FaultSite) => console.log(site.point, site.participant ?? site.step);
+ */
 export interface FaultSite {
   point: FaultPoint;
   /** 2PC: the transaction id; saga: the saga id; outbox: the relay's name. */
@@ -45,6 +70,11 @@ export interface FaultSite {
  * Called at every fault point. It may return (no fault), throw any error (a failure at that point, handled as
  * the protocol handles real failures there), or throw a {@link SimulatedCrash} (the process "dies" there).
  * Public so that users can prove their own flows with `txkit/testing`'s fault plans; never set in production.
+ *
+ * @example
+ * const faults: FaultHook = (site) => {
+ *   if (site.point === '2pc:after-decision') throw new SimulatedCrash(site);
+ * };
  */
 export type FaultHook = (site: FaultSite) => void | Promise<void>;
 
@@ -68,7 +98,13 @@ export class SimulatedCrash extends Error {
   }
 }
 
-/** Whether an error is a simulated crash (checked by name too, in case of two copies of the module). */
+/**
+ * Whether an error is a simulated crash (checked by name too, in case of two copies of the module).
+ *
+ * @example
+ * const error = await coordinator.transaction(work).catch((e: unknown) => e);
+ * if (isSimulatedCrash(error)) await restartedCoordinator.recover();
+ */
 export function isSimulatedCrash(error: unknown): error is SimulatedCrash {
   return (
     error instanceof SimulatedCrash || (error as { name?: string } | undefined)?.name === 'SimulatedCrash'

@@ -2,7 +2,12 @@ import type pg from 'pg';
 import { withClient } from './queryable.js';
 import { quoteSchema } from './schema-name.js';
 
-/** One numbered migration of a component. `sql` may contain `:SCHEMA`, replaced by the quoted schema name. */
+/**
+ * One numbered migration of a component. `sql` may contain `:SCHEMA`, replaced by the quoted schema name.
+ *
+ * @example
+ * const m: Migration = { version: 1, sql: 'CREATE TABLE :SCHEMA.things (id int PRIMARY KEY)' };
+ */
 export interface Migration {
   version: number;
   sql: string;

@@ -1,6 +1,11 @@
 import { isConnectionError } from './queryable.js';
 
-/** PostgreSQL SQLSTATE codes txkit reacts to. */
+/**
+ * PostgreSQL SQLSTATE codes txkit reacts to.
+ *
+ * @example
+ * if ((error as { code?: string }).code === PgCode.uniqueViolation) throw new StepRejectedError('seat-taken');
+ */
 export const PgCode = {
   serializationFailure: '40001',
   deadlockDetected: '40P01',
@@ -15,6 +20,9 @@ export const PgCode = {
 /**
  * Retry policy as data: SQLSTATE codes (or classes, ending in `*`) whose failure is transient, so the same
  * work may succeed when run again. Connection loss is retryable too (see {@link isRetryablePostgresError}).
+ *
+ * @example
+ * console.log(retryablePostgresCodes.includes('40001')); // true: serialization failure
  */
 export const retryablePostgresCodes: readonly string[] = [
   PgCode.serializationFailure,

@@ -1,6 +1,11 @@
 import type pg from 'pg';
 
-/** Anything that runs a query: a `pg.Pool`, a `pg.PoolClient` or a `pg.Client`. */
+/**
+ * Anything that runs a query: a `pg.Pool`, a `pg.PoolClient` or a `pg.Client`.
+ *
+ * @example
+ * const count = async (db: Queryable) => (await db.query('SELECT count(*) FROM seats')).rows[0].count;
+ */
 export type Queryable = Pick<pg.Pool, 'query'>;
 
 /** A SQL statement with its parameters, as the SQL modules return them (pg-boss `plans.ts` style). */
@@ -52,7 +57,12 @@ export async function withTransaction<T>(
   });
 }
 
-/** Whether an error means the connection itself is unusable (so the client must not go back to the pool). */
+/**
+ * Whether an error means the connection itself is unusable (so the client must not go back to the pool).
+ *
+ * @example
+ * try { await client.query(sql); client.release(); } catch (e) { client.release(isConnectionError(e)); throw e; }
+ */
 export function isConnectionError(error: unknown): boolean {
   const e = error as { code?: string; message?: string } | undefined;
   if (!e) return false;

@@ -1,6 +1,11 @@
 import { ConfigurationError } from '../errors.js';
 
-/** Default schema for txkit's own tables (decision log, saga log, barrier, outbox). */
+/**
+ * Default schema for txkit's own tables (decision log, saga log, barrier, outbox).
+ *
+ * @example
+ * await pool.query(`SELECT count(*) FROM ${DEFAULT_SCHEMA}.saga WHERE status = 'failed'`);
+ */
 export const DEFAULT_SCHEMA = 'txkit';
 
 const identifier = /^[a-z_][a-z0-9_]{0,62}$/;

@@ -2,6 +2,10 @@
  * A periodic background pass (recovery, cleanup, relay polling) as a start/stop service: passes never overlap,
  * `stop()` waits for the pass in progress, and a failing pass is reported through `onError` (never an
  * unhandled rejection) and retried at the next tick.
+ *
+ * @example
+ * const service: BackgroundService = coordinator.startRecovery({ intervalMs: 5_000 });
+ * process.on('SIGTERM', () => service.stop());
  */
 export interface BackgroundService {
   /** Runs a pass now (or waits for the one in progress and runs another) and resolves when it is done. */
@@ -12,7 +16,12 @@ export interface BackgroundService {
   readonly stopped: boolean;
 }
 
-/** Options of {@link startBackgroundService}. */
+/**
+ * Options of {@link startBackgroundService}.
+ *
+ * @example
+ * const options: BackgroundServiceOptions = { intervalMs: 60_000, pass: cleanup, onError: (e) => log.warn(e) };
+ */
 export interface BackgroundServiceOptions {
   /** Time between the end of one pass and the start of the next. */
   intervalMs: number;
