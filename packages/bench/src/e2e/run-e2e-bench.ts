@@ -33,6 +33,7 @@ export async function runE2eScenario(
     scenario.crash?.concurrency ?? 1,
   );
   const cluster = await openBenchCluster({ poolSize: 8 });
+  const server = cluster.server;
   const summaries: CellSummary[] = [];
   const audits: LibraryBenchResult['audits'] = [];
   const crashes: LibraryBenchResult['crashes'] = [];
@@ -159,7 +160,7 @@ export async function runE2eScenario(
       seatCount: 3000,
       ...(scenario.crash ? { crash: scenario.crash } : {}),
     },
-    server: {},
+    server,
     modes: scenario.modes.map((name) => ({
       name,
       description: `the demo API's ${name} booking over HTTP (${[...notes].join('; ')})`,
