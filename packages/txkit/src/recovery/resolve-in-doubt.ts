@@ -26,6 +26,7 @@ export interface InDoubtRecoveryOptions {
   decisionRetentionMs: number;
   /** Resolve every txkit coordinator's gids on these databases, not only this coordinator's. */
   allCoordinators: boolean;
+  /** Called once per branch this pass finished (the coordinator turns it into its `recovered` event). */
   onRecovered(event: RecoveredEvent): void;
 }
 
