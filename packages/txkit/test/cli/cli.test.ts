@@ -181,6 +181,15 @@ describe('txkit CLI', () => {
       await dbs.on('a').pool.query('DELETE FROM txkit.saga');
     });
 
+    it('status: a schema without txkit tables says so instead of failing', async () => {
+      const r = await cli('status', '--schema', 'not_migrated', '--json');
+      expect(r.code).toBe(0);
+      expect(JSON.parse(r.out)).toMatchObject({ decisionLog: 'missing', sagas: null, prepared: [] });
+      expect((await cli('status', '--schema', 'not_migrated')).out).toContain(
+        'no saga log in schema not_migrated',
+      );
+    });
+
     it('status: nothing to report exits 0', async () => {
       const r = await cli('status');
       expect(r.code).toBe(0);
