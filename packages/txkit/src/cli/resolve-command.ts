@@ -37,7 +37,8 @@ export interface ResolveReport {
  *
  * Refuses (throws) to contradict a recorded decision unless `force`, and refuses a commit with no recorded
  * decision unless `force`: under presumed abort, "no decision" may mean some branch never prepared, so
- * committing the others would make the transaction half-done.
+ * committing the others would make the transaction half-done. A commit with no decision is refused even with
+ * `force` while the transaction is younger than the prepare timeout (its coordinator may still decide).
  */
 export async function resolveTransaction(
   settings: CliSettings,
@@ -78,6 +79,15 @@ export async function resolveTransaction(
       if (held === 'abort') decision = 'recorded';
       else previous = held;
     } else {
+      // Even with --force: a coordinator still inside its prepare timeout may be about to write its own decision,
+      // and would read the operator's commit row as recovery's abort (its insert conflicts) and roll back.
+      const youngest = Math.min(...branches.map((b) => b.ageMs));
+      if (youngest < settings.prepareTimeoutMs) {
+        throw new Refusal(
+          `transaction ${parsed.transactionId} prepared ${Math.round(youngest)} ms ago, within the prepare timeout ` +
+            `(${settings.prepareTimeoutMs} ms): its coordinator may still decide. Wait, or use --abort (fenced).`,
+        );
+      }
       if (!request.force) {
         throw new Refusal(
           `no decision is recorded for transaction ${parsed.transactionId}, which means abort (presumed abort): ` +
@@ -113,9 +123,14 @@ export async function resolveTransaction(
       const pool = participants.get(branch.participant)!;
       try {
         const result = await finishPrepared((sql) => pool.query(sql), branch.gid, request.outcome);
-        return { ...branch, result };
+        return { participant: branch.participant, gid: branch.gid, result };
       } catch (error) {
-        return { ...branch, result: 'failed', error: describeError(error) };
+        return {
+          participant: branch.participant,
+          gid: branch.gid,
+          result: 'failed',
+          error: describeError(error),
+        };
       }
     }),
   );
@@ -133,11 +148,11 @@ export async function resolveTransaction(
 async function preparedBranchesOf(
   participants: Map<string, pg.Pool>,
   prefix: string,
-): Promise<{ participant: string; gid: string }[]> {
+): Promise<{ participant: string; gid: string; ageMs: number }[]> {
   const found = await Promise.all(
     [...participants].map(async ([participant, pool]) => {
-      const { rows } = await pool.query<{ gid: string }>(selectPreparedTransactions(prefix));
-      return rows.map((row) => ({ participant, gid: row.gid }));
+      const { rows } = await pool.query<{ gid: string; age_ms: number }>(selectPreparedTransactions(prefix));
+      return rows.map((row) => ({ participant, gid: row.gid, ageMs: row.age_ms }));
     }),
   );
   return found.flat();

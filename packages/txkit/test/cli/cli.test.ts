@@ -319,13 +319,20 @@ describe('txkit CLI', () => {
       expect(await rowsOf(decided.id)).toEqual([1, 1]);
 
       const undecided = await prepareTransaction();
-      r = await cli('resolve', undecided.seats, '--commit', '--json');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      r = await cli('resolve', undecided.seats, '--commit', '--json', '--prepare-timeout-ms', '10');
       expect(r.code).toBe(1);
       expect(JSON.parse(r.out).refused).toContain('presumed abort');
       expect(await decisionOf(undecided.id)).toBeUndefined();
       expect(await preparedGids()).toHaveLength(2);
 
-      r = await cli('resolve', undecided.seats, '--commit', '--force');
+      // Within the prepare timeout its coordinator may still decide: refused even with --force.
+      r = await cli('resolve', undecided.seats, '--commit', '--force', '--prepare-timeout-ms', '600000');
+      expect(r).toMatchObject({ code: 1, err: expect.stringContaining('within the prepare timeout') });
+      expect(await decisionOf(undecided.id)).toBeUndefined();
+
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      r = await cli('resolve', undecided.seats, '--commit', '--force', '--prepare-timeout-ms', '10');
       expect(r.code).toBe(0);
       expect(await decisionOf(undecided.id)).toBe('commit');
       expect(await rowsOf(undecided.id)).toEqual([1, 1]);
