@@ -81,7 +81,7 @@ export async function ensureLease(env: ExecutionEnv, state: SagaState): Promise<
   if (Date.now() <= state.lease.deadline) return;
   const since = Date.now();
   env.countStatement();
-  const { rows } = await env.pool.query(extendLeases(env.schema, [state.lease.token], env.leaseMs));
+  const { rows } = await env.pool.query(extendLeases(env.schema, [state.lease], env.leaseMs));
   if (rows.length === 1 && !state.lease.controller.signal.aborted) {
     env.leases.renewed(state.lease, since);
     return;

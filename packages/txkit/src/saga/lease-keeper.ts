@@ -106,11 +106,7 @@ export class LeaseKeeper {
     try {
       this.#onStatement();
       const { rows } = await this.#pool.query<{ lease_token: string }>(
-        extendLeases(
-          this.#schema,
-          leases.map((l) => l.token),
-          this.#leaseMs,
-        ),
+        extendLeases(this.#schema, leases, this.#leaseMs),
       );
       const valid = new Set(rows.map((r) => r.lease_token));
       for (const lease of leases) {

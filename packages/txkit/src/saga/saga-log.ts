@@ -357,12 +357,20 @@ export function failSaga(
   };
 }
 
-/** Extends the leases this runner still holds; returns the tokens that are still valid. */
-export function extendLeases(schema: string, tokens: string[], leaseMs: number): Statement {
+/**
+ * Extends the leases this runner still holds (by saga id, through the primary key, and token); returns the
+ * tokens that are still valid.
+ */
+export function extendLeases(
+  schema: string,
+  leases: readonly { sagaId: string; token: string }[],
+  leaseMs: number,
+): Statement {
   return {
     text: `UPDATE ${schema}.saga SET lease_until = ${lease(leaseMs)}
-           WHERE lease_token = ANY($1::uuid[]) AND status IN ('running', 'compensating') RETURNING lease_token`,
-    values: [tokens],
+           WHERE id = ANY($1::uuid[]) AND lease_token = ANY($2::uuid[]) AND status IN ('running', 'compensating')
+           RETURNING lease_token`,
+    values: [leases.map((l) => l.sagaId), leases.map((l) => l.token)],
   };
 }
 
