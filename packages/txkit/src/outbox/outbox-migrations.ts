@@ -6,6 +6,9 @@ import type { Migration } from '../db/migrations.js';
 /**
  * The outbox component's migrations, in order: the outbox and inbox tables, and the step results of remote saga
  * participants (the messaging side of txkit shares one component).
+ *
+ * @example
+ * await runMigrations(pool, { schema: 'txkit', component: 'outbox', migrations: outboxMigrations });
  */
 export const outboxMigrations: readonly Migration[] = [
   { version: 1, sql: m1 },

@@ -18,7 +18,12 @@ import {
 } from './outbox-sql.js';
 import { RelayListener } from './relay-listener.js';
 
-/** Options of {@link OutboxRelay}. */
+/**
+ * Options of {@link OutboxRelay}.
+ *
+ * @example
+ * new OutboxRelay({ pool, bus, batchSize: 200, pollIntervalMs: 500, retentionMs: 24 * 3600_000 });
+ */
 export interface OutboxRelayOptions {
   /** The database holding the outbox table. */
   pool: pg.Pool;
@@ -44,7 +49,12 @@ export interface OutboxRelayOptions {
   faults?: FaultHook;
 }
 
-/** Events of {@link OutboxRelay}. */
+/**
+ * Events of {@link OutboxRelay}.
+ *
+ * @example
+ * relay.on('published', ({ count }) => metrics.outboxPublished.inc(count));
+ */
 export interface OutboxRelayEvents {
   /** A batch was published, confirmed and marked sent. */
   published: (batch: { relay: string; count: number; firstId: string; lastId: string }) => void;

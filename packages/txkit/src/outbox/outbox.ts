@@ -6,13 +6,23 @@ import { DEFAULT_SCHEMA, quoteSchema } from '../db/schema-name.js';
 import { outboxMigrations } from './outbox-migrations.js';
 import { insertInboxMessage, insertMessage, notifyRelays } from './outbox-sql.js';
 
-/** Options of {@link Outbox}. */
+/**
+ * Options of {@link Outbox}.
+ *
+ * @example
+ * const outbox = new Outbox({ schema: 'billing' });
+ */
 export interface OutboxOptions {
   /** Schema of the outbox and inbox tables (default `txkit`). */
   schema?: string;
 }
 
-/** Options of {@link Outbox.enqueue}. */
+/**
+ * Options of {@link Outbox.enqueue}.
+ *
+ * @example
+ * await outbox.enqueue(client, 'seat.booked', event, { key: `screening-${id}`, notify: false });
+ */
 export interface EnqueueOptions {
   /** Ordering key: the relay publishes the messages of one key in the order they were enqueued. */
   key?: string | null;
@@ -27,7 +37,12 @@ export interface EnqueueOptions {
   notify?: boolean;
 }
 
-/** What {@link Outbox.enqueue} wrote. */
+/**
+ * What {@link Outbox.enqueue} wrote.
+ *
+ * @example
+ * const { messageId } = await outbox.enqueue(client, 'seat.booked', event);
+ */
 export interface EnqueuedMessage {
   id: string;
   messageId: string;

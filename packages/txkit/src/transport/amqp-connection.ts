@@ -4,7 +4,12 @@ import { TransportError } from '../errors.js';
 import { type AmqpConsumer, type ConsumeOptions, ConsumerRegistration } from './amqp-consumer.js';
 import { type BackoffOptions, backoffDelay, sleep } from './backoff.js';
 
-/** Options of {@link AmqpConnection}. */
+/**
+ * Options of {@link AmqpConnection}.
+ *
+ * @example
+ * new AmqpConnection({ url: process.env.AMQP_URL!, name: 'api-1', heartbeatSeconds: 5 });
+ */
 export interface AmqpConnectionOptions {
   /** Broker URL, e.g. `amqp://guest:guest@127.0.0.1:5672`. */
   url: string;
@@ -18,7 +23,12 @@ export interface AmqpConnectionOptions {
   reconnect?: BackoffOptions;
 }
 
-/** Events of {@link AmqpConnection}. */
+/**
+ * Events of {@link AmqpConnection}.
+ *
+ * @example
+ * amqp.on('reconnecting', ({ attempt, delayMs }) => log.warn({ attempt, delayMs }, 'RabbitMQ down'));
+ */
 export interface AmqpConnectionEvents {
   /** A connection is open and the topology is declared; `attempt` is the number of failed attempts before it. */
   connected: (info: { attempt: number }) => void;
@@ -28,6 +38,7 @@ export interface AmqpConnectionEvents {
   reconnecting: (info: { attempt: number; delayMs: number; error: unknown }) => void;
   /** The broker stopped reading from this connection (resource alarm); publishes wait. */
   blocked: (reason: string) => void;
+  /** The broker reads from this connection again. */
   unblocked: () => void;
   /** A failure that is not a lost connection: a topology declaration, a consumer handler, a cancelled consumer. */
   error: (error: unknown) => void;
@@ -35,7 +46,14 @@ export interface AmqpConnectionEvents {
   closed: () => void;
 }
 
-/** Declares exchanges, queues and bindings; runs on every (re)connect, as a RabbitMQ restart may have lost them. */
+/**
+ * Declares exchanges, queues and bindings; runs on every (re)connect, as a RabbitMQ restart may have lost them.
+ *
+ * @example
+ * const topology: AmqpTopology = async (ch) => {
+ *   await ch.assertQueue('payments.commands', { durable: true });
+ * };
+ */
 export type AmqpTopology = (channel: Channel) => Promise<void>;
 
 type Waiter = { resolve: (model: ChannelModel) => void; reject: (error: unknown) => void };

@@ -2,7 +2,12 @@ import type { Channel, ChannelModel, ConsumeMessage } from 'amqplib';
 import { TransportError } from '../errors.js';
 import { sleep } from './backoff.js';
 
-/** Options of {@link AmqpConnection.consume}. */
+/**
+ * Options of {@link AmqpConnection.consume}.
+ *
+ * @example
+ * await amqp.consume('work', handle, { prefetch: 4, requeueDelayMs: 500 });
+ */
 export interface ConsumeOptions {
   /** Unacknowledged messages the broker hands this consumer at once (default 16). */
   prefetch?: number;
@@ -10,7 +15,13 @@ export interface ConsumeOptions {
   requeueDelayMs?: number;
 }
 
-/** A running consumer. */
+/**
+ * A running consumer.
+ *
+ * @example
+ * const consumer = await amqp.consume('work', handle);
+ * await consumer.cancel();
+ */
 export interface AmqpConsumer {
   /** The queue consumed. */
   readonly queue: string;

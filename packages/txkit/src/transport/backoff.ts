@@ -1,4 +1,9 @@
-/** Exponential backoff with jitter, as used between reconnect attempts. */
+/**
+ * Exponential backoff with jitter, as used between reconnect attempts.
+ *
+ * @example
+ * new AmqpConnection({ url, reconnect: { initialDelayMs: 200, maxDelayMs: 30_000 } });
+ */
 export interface BackoffOptions {
   /** Delay before the first retry (default 100 ms). */
   initialDelayMs?: number;

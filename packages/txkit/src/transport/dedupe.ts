@@ -1,6 +1,14 @@
 import type { BusMessage, MessageHandler } from './message-bus.js';
 
-/** Remembers which message ids were handled. */
+/**
+ * Remembers which message ids were handled.
+ *
+ * @example
+ * const seen: SeenMessages = {
+ *   markSeen: async (id) => (await redis.set(`seen:${id}`, '1', 'EX', 86_400, 'NX')) === 'OK',
+ *   forget: async (id) => void (await redis.del(`seen:${id}`)),
+ * };
+ */
 export interface SeenMessages {
   /** Records `messageId`; resolves `true` the first time, `false` for a duplicate. */
   markSeen(messageId: string): boolean | Promise<boolean>;

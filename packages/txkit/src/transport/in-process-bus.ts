@@ -24,13 +24,23 @@ interface Queue {
   next: number;
 }
 
-/** Options of {@link InProcessBus}. */
+/**
+ * Options of {@link InProcessBus}.
+ *
+ * @example
+ * new InProcessBus({ redeliveryDelayMs: 1_000 });
+ */
 export interface InProcessBusOptions {
   /** Pause before a message whose handler failed is delivered again (default 100 ms). */
   redeliveryDelayMs?: number;
 }
 
-/** Events of {@link InProcessBus}. */
+/**
+ * Events of {@link InProcessBus}.
+ *
+ * @example
+ * bus.on('error', (error, message) => log.warn({ topic: message.topic }, String(error)));
+ */
 export interface InProcessBusEvents {
   /** A handler failed; the message is delivered again after a pause. */
   error: (error: unknown, message: BusMessage) => void;
@@ -73,6 +83,7 @@ export class InProcessBus extends EventEmitter<InProcessBusEvents> implements Me
     }
   }
 
+  /** Declares the queue and its bindings and delivers its messages to `handler`, acked when it resolves. */
   async subscribe<T = unknown>(options: SubscribeOptions, handler: MessageHandler<T>): Promise<Subscription> {
     const queue = this.#queue(options.queue);
     for (const topic of options.topics) queue.topics.add(topic);

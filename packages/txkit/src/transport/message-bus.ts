@@ -4,7 +4,12 @@
  * choosing the implementation.
  */
 
-/** A message to publish. */
+/**
+ * A message to publish.
+ *
+ * @example
+ * await bus.publish({ topic: 'seat.booked', messageId: randomUUID(), key: 'screening-7', payload: { seat: 'A1' } });
+ */
 export interface OutgoingMessage<T = unknown> {
   /** Routing topic, dot-separated words (`seat.booked`). */
   topic: string;
@@ -18,7 +23,12 @@ export interface OutgoingMessage<T = unknown> {
   headers?: Record<string, string>;
 }
 
-/** A delivered message. */
+/**
+ * A delivered message.
+ *
+ * @example
+ * await bus.subscribe({ queue: 'audit', topics: ['#'] }, async (m: BusMessage) => log.info(m.topic, m.messageId));
+ */
 export interface BusMessage<T = unknown> {
   topic: string;
   messageId: string;
@@ -29,7 +39,12 @@ export interface BusMessage<T = unknown> {
   redelivered: boolean;
 }
 
-/** Where a subscription reads from. */
+/**
+ * Where a subscription reads from.
+ *
+ * @example
+ * await bus.subscribe({ queue: 'read-model', topics: ['seat.*', 'payment.refunded'], prefetch: 32 }, apply);
+ */
 export interface SubscribeOptions {
   /** Durable queue name; subscribers sharing a name compete for its messages, different names each get a copy. */
   queue: string;
@@ -39,13 +54,24 @@ export interface SubscribeOptions {
   prefetch?: number;
 }
 
-/** A running subscription. */
+/**
+ * A running subscription.
+ *
+ * @example
+ * const subscription = await bus.subscribe({ queue: 'q', topics: ['#'] }, handle);
+ * await subscription.cancel();
+ */
 export interface Subscription {
   /** Stops delivery and waits for the handlers in progress. */
   cancel(): Promise<void>;
 }
 
-/** Handles one message; a rejection has it redelivered later (at-least-once). */
+/**
+ * Handles one message; a rejection has it redelivered later (at-least-once).
+ *
+ * @example
+ * const handler: MessageHandler<{ seat: string }> = async (m) => console.log(m.payload.seat);
+ */
 export type MessageHandler<T = unknown> = (message: BusMessage<T>) => Promise<void>;
 
 /**
@@ -58,6 +84,7 @@ export type MessageHandler<T = unknown> = (message: BusMessage<T>) => Promise<vo
 export interface MessageBus {
   /** Resolves once the message is durably accepted (a broker confirm, or queued in memory). */
   publish(message: OutgoingMessage, signal?: AbortSignal): Promise<void>;
+  /** Declares the queue and its bindings and delivers its messages to `handler`, acked when it resolves. */
   subscribe<T = unknown>(options: SubscribeOptions, handler: MessageHandler<T>): Promise<Subscription>;
 }
 

@@ -9,7 +9,12 @@ import type {
   Subscription,
 } from './message-bus.js';
 
-/** Options of {@link RabbitMqBus}. */
+/**
+ * Options of {@link RabbitMqBus}.
+ *
+ * @example
+ * new RabbitMqBus(amqp, { exchange: 'cinema.events' });
+ */
 export interface RabbitMqBusOptions {
   /** Durable topic exchange the messages go through (default `txkit.events`). */
   exchange?: string;
@@ -54,6 +59,7 @@ export class RabbitMqBus implements MessageBus {
     );
   }
 
+  /** Declares the queue and its bindings and delivers its messages to `handler`, acked when it resolves. */
   async subscribe<T = unknown>(options: SubscribeOptions, handler: MessageHandler<T>): Promise<Subscription> {
     await this.#declareExchange();
     await this.#connection.addTopology(async (channel) => {

@@ -3,10 +3,20 @@
  * on the participant's durable queue, one reply per command on the runner's reply queue.
  */
 
-/** Which side of a step a command asks for. */
+/**
+ * Which side of a step a command asks for.
+ *
+ * @example
+ * if (command.kind === 'compensate') await refund(client, command.output);
+ */
 export type RemoteStepKind = 'action' | 'compensate';
 
-/** A command to a participant. */
+/**
+ * A command to a participant.
+ *
+ * @example
+ * participant.handle<Booking, Payment>('charge', { action: (client, cmd: RemoteCommand<Booking>) => charge(client, cmd.input) });
+ */
 export interface RemoteCommand<Input = unknown> {
   sagaId: string;
   sagaName: string;
@@ -21,7 +31,12 @@ export interface RemoteCommand<Input = unknown> {
   output?: unknown;
 }
 
-/** A participant's answer. */
+/**
+ * A participant's answer.
+ *
+ * @example
+ * const reply: RemoteReply = { status: 'rejected', reason: 'payment-declined', message: 'insufficient funds' };
+ */
 export type RemoteReply =
   /** Applied, or already applied before (`duplicate`, with the first run's output). */
   | { status: 'ok'; output: unknown; duplicate: boolean }

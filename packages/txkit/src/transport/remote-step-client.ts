@@ -11,7 +11,12 @@ import {
   type RemoteReply,
 } from './remote-protocol.js';
 
-/** Options of {@link RemoteStepClient}. */
+/**
+ * Options of {@link RemoteStepClient}.
+ *
+ * @example
+ * new RemoteStepClient(amqp, { replyQueue: `replies.${hostname()}`, replyQueueExpiresMs: 600_000 });
+ */
 export interface RemoteStepClientOptions {
   /** Name of this runner's reply queue (default `txkit.replies.<uuid>`): one per runner process. */
   replyQueue?: string;

@@ -3,7 +3,12 @@ import type { CompensationContext, StepContext, StepOptions, StepOutputs } from 
 import type { RemoteCommand, RemoteReply, RemoteStepKind } from './remote-protocol.js';
 import type { RemoteStepClient } from './remote-step-client.js';
 
-/** Options of {@link remoteStep}. */
+/**
+ * Options of {@link remoteStep}.
+ *
+ * @example
+ * remoteStep<Booking>(remote, { queue: 'tickets.commands', compensate: false });
+ */
 export interface RemoteStepOptions {
   /** The participant's durable command queue. */
   queue: string;

@@ -13,7 +13,15 @@ import type { AmqpConsumer } from './amqp-consumer.js';
 import { deleteOldResults, insertResult, selectResult } from './participant-sql.js';
 import { decodeMessage, encodeMessage, type RemoteCommand, type RemoteReply } from './remote-protocol.js';
 
-/** The handlers of one step on a participant. Both run inside the participant's local transaction. */
+/**
+ * The handlers of one step on a participant. Both run inside the participant's local transaction.
+ *
+ * @example
+ * participant.handle<Booking, { ticketId: number }>('issue-ticket', {
+ *   action: async (client, cmd) => issue(client, cmd.sagaId, cmd.input),
+ *   compensate: async (client, cmd) => voidTicket(client, cmd.output?.ticketId),
+ * });
+ */
 export interface ParticipantStepHandlers<Input = unknown, Output = unknown> {
   /** The business write of the action; its return value is the step's output (JSON). */
   action: (client: pg.PoolClient, command: RemoteCommand<Input>) => Promise<Output> | Output;
@@ -24,7 +32,12 @@ export interface ParticipantStepHandlers<Input = unknown, Output = unknown> {
   ) => Promise<void> | void;
 }
 
-/** Options of {@link SagaParticipant}. */
+/**
+ * Options of {@link SagaParticipant}.
+ *
+ * @example
+ * new SagaParticipant(amqp, { pool: ticketsPool, queue: 'tickets.commands', prefetch: 16 });
+ */
 export interface SagaParticipantOptions {
   /** The participant's own database: business tables, barrier and step results. */
   pool: pg.Pool;
@@ -36,7 +49,12 @@ export interface SagaParticipantOptions {
   schema?: string;
 }
 
-/** What became of one command. */
+/**
+ * What became of one command.
+ *
+ * @example
+ * participant.on('handled', ({ outcome }) => metrics.commands.inc({ outcome }));
+ */
 export type ParticipantOutcome =
   | 'applied'
   | 'duplicate'
@@ -47,7 +65,12 @@ export type ParticipantOutcome =
   | 'failed'
   | 'unknown-step';
 
-/** Events of {@link SagaParticipant}. */
+/**
+ * Events of {@link SagaParticipant}.
+ *
+ * @example
+ * participant.on('error', (error) => log.error(error));
+ */
 export interface SagaParticipantEvents {
   /** A command was handled and answered. */
   handled: (info: {
