@@ -36,8 +36,8 @@ export interface ApiRuntimeOptions {
   /** Interval of recovery passes and relay polling (default 2 s / 250 ms). */
   recoveryIntervalMs?: number;
   relayPollMs?: number;
-  /** Interval of the stale-booking sweep (default 10 s). */
-  sweepIntervalMs?: number;
+  /** Interval of the stale-booking sweep (default 10 s); `false`: no background sweep (tests run it themselves). */
+  sweepIntervalMs?: number | false;
 }
 
 /** One running API instance: its HTTP server, its parts, and how to stop it. */
@@ -122,13 +122,16 @@ export async function startApi(o: ApiRuntimeOptions): Promise<ApiRuntime> {
     });
     await readModel.start();
   }
-  const sweeper = startStaleBookingSweeper({
-    dbs,
-    engine,
-    prepareTimeoutMs: config.PREPARE_TIMEOUT_MS,
-    intervalMs: o.sweepIntervalMs,
-    onError: (error) => logger.warn({ err: error }, 'stale booking sweep failed; retried next pass'),
-  });
+  const sweeper =
+    o.sweepIntervalMs === false
+      ? undefined
+      : startStaleBookingSweeper({
+          dbs,
+          engine,
+          prepareTimeoutMs: config.PREPARE_TIMEOUT_MS,
+          intervalMs: o.sweepIntervalMs,
+          onError: (error) => logger.warn({ err: error }, 'stale booking sweep failed; retried next pass'),
+        });
   const relay = new OutboxRelay({ pool: dbs.seats, bus: o.bus, pollIntervalMs: o.relayPollMs ?? 250 });
   relay.on('error', (error) => logger.warn({ err: error }, 'outbox relay pass failed; rows stay pending'));
   relay.start();
@@ -167,7 +170,7 @@ export async function startApi(o: ApiRuntimeOptions): Promise<ApiRuntime> {
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await readModel?.stop();
       await relay.stop();
-      await sweeper.stop();
+      await sweeper?.stop();
       await engine.stop();
       if (ownDbs) await closeDatabases(dbs);
     },
