@@ -1,9 +1,4 @@
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { withTransaction } from '../../src/db/queryable.js';
 import { Outbox } from '../../src/outbox/outbox.js';
@@ -19,6 +14,7 @@ import { AmqpConnection } from '../../src/transport/amqp-connection.js';
 import { dropDuplicates } from '../../src/transport/dedupe.js';
 import type { BusMessage } from '../../src/transport/message-bus.js';
 import { RabbitMqBus } from '../../src/transport/rabbitmq-bus.js';
+import { type BundledFixture, bundleFixture } from '../support/bundle-fixture.js';
 import { deleteQueues, uniqueName } from '../transport/broker-control.js';
 
 /**
@@ -30,30 +26,17 @@ describe('an outbox relay process killed after publishing, before marking sent',
   const exchange = `${prefix}.events`;
   const schema = 'outbox_kill';
   let dbs: TestDatabases;
-  let bundleDir: string;
-  let bundle: string;
+  let fixture: BundledFixture;
 
   beforeAll(async () => {
     await assertRabbitMqReachable();
     dbs = await createTestDatabases(testCluster(), 'relay process kill');
-    bundleDir = await mkdtemp(join(tmpdir(), 'txkit-doomed-relay-'));
-    bundle = join(bundleDir, 'doomed-relay.cjs');
-    await build({
-      entryPoints: [fileURLToPath(new URL('./fixtures/doomed-relay.ts', import.meta.url))],
-      bundle: true,
-      platform: 'node',
-      format: 'cjs',
-      target: 'node20',
-      outfile: bundle,
-      loader: { '.sql': 'text' },
-      external: ['pg-native', 'pg-cloudflare', 'cloudflare:sockets'],
-      logLevel: 'silent',
-    });
+    fixture = await bundleFixture(new URL('./fixtures/doomed-relay.ts', import.meta.url));
   });
   afterAll(async () => {
     await deleteQueues([`${prefix}.raw`, `${prefix}.deduped`]);
     await dbs?.drop();
-    if (bundleDir) await rm(bundleDir, { recursive: true, force: true });
+    await fixture?.remove();
   });
 
   it('re-publishes the batch with the same message ids; a deduplicating consumer sees each event once', async () => {
@@ -92,7 +75,7 @@ describe('an outbox relay process killed after publishing, before marking sent',
       exchange,
       schema,
     };
-    const child = spawn(process.execPath, [bundle, JSON.stringify(config)], {
+    const child = spawn(process.execPath, [fixture.file, JSON.stringify(config)], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stderr = '';

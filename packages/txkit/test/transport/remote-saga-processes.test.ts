@@ -1,9 +1,4 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SagaOutcome } from '../../src/saga/saga-outcome.js';
@@ -17,6 +12,7 @@ import {
 } from '../../src/testing/index.js';
 import { AmqpConnection } from '../../src/transport/amqp-connection.js';
 import { RemoteStepClient } from '../../src/transport/remote-step-client.js';
+import { type BundledFixture, bundleFixture } from '../support/bundle-fixture.js';
 import { closeConnectionsFromServer, deleteQueues, uniqueName } from './broker-control.js';
 import { type BookingInput, bookingSaga, createEffectTable, ROLES, type Role } from './fixtures/booking.js';
 
@@ -30,7 +26,7 @@ const instanceOf: Record<Role, string> = { seats: 'a', payments: 'b', tickets: '
 // Tickets first: its in-flight commands are the ones the cut must catch.
 const connectionNames = ['tickets', 'seats', 'payments', 'runner'].map((name) => `${prefix}.${name}`);
 let dbs: TestDatabases;
-let bundleDir: string;
+let fixture: BundledFixture;
 let amqp: AmqpConnection;
 let remote: RemoteStepClient;
 let runner: SagaRunner;
@@ -118,20 +114,8 @@ beforeAll(async () => {
   await assertRabbitMqReachable();
   dbs = await createTestDatabases(testCluster(), 'remote saga processes');
   for (const role of ROLES) await createEffectTable(pool(role), role);
-  bundleDir = await mkdtemp(join(tmpdir(), 'txkit-participant-'));
-  const bundle = join(bundleDir, 'participant.cjs');
-  await build({
-    entryPoints: [fileURLToPath(new URL('./fixtures/participant-process.ts', import.meta.url))],
-    bundle: true,
-    platform: 'node',
-    format: 'cjs',
-    target: 'node20',
-    outfile: bundle,
-    loader: { '.sql': 'text' },
-    external: ['pg-native', 'pg-cloudflare', 'cloudflare:sockets'],
-    logLevel: 'silent',
-  });
-  await Promise.all(ROLES.map((role) => startProcess(bundle, role)));
+  fixture = await bundleFixture(new URL('./fixtures/participant-process.ts', import.meta.url));
+  await Promise.all(ROLES.map((role) => startProcess(fixture.file, role)));
   amqp = new AmqpConnection({
     url: testAmqpUrl(),
     name: `${prefix}.runner`,
@@ -160,7 +144,7 @@ afterAll(async () => {
   );
   await deleteQueues([...Object.values(queues), `${prefix}.replies`]);
   await dbs?.drop();
-  if (bundleDir) await rm(bundleDir, { recursive: true, force: true });
+  await fixture?.remove();
 });
 
 describe('a saga over three participant processes', () => {

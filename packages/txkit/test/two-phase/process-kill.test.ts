@@ -1,11 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabases, type TestDatabases, testCluster } from '../../src/testing/index.js';
+import { type BundledFixture, bundleFixture } from '../support/bundle-fixture.js';
 import {
   coordinatorOptions,
   copiesOf,
@@ -26,35 +22,22 @@ import {
 describe('2PC with a coordinator process killed by SIGKILL', () => {
   const cluster = testCluster();
   let dbs: TestDatabases;
-  let bundleDir: string;
-  let bundle: string;
+  let fixture: BundledFixture;
 
   beforeAll(async () => {
     dbs = await createTestDatabases(cluster, '2pc process kill');
     await createBookingTables(dbs);
     // The child runs the library's TypeScript source, bundled once (with the .sql migration as text).
-    bundleDir = await mkdtemp(join(tmpdir(), 'txkit-doomed-'));
-    bundle = join(bundleDir, 'doomed-coordinator.cjs');
-    await build({
-      entryPoints: [fileURLToPath(new URL('./fixtures/doomed-coordinator.ts', import.meta.url))],
-      bundle: true,
-      platform: 'node',
-      format: 'cjs',
-      target: 'node20',
-      outfile: bundle,
-      loader: { '.sql': 'text' },
-      external: ['pg-native', 'pg-cloudflare', 'cloudflare:sockets'],
-      logLevel: 'silent',
-    });
+    fixture = await bundleFixture(new URL('./fixtures/doomed-coordinator.ts', import.meta.url));
   });
   afterAll(async () => {
     await dbs.drop();
-    await rm(bundleDir, { recursive: true, force: true });
+    await fixture?.remove();
   });
 
   /** Starts the child and resolves once it prints that it reached its fault point. */
   function runUntil(config: object): Promise<ChildProcess> {
-    const child = spawn(process.execPath, [bundle, JSON.stringify(config)], {
+    const child = spawn(process.execPath, [fixture.file, JSON.stringify(config)], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     return new Promise((resolve, reject) => {
