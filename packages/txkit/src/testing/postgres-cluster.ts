@@ -133,11 +133,13 @@ export function clusterFromUrls(urls: string): PostgresCluster {
 }
 
 /**
- * The cluster of the current test run, as its global setup published it (see {@link setupTestCluster}).
+ * The cluster of the current test run, as its global setup published it (see {@link setupTestCluster}). Its
+ * servers are shared by the test files running in parallel: a test that stops or restarts a server should start
+ * its own with {@link startPostgresCluster} instead.
  *
  * @example
  * const cluster = testCluster();
- * await cluster.instance('b').restart({ mode: 'immediate' });
+ * const dbs = await createTestDatabases(cluster, 'my feature');
  */
 export function testCluster(): PostgresCluster {
   const description = process.env[TEST_CLUSTER_ENV];

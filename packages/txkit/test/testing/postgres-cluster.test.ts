@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   createTestDatabases,
   listPreparedTransactions,
+  startPostgresCluster,
   type TestDatabases,
   testCluster,
 } from '../../src/testing/index.js';
@@ -34,28 +35,35 @@ describe('test harness: three PostgreSQL instances', () => {
   });
 
   it('keeps a prepared transaction through a crash and restart of its server, then commits it', async () => {
-    const { pool, connectionString } = dbs.on('b');
-    await pool.query('CREATE TABLE notes (id int PRIMARY KEY, body text)');
-    const client = new pg.Client({ connectionString });
-    await client.connect();
-    client.on('error', () => {});
-    await client.query('BEGIN');
-    await client.query("INSERT INTO notes VALUES (1, 'survives')");
-    await client.query("PREPARE TRANSACTION 'harness-restart-1'");
-
-    // An immediate stop is a crash from PostgreSQL's point of view: no shutdown checkpoint.
-    await cluster.instance('b').restart({ mode: 'immediate' });
-    await client.end().catch(() => {});
-
-    const fresh = new pg.Pool({ connectionString });
+    // A private server: restarting one of the shared ones would cut the connections of test files running
+    // alongside this one.
+    const own = await startPostgresCluster({ names: ['solo'] });
+    const connectionString = own.instance('solo').connectionString;
     try {
-      expect((await listPreparedTransactions(fresh)).map((t) => t.gid)).toContain('harness-restart-1');
-      expect((await fresh.query('SELECT count(*)::int AS n FROM notes')).rows[0].n).toBe(0);
-      await fresh.query("COMMIT PREPARED 'harness-restart-1'");
-      expect((await fresh.query('SELECT body FROM notes WHERE id = 1')).rows[0].body).toBe('survives');
-      expect(await listPreparedTransactions(fresh, dbs.on('b').database)).toEqual([]);
+      const client = new pg.Client({ connectionString });
+      await client.connect();
+      client.on('error', () => {});
+      await client.query('CREATE TABLE notes (id int PRIMARY KEY, body text)');
+      await client.query('BEGIN');
+      await client.query("INSERT INTO notes VALUES (1, 'survives')");
+      await client.query("PREPARE TRANSACTION 'harness-restart-1'");
+
+      // An immediate stop is a crash from PostgreSQL's point of view: no shutdown checkpoint.
+      await own.instance('solo').restart({ mode: 'immediate' });
+      await client.end().catch(() => {});
+
+      const fresh = new pg.Pool({ connectionString });
+      try {
+        expect((await listPreparedTransactions(fresh)).map((t) => t.gid)).toContain('harness-restart-1');
+        expect((await fresh.query('SELECT count(*)::int AS n FROM notes')).rows[0].n).toBe(0);
+        await fresh.query("COMMIT PREPARED 'harness-restart-1'");
+        expect((await fresh.query('SELECT body FROM notes WHERE id = 1')).rows[0].body).toBe('survives');
+        expect(await listPreparedTransactions(fresh)).toEqual([]);
+      } finally {
+        await fresh.end();
+      }
     } finally {
-      await fresh.end();
+      await own.destroy();
     }
   });
 
