@@ -5,25 +5,8 @@ import type { Databases } from '../db/databases.js';
 import * as seatsSql from '../db/seats-sql.js';
 import { rows } from '../db/statement.js';
 import type { BookingEngine, BookingMode } from './booking-engine.js';
+import type { BookingRecord } from './booking-record.js';
 import type { BookingPlan, BookingResult } from './outcome.js';
-
-/** A booking as the API returns it. */
-export interface BookingRecord {
-  id: string;
-  customerId: number;
-  idempotencyKey: string;
-  requestHash: string;
-  screeningId: number;
-  seatIds: number[];
-  mode: BookingMode;
-  amountCents: number;
-  status: 'pending' | 'confirmed' | 'rejected' | 'cancelling' | 'cancelled';
-  reason: string | null;
-  message: string | null;
-  ticketCodes: string[] | null;
-  createdAt: string;
-  updatedAt: string;
-}
 
 /** A validated booking request; the customer comes from the session, the price from the database. */
 export interface BookingRequest {

@@ -3,7 +3,8 @@ import type { Databases } from '../db/databases.js';
 import * as seatsSql from '../db/seats-sql.js';
 import { rows } from '../db/statement.js';
 import type { BookingEngine } from './booking-engine.js';
-import { type BookingRecord, planOf } from './booking-service.js';
+import type { BookingRecord } from './booking-record.js';
+import { planOf } from './booking-service.js';
 
 export interface SweeperOptions {
   dbs: Databases;

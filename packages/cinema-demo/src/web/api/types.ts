@@ -1,6 +1,6 @@
 // Shapes of the demo API's answers, as the server sends them (see src/api/routes in this package). Where the
 // server has a plain type for an answer, it is imported from there (type-only: nothing of the server is bundled).
-import type { BookingMode } from '../../booking/booking-engine';
+import type { BookingRecord } from '../../booking/booking-record';
 
 export type {
   BookingMode,
@@ -60,21 +60,8 @@ export interface Payment {
   refundedAt: string | null;
 }
 
-export interface Booking {
-  id: string;
-  customerId: number;
-  idempotencyKey: string;
-  screeningId: number;
-  seatIds: number[];
-  mode: BookingMode;
-  amountCents: number;
-  status: 'pending' | 'confirmed' | 'rejected' | 'cancelling' | 'cancelled';
-  reason: string | null;
-  message: string | null;
-  ticketCodes: string[] | null;
-  createdAt: string;
-  updatedAt: string;
-}
+/** A booking as the API sends it: the server's record without its internal request hash. */
+export type Booking = Omit<BookingRecord, 'requestHash'>;
 
 /** A seat change pushed by the read model (`snapshot` carries every seat, `seats` only the changed ones). */
 export interface SeatsMessage {

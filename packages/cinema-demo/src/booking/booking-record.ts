@@ -1,0 +1,20 @@
+import type { BookingMode } from './booking-engine.js';
+
+// In a file of its own, free of server imports, so that the web UI can import the type too.
+/** A booking as stored in the seats database (the API sends it without `requestHash`). */
+export interface BookingRecord {
+  id: string;
+  customerId: number;
+  idempotencyKey: string;
+  requestHash: string;
+  screeningId: number;
+  seatIds: number[];
+  mode: BookingMode;
+  amountCents: number;
+  status: 'pending' | 'confirmed' | 'rejected' | 'cancelling' | 'cancelled';
+  reason: string | null;
+  message: string | null;
+  ticketCodes: string[] | null;
+  createdAt: string;
+  updatedAt: string;
+}
