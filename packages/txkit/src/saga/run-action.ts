@@ -23,7 +23,7 @@ import {
   selectSteps,
 } from './saga-log.js';
 import { serializeError } from './saga-outcome.js';
-import type { SagaState } from './saga-state.js';
+import { type SagaState, stepEvent } from './saga-state.js';
 import type { StepDefinition } from './saga-types.js';
 import { runAttempt } from './step-attempt.js';
 import { buildContext, inLogTransaction } from './step-context.js';
@@ -53,12 +53,7 @@ export function abandonsClient(error: unknown): boolean {
 export async function runAction(env: ExecutionEnv, state: SagaState, index: number): Promise<ActionResult> {
   const step = state.definition.steps[index]!;
   const last = index === state.definition.steps.length - 1;
-  const event = (attempt: number) => ({
-    sagaId: state.id,
-    name: state.definition.name,
-    step: step.name,
-    attempt,
-  });
+  const event = (attempt: number) => stepEvent(state, step.name, attempt);
   for (let attempt = 1; ; attempt++) {
     await ensureLease(env, state);
     env.emit('step:started', event(attempt));

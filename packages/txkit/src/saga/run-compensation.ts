@@ -12,7 +12,7 @@ import { backoffDelay, sleep } from './retry-policy.js';
 import { abandonsClient, stopsRunner } from './run-action.js';
 import { recordCompensation, type SerializedError } from './saga-log.js';
 import { serializeError } from './saga-outcome.js';
-import type { SagaState } from './saga-state.js';
+import { type SagaState, stepEvent } from './saga-state.js';
 import type { StepDefinition } from './saga-types.js';
 import { runAttempt } from './step-attempt.js';
 import { buildContext, inLogTransaction } from './step-context.js';
@@ -35,12 +35,7 @@ export async function runCompensation(
 ): Promise<CompensationResult> {
   const step = state.definition.steps[index]!;
   const policy = step.compensationRetry;
-  const event = (attempt: number) => ({
-    sagaId: state.id,
-    name: state.definition.name,
-    step: step.name,
-    attempt,
-  });
+  const event = (attempt: number) => stepEvent(state, step.name, attempt);
   for (let attempt = 1; ; attempt++) {
     await ensureLease(env, state);
     env.emit('compensation:started', event(attempt));

@@ -1,5 +1,6 @@
 import { ConfigurationError } from '../errors.js';
 import type { HeldLease } from './lease-keeper.js';
+import type { StepEvent } from './saga-events.js';
 import type { ActionRecord, SagaRow, SerializedError, StepRow } from './saga-log.js';
 import type { AnySagaDefinition, StepOutputs } from './saga-types.js';
 
@@ -116,4 +117,9 @@ export function compensationPlan(state: SagaState): number[] {
     plan.push(i);
   }
   return plan;
+}
+
+/** The payload of a step or compensation event of this saga. */
+export function stepEvent(state: SagaState, step: string, attempt: number): StepEvent {
+  return { sagaId: state.id, name: state.definition.name, step, attempt };
 }
