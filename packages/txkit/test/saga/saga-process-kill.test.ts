@@ -3,7 +3,12 @@ import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type BookingWorld, createBookingWorld, freshSchema } from './support/booking-fixture.js';
+import {
+  type BookingWorld,
+  createBookingWorld,
+  expectEverySagaSettledOnce,
+  freshSchema,
+} from './support/booking-fixture.js';
 import { bookingSaga } from './support/booking-saga.js';
 
 // A real process death: a child process runs a saga runner and is killed with SIGKILL in the middle of its
@@ -74,28 +79,7 @@ describe('saga runner killed with SIGKILL', () => {
       if (pass.resumed === 0) break;
     }
     expect(resumed).toBe(unfinished.length);
-    const { rows } = await world.logPool.query<{ id: string; status: string; input: { rejectAt?: string } }>(
-      `SELECT id, status, input FROM ${schema}.saga`,
-    );
-    expect(rows).toHaveLength(count);
-    for (const row of rows) {
-      const ledger = await world.ledger(row.id);
-      if (row.input.rejectAt) {
-        expect(row.status).toBe('compensated');
-        expect(ledger).toEqual({
-          seat: { action: 1, compensate: 1 },
-          pay: { action: 1, compensate: 1 },
-          ticket: { action: 0, compensate: 0 },
-        });
-      } else {
-        expect(row.status).toBe('completed');
-        expect(ledger).toEqual({
-          seat: { action: 1, compensate: 0 },
-          pay: { action: 1, compensate: 0 },
-          ticket: { action: 1, compensate: 0 },
-        });
-      }
-    }
+    await expectEverySagaSettledOnce(world, schema, count);
   });
 });
 

@@ -1,6 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FaultHook, isSimulatedCrash, SimulatedCrash, saga } from '../../src/index.js';
-import { type BookingWorld, createBookingWorld, freshSchema } from './support/booking-fixture.js';
+import {
+  type BookingWorld,
+  createBookingWorld,
+  expectEverySagaSettledOnce,
+  freshSchema,
+} from './support/booking-fixture.js';
 import { bookingSaga, stepNames } from './support/booking-saga.js';
 
 let world: BookingWorld;
@@ -72,28 +77,7 @@ describe('saga recovery', () => {
     }
     expect(total).toBe(resumed.length);
     expect(new Set(resumed).size).toBe(resumed.length); // nobody resumed a saga twice
-    const { rows } = await world.logPool.query<{ id: string; status: string; input: { rejectAt?: string } }>(
-      `SELECT id, status, input FROM ${schema}.saga`,
-    );
-    expect(rows).toHaveLength(count);
-    for (const row of rows) {
-      const ledger = await world.ledger(row.id);
-      if (row.input.rejectAt) {
-        expect(row.status).toBe('compensated');
-        expect(ledger).toEqual({
-          seat: { action: 1, compensate: 1 },
-          pay: { action: 1, compensate: 1 },
-          ticket: { action: 0, compensate: 0 },
-        });
-      } else {
-        expect(row.status).toBe('completed');
-        expect(ledger).toEqual({
-          seat: { action: 1, compensate: 0 },
-          pay: { action: 1, compensate: 0 },
-          ticket: { action: 1, compensate: 0 },
-        });
-      }
-    }
+    await expectEverySagaSettledOnce(world, schema, count);
   });
 
   it('keeps the lease of a long step alive by heartbeats, so nobody else claims it', async () => {

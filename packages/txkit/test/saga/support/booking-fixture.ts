@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { expect } from 'vitest';
 import { SagaRunner, type SagaRunnerOptions } from '../../../src/index.js';
 import { createTestDatabases, type TestDatabases, testCluster } from '../../../src/testing/index.js';
 import {
@@ -84,6 +85,39 @@ export async function createBookingWorld(label: string): Promise<BookingWorld> {
 
   world.definition = bookingSaga(world);
   return world;
+}
+
+/**
+ * Checks that all `count` sagas in the log ended, each as its input wanted — completed, or compensated when it
+ * was to be rejected — with every effect applied exactly once (the ledger of the barrier-guarded participants).
+ */
+export async function expectEverySagaSettledOnce(
+  world: BookingWorld,
+  schema: string,
+  count: number,
+): Promise<void> {
+  const { rows } = await world.logPool.query<{ id: string; status: string; input: { rejectAt?: string } }>(
+    `SELECT id, status, input FROM ${schema}.saga`,
+  );
+  expect(rows).toHaveLength(count);
+  for (const row of rows) {
+    const ledger = await world.ledger(row.id);
+    if (row.input.rejectAt) {
+      expect(row.status).toBe('compensated');
+      expect(ledger).toEqual({
+        seat: { action: 1, compensate: 1 },
+        pay: { action: 1, compensate: 1 },
+        ticket: { action: 0, compensate: 0 },
+      });
+    } else {
+      expect(row.status).toBe('completed');
+      expect(ledger).toEqual({
+        seat: { action: 1, compensate: 0 },
+        pay: { action: 1, compensate: 0 },
+        ticket: { action: 1, compensate: 0 },
+      });
+    }
+  }
 }
 
 export type { BookingInput, StepName };
