@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { auditBookings } from '../src/library/audit.js';
 import { bookingSql, createBenchSchema, resetBenchData } from '../src/library/bench-schema.js';
 import type { BenchDatabases } from '../src/library/booking-mode.js';
-import { readSnapshot } from '../src/library/inconsistency-sampler.js';
+import { readSnapshot, startInconsistencySampler } from '../src/library/inconsistency-sampler.js';
 import { classifyMixedStates } from '../src/library/mixed-states.js';
 import { localMode } from '../src/library/modes/local.js';
 
@@ -111,6 +111,21 @@ describe('library bench audit', () => {
     expect(Object.fromEntries(mixed)).toEqual({
       [uuid(31)]: 'seat-without-payment',
       [uuid(32)]: 'payment-without-ticket',
+    });
+  });
+
+  it('the sampler samples in a worker thread of its own and reports what it saw while running', async () => {
+    // State left by the previous test: one booking with only a seat, one with seat and payment.
+    const urls = ['a', 'b', 'c'].map((name) => test.on(name).connectionString);
+    const sampler = await startInconsistencySampler(urls, { kind: 'library', singleDatabase: false });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const report = await sampler.stop();
+    expect(report.samples).toBeGreaterThan(1);
+    expect(report.samplesWithMixed).toBe(report.samples);
+    expect(report.bookingsByState).toEqual({
+      'seat-without-payment': 1,
+      'payment-without-ticket': 1,
+      'refund-pending': 0,
     });
   });
 });

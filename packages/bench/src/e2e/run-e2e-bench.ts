@@ -7,7 +7,7 @@ import { contentionLabel, seatPicker } from '../library/seat-picker.js';
 import { writeReport } from '../report/write-report.js';
 import type { Scenario } from '../scenario/scenario.js';
 import { auditDemo, settleBookings } from './demo-audit.js';
-import { createBenchScreening, fundCustomers, readDemoSnapshot } from './demo-fixtures.js';
+import { createBenchScreening, fundCustomers } from './demo-fixtures.js';
 import { type DemoDeployment, startDemo } from './demo-processes.js';
 import { runHttpLoad, signUp } from './http-load.js';
 
@@ -78,8 +78,10 @@ export async function runE2eScenario(
                   );
                   const moneyBefore = await fundCustomers(cluster.dbs);
                   const since = new Date();
-                  const sampler = startInconsistencySampler(cluster.dbs, {
-                    read: () => readDemoSnapshot(cluster.dbs, screeningId, since),
+                  const sampler = await startInconsistencySampler(cluster.urls, {
+                    kind: 'demo',
+                    screeningId,
+                    since: since.toISOString(),
                   });
                   const sample = await runHttpLoad({
                     baseUrl: demo.baseUrl,
@@ -205,8 +207,10 @@ async function crashCell(
     );
     const moneyBefore = await fundCustomers(cluster.dbs);
     const since = new Date();
-    const sampler = startInconsistencySampler(cluster.dbs, {
-      read: () => readDemoSnapshot(cluster.dbs, screeningId, since),
+    const sampler = await startInconsistencySampler(cluster.urls, {
+      kind: 'demo',
+      screeningId,
+      since: since.toISOString(),
     });
     const load = runHttpLoad({
       baseUrl: demo.baseUrl,

@@ -79,7 +79,10 @@ export async function runCrashCell(options: {
     contention: plan.contention,
     declineRate: plan.declineRate,
   };
-  const sampler = startInconsistencySampler(cluster.dbs, { singleDatabase: mode.singleDatabase ?? false });
+  const sampler = await startInconsistencySampler(cluster.urls, {
+    kind: 'library',
+    singleDatabase: mode.singleDatabase ?? false,
+  });
   const first = startChild({ ...base, seconds: 3600, recoverFirst: false, firstSeat: 1 });
   await nextEvent(first.lines, 'loading');
   const t0 = performance.now();

@@ -47,7 +47,7 @@ export function libraryReportMarkdown(result: LibraryBenchResult, baseline: stri
     '',
     `PostgreSQL ${result.server.server_version ?? '?'}; fsync=${result.server.fsync}, synchronous_commit=${result.server.synchronous_commit}, ` +
       `wal_sync_method=${result.server.wal_sync_method}, shared_buffers=${result.server.shared_buffers}; ` +
-      `${o.rounds} interleaved round(s) of ${o.durationMs / 1000} s per cell; ${o.seatCount} seats.`,
+      `${o.rounds} interleaved, rotated round(s) of ${o.durationMs / 1000} s per cell; ${o.seatCount} seats.`,
     '',
     'Modes: ' + result.modes.map((m) => `**${m.name}** — ${m.description}`).join('; ') + '.',
     '',

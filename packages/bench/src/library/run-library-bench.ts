@@ -75,8 +75,8 @@ function failIfViolated(what: string, report: AuditReport): void {
 }
 
 /**
- * Runs every mode under every cell's conditions, `rounds` times, interleaved (mode A, B, C, then A, B, C again)
- * so that the machine's noise falls on all modes alike; a concurrent reader samples the databases during each
+ * Runs every mode under every cell's conditions, `rounds` times, interleaved and rotated (A B C, then B C A, then
+ * C A B) so that the machine's noise and a cell's position fall on all modes alike; a concurrent reader samples the databases during each
  * cell; the data is reset and audited after every cell. Then the crash-injection cells, if planned.
  * Throws if any audit finds a violation: numbers from an inconsistent run mean nothing.
  */
@@ -106,10 +106,11 @@ export async function runLibraryBench(options: LibraryBenchOptions): Promise<Lib
     const audits: LibraryBenchResult['audits'] = [];
     for (const { picker, ...cell } of all) {
       for (let round = 1; round <= options.rounds; round++) {
-        for (const mode of modes) {
+        for (const mode of rotate(modes, round - 1)) {
           await resetBenchData(cluster.dbs, options.seatCount);
           await mode.reset?.(cluster.dbs);
-          const sampler = startInconsistencySampler(cluster.dbs, {
+          const sampler = await startInconsistencySampler(cluster.urls, {
+            kind: 'library',
             singleDatabase: mode.singleDatabase ?? false,
           });
           const sample = await runLoad({
@@ -207,4 +208,14 @@ export async function runLibraryBench(options: LibraryBenchOptions): Promise<Lib
     for (const mode of modes) await mode.close?.();
     await cluster.close();
   }
+}
+
+/**
+ * The modes in the order round `shift` runs them: each round starts one mode later, so over as many rounds as
+ * there are modes every mode runs once in every position. A cell's position matters on a shared machine (what
+ * the previous cell left behind: WAL to flush, a checkpoint, autovacuum); rotating spreads it over all modes.
+ */
+function rotate<T>(items: T[], shift: number): T[] {
+  const k = shift % Math.max(items.length, 1);
+  return [...items.slice(k), ...items.slice(0, k)];
 }
