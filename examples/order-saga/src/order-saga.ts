@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { barrier, migrateBarrier, SagaRunner, StepRejectedError, saga, withTransaction } from 'txkit';
+import { migrateBarrier, SagaRunner, StepRejectedError, saga, withBarrier } from 'txkit';
 
 /** What an order asks for. Amounts in cents. */
 export interface Order {
@@ -51,10 +51,10 @@ export function orderSaga(payments: pg.Pool) {
     })
     .step('charge', {
       run: (ctx) =>
-        withTransaction(payments, async (client) => {
+        withBarrier(payments, ctx, 'action', async (client, gate) => {
           const total = ctx.input.quantity * ctx.input.unitPrice;
           // A retry or a recovered saga runs this again: the barrier turns the second run into a no-op.
-          if (!(await barrier(client, ctx, 'action')).apply) return { charged: total };
+          if (!gate.apply) return { charged: total };
           const { rowCount } = await client.query(
             'UPDATE wallets SET balance = balance - $2 WHERE customer = $1 AND balance >= $2',
             [ctx.input.customer, total],
@@ -63,9 +63,9 @@ export function orderSaga(payments: pg.Pool) {
           return { charged: total };
         }),
       compensate: (ctx) =>
-        withTransaction(payments, async (client) => {
+        withBarrier(payments, ctx, 'compensate', async (client, gate) => {
           // Refunds once, and not at all when the charge never happened (the barrier knows).
-          if (!(await barrier(client, ctx, 'compensate')).apply) return;
+          if (!gate.apply) return;
           await client.query('UPDATE wallets SET balance = balance + $2 WHERE customer = $1', [
             ctx.input.customer,
             ctx.input.quantity * ctx.input.unitPrice,

@@ -34,6 +34,7 @@ export type TxkitErrorCode =
   | 'STEP_TIMEOUT'
   | 'STEP_REJECTED'
   | 'SAGA_NOT_FOUND'
+  | 'ROLLED_BACK'
   | 'TRANSPORT';
 
 /**

@@ -52,6 +52,7 @@ export {
   barrierMigrations,
   cleanupBarrier,
   migrateBarrier,
+  withBarrier,
 } from './saga/barrier.js';
 export {
   defaultCompensationRetry,

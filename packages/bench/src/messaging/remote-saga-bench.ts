@@ -2,7 +2,6 @@ import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import {
   AmqpConnection,
-  barrier,
   migrateBarrier,
   RemoteStepClient,
   remoteStep,
@@ -10,7 +9,7 @@ import {
   SagaRunner,
   type StepContext,
   saga,
-  withTransaction,
+  withBarrier,
 } from 'txkit';
 import type { BenchDatabases } from '../library/booking-mode.js';
 import { type LatencySummary, summariseLatencies } from '../stats/latency-summary.js';
@@ -95,10 +94,9 @@ export async function benchRemoteSaga(
 
     const local = (role: Role) => ({
       run: (ctx: StepContext<Input, Record<string, unknown>>) =>
-        withTransaction(dbs[role], async (client) => {
-          if (!(await barrier(client, ctx, 'action')).apply) return null;
-          return applyAction(client, role, ctx.sagaId, ctx.input.seat);
-        }),
+        withBarrier(dbs[role], ctx, 'action', async (client, gate) =>
+          gate.apply ? applyAction(client, role, ctx.sagaId, ctx.input.seat) : null,
+        ),
     });
     const stepOptions = { timeoutMs: 5_000 };
     const inProcess = saga<Input>('bench-in-process')

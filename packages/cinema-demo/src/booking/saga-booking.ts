@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { type BarrierKey, barrier, type SagaRunner, StepRejectedError, saga, withTransaction } from 'txkit';
+import { type BarrierKey, type SagaRunner, StepRejectedError, saga, withBarrier } from 'txkit';
 import type { FaultSettings } from '../config.js';
 import type { Databases } from '../db/databases.js';
 import * as seatsSql from '../db/seats-sql.js';
@@ -34,8 +34,7 @@ async function guarded<T>(
   write: (client: pg.PoolClient) => Promise<T>,
 ): Promise<T | undefined> {
   try {
-    return await withTransaction(pool, async (client) => {
-      const gate = await barrier(client, ctx, op);
+    return await withBarrier(pool, ctx, op, async (client, gate) => {
       if (!gate.apply) {
         if (gate.why === 'after-compensation') {
           throw new StepRejectedError('aborted', 'the booking was compensated before this step ran');

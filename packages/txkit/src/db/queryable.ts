@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { TxkitError } from '../errors.js';
 
 /**
  * Anything that runs a query: a `pg.Pool`, a `pg.PoolClient` or a `pg.Client`.
@@ -35,20 +36,38 @@ export async function withClient<T>(pool: pg.Pool, work: (client: pg.PoolClient)
 }
 
 /**
- * Runs `work` in a local transaction on one borrowed client: COMMIT on success, ROLLBACK on failure.
+ * Runs `work` in a local transaction on one borrowed client: COMMIT on success, ROLLBACK on failure. A COMMIT
+ * that PostgreSQL turned into a ROLLBACK — a statement failed and `work` caught the error — is an error here
+ * too, never a silent success.
+ *
+ * `begin`, if given, returns plain SQL (no parameters) sent in the same round trip as BEGIN; `work` gets its
+ * result. txkit's barrier uses it to save a round trip per participant transaction.
  *
  * @example
  * await withTransaction(pool, (client) => client.query('UPDATE wallets SET balance = balance - $1', [10]));
+ * const n = await withTransaction(pool, async (_, begun) => begun.rows[0].n, { begin: () => 'SELECT 1 AS n' });
  */
 export async function withTransaction<T>(
   pool: pg.Pool,
-  work: (client: pg.PoolClient) => Promise<T>,
+  work: (client: pg.PoolClient, begun: pg.QueryResult) => Promise<T>,
+  options: { begin?: (client: pg.PoolClient) => string } = {},
 ): Promise<T> {
   return withClient(pool, async (client) => {
-    await client.query('BEGIN');
     try {
-      const result = await work(client);
-      await client.query('COMMIT');
+      const first = options.begin?.(client);
+      const begun = await client.query(first === undefined ? 'BEGIN' : `BEGIN; ${first}`);
+      // A multi-statement string answers with one result per statement: `work` wants the one after BEGIN.
+      const result = await work(
+        client,
+        Array.isArray(begun) ? (begun[begun.length - 1] as pg.QueryResult) : begun,
+      );
+      const { command } = await client.query('COMMIT');
+      if (command !== 'COMMIT') {
+        throw new TxkitError(
+          'ROLLED_BACK',
+          'the transaction was rolled back at COMMIT: one of its statements failed and the error was caught',
+        );
+      }
       return result;
     } catch (error) {
       await client.query('ROLLBACK').catch(() => {});

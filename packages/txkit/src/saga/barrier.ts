@@ -1,7 +1,8 @@
 import type pg from 'pg';
 import m1 from '../../sql/barrier/000001_barrier.sql';
+import { inlineStatement } from '../db/inline-statement.js';
 import { type Migration, runMigrations } from '../db/migrations.js';
-import type { Queryable } from '../db/queryable.js';
+import { type Queryable, withTransaction } from '../db/queryable.js';
 import { DEFAULT_SCHEMA, quoteSchema } from '../db/schema-name.js';
 import { deleteOldBarrierRows, insertAction, insertCompensation, selectActionRow } from './barrier-sql.js';
 
@@ -69,18 +70,64 @@ export async function barrier(
   options: { schema?: string } = {},
 ): Promise<BarrierResult> {
   const schema = quoteSchema(options.schema ?? DEFAULT_SCHEMA);
+  const first = await client.query(barrierStatement(schema, key, op));
+  return barrierDecision(client, schema, key, op, first);
+}
+
+/**
+ * {@link barrier} and the local transaction around it in one call, one round trip shorter: BEGIN and the
+ * barrier's insert travel to the server together. Borrows a client from `pool`, calls `work` with it and the
+ * barrier's decision (apply the write only when `gate.apply`), and commits — also when nothing is applied, so
+ * that a null compensation's row blocks a late action — or rolls back when `work` throws.
+ *
+ * @example
+ * const charged = await withBarrier(paymentsPool, ctx, 'action', async (client, gate) => {
+ *   if (!gate.apply) return false;
+ *   await client.query('UPDATE wallets SET balance = balance - $1 WHERE customer = $2', [amount, customer]);
+ *   return true;
+ * });
+ */
+export function withBarrier<T>(
+  pool: pg.Pool,
+  key: BarrierKey,
+  op: BarrierOp,
+  work: (client: pg.PoolClient, gate: BarrierResult) => Promise<T>,
+  options: { schema?: string } = {},
+): Promise<T> {
+  const schema = quoteSchema(options.schema ?? DEFAULT_SCHEMA);
+  return withTransaction(
+    pool,
+    async (client, begun) => work(client, await barrierDecision(client, schema, key, op, begun)),
+    {
+      // Values written in as literals (escaped by the client): a simple query cannot take parameters.
+      begin: (client) => inlineStatement(barrierStatement(schema, key, op), (v) => client.escapeLiteral(v)),
+    },
+  );
+}
+
+/** The barrier's first statement: the action's or the compensation's insert. */
+function barrierStatement(schema: string, key: BarrierKey, op: BarrierOp) {
+  return op === 'action'
+    ? insertAction(schema, key.sagaId, key.step)
+    : insertCompensation(schema, key.sagaId, key.step);
+}
+
+/** What the barrier decided, from the result of its first statement (one more read for a refused action). */
+async function barrierDecision(
+  client: Queryable,
+  schema: string,
+  key: BarrierKey,
+  op: BarrierOp,
+  first: pg.QueryResult,
+): Promise<BarrierResult> {
   if (op === 'action') {
-    const { rowCount } = await client.query(insertAction(schema, key.sagaId, key.step));
-    if (rowCount === 1) return { apply: true, why: 'first' };
+    if (first.rowCount === 1) return { apply: true, why: 'first' };
     const { rows } = await client.query<{ inserted_by: string }>(
       selectActionRow(schema, key.sagaId, key.step),
     );
     return { apply: false, why: rows[0]?.inserted_by === 'compensate' ? 'after-compensation' : 'duplicate' };
   }
-  const { rows } = await client.query<{ action_inserted: number; compensate_inserted: number }>(
-    insertCompensation(schema, key.sagaId, key.step),
-  );
-  const row = rows[0];
+  const row = first.rows[0] as { action_inserted: number; compensate_inserted: number } | undefined;
   if (!row || row.compensate_inserted === 0) return { apply: false, why: 'duplicate' };
   if (row.action_inserted === 1) return { apply: false, why: 'null-compensation' };
   return { apply: true, why: 'first' };

@@ -1,6 +1,16 @@
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { barrier, cleanupBarrier, migrateBarrier, withTransaction } from '../../src/index.js';
+import {
+  type BarrierKey,
+  type BarrierOp,
+  type BarrierResult,
+  barrier,
+  cleanupBarrier,
+  migrateBarrier,
+  TxkitError,
+  withBarrier,
+  withTransaction,
+} from '../../src/index.js';
 import { createTestDatabases, type TestDatabases, testCluster } from '../../src/testing/index.js';
 
 let dbs: TestDatabases;
@@ -8,17 +18,32 @@ let pool: pg.Pool;
 let n = 0;
 const key = () => ({ sagaId: `saga-${++n}`, step: 'pay' });
 
-/** A participant write guarded by the barrier: one ledger row per applied operation. */
-async function apply(k: { sagaId: string; step: string }, op: 'action' | 'compensate', fail = false) {
-  return withTransaction(pool, async (client) => {
-    const decision = await barrier(client, k, op);
-    if (decision.apply) {
-      await client.query('INSERT INTO ledger (saga_id, op) VALUES ($1, $2)', [k.sagaId, op]);
-    }
-    if (fail) throw new Error('participant failed after its write');
-    return decision;
-  });
+type Guard = (k: BarrierKey, op: BarrierOp, fail?: boolean) => Promise<BarrierResult>;
+
+async function write(
+  client: pg.PoolClient,
+  k: BarrierKey,
+  op: BarrierOp,
+  gate: BarrierResult,
+  fail: boolean,
+) {
+  if (gate.apply) await client.query('INSERT INTO ledger (saga_id, op) VALUES ($1, $2)', [k.sagaId, op]);
+  if (fail) throw new Error('participant failed after its write');
+  return gate;
 }
+
+/** A participant write guarded by the barrier, the two ways a participant can write it: one ledger row per applied operation. */
+const guards: [string, Guard][] = [
+  [
+    'barrier() inside withTransaction()',
+    (k, op, fail = false) =>
+      withTransaction(pool, async (client) => write(client, k, op, await barrier(client, k, op), fail)),
+  ],
+  [
+    'withBarrier()',
+    (k, op, fail = false) => withBarrier(pool, k, op, (client, gate) => write(client, k, op, gate, fail)),
+  ],
+];
 
 async function ledger(sagaId: string) {
   const { rows } = await pool.query<{ op: string }>('SELECT op FROM ledger WHERE saga_id = $1 ORDER BY op', [
@@ -36,7 +61,7 @@ beforeAll(async () => {
 });
 afterAll(() => dbs?.drop());
 
-describe('barrier', () => {
+describe.each(guards)('barrier: %s', (_, apply) => {
   it('lets an action take effect once; a duplicate delivery is skipped', async () => {
     const k = key();
     expect(await apply(k, 'action')).toEqual({ apply: true, why: 'first' });
@@ -88,7 +113,9 @@ describe('barrier', () => {
       }
     }
   });
+});
 
+describe('barrier', () => {
   it('takes a configurable schema and deletes rows older than the retention', async () => {
     await migrateBarrier(pool, { schema: 'other_barrier' });
     const k = key();
@@ -102,5 +129,40 @@ describe('barrier', () => {
     expect(await cleanupBarrier(pool, { olderThanMs: 24 * 3600_000 })).toBe(1);
     const after = (await pool.query('SELECT count(*)::int AS n FROM txkit.barrier')).rows[0].n;
     expect(after).toBe(before - 1);
+  });
+});
+
+describe('withBarrier', () => {
+  it('sends BEGIN and the barrier insert in one round trip, and escapes whatever the key holds', async () => {
+    const k = { sagaId: "it's; DROP TABLE ledger; --", step: 'pay\\' };
+    const client = await pool.connect();
+    const sent: string[] = [];
+    const query = client.query.bind(client);
+    client.query = ((text: unknown, ...rest: unknown[]) => {
+      sent.push(typeof text === 'string' ? text : (text as { text: string }).text);
+      return (query as (...a: unknown[]) => unknown)(text, ...rest);
+    }) as typeof client.query;
+    client.release();
+    const gate = await withBarrier(pool, k, 'action', async (c, g) => {
+      await c.query('INSERT INTO ledger (saga_id, op) VALUES ($1, $2)', [k.sagaId, 'action']);
+      return g;
+    });
+    expect(gate).toEqual({ apply: true, why: 'first' });
+    expect(sent[0]).toMatch(/^BEGIN; INSERT INTO "txkit"\.barrier/);
+    expect(sent).toHaveLength(3); // BEGIN + barrier, the write, COMMIT
+    expect(await ledger(k.sagaId)).toEqual(['action']);
+    const { rows } = await pool.query('SELECT step FROM txkit.barrier WHERE saga_id = $1', [k.sagaId]);
+    expect(rows).toEqual([{ step: k.step }]);
+  });
+
+  it('fails, and writes nothing, when the work swallowed a failed statement (COMMIT would roll back)', async () => {
+    const k = key();
+    const swallowing = withBarrier(pool, k, 'action', async (client) => {
+      await client.query('INSERT INTO ledger (saga_id, op) VALUES ($1, $2)', [k.sagaId, 'action']);
+      await client.query('SELECT 1/0').catch(() => {});
+    });
+    await expect(swallowing).rejects.toSatisfy((e) => e instanceof TxkitError && e.code === 'ROLLED_BACK');
+    expect(await ledger(k.sagaId)).toEqual([]);
+    expect((await pool.query('SELECT 1 FROM txkit.barrier WHERE saga_id = $1', [k.sagaId])).rowCount).toBe(0);
   });
 });

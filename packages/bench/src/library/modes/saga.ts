@@ -1,5 +1,4 @@
 import {
-  barrier,
   migrateBarrier,
   type SagaOutcome,
   SagaRunner,
@@ -7,7 +6,7 @@ import {
   type StepOutputs,
   StepRejectedError,
   saga,
-  withTransaction,
+  withBarrier,
 } from 'txkit';
 import { bookingSql } from '../bench-schema.js';
 import type { BenchDatabases, BookingModeFactory, BookingRequest, BookingResult } from '../booking-mode.js';
@@ -28,8 +27,8 @@ function bookingSaga(dbs: BenchDatabases) {
     op: 'action' | 'compensate',
     write: (client: import('pg').PoolClient) => Promise<unknown>,
   ) =>
-    withTransaction(dbs[pool], async (client) => {
-      if ((await barrier(client, ctx, op)).apply) await write(client);
+    withBarrier(dbs[pool], ctx, op, async (client, gate) => {
+      if (gate.apply) await write(client);
     });
   return saga<Booking>('bench-booking')
     .localStep('seat', {
