@@ -89,12 +89,14 @@ export {
 } from './transport/amqp-connection.js';
 export type { AmqpConsumer, ConsumeOptions } from './transport/amqp-consumer.js';
 export type { BackoffOptions } from './transport/backoff.js';
+export { type DeadLetterInfo, type DeadLetterReason, deadLetterQueueOf } from './transport/dead-letter.js';
 export { dropDuplicates, type SeenMessages, seenInMemory } from './transport/dedupe.js';
 export {
   InProcessBus,
   type InProcessBusEvents,
   type InProcessBusOptions,
 } from './transport/in-process-bus.js';
+export { MalformedMessageError } from './transport/malformed-message-error.js';
 export {
   type BusMessage,
   type MessageBus,

@@ -1,8 +1,10 @@
 import type { Channel, ChannelModel, ConfirmChannel, ConsumeMessage, Options } from 'amqplib';
 import { EventEmitter } from 'eventemitter3';
 import { TransportError } from '../errors.js';
+import { withChannel } from './amqp-channel.js';
 import { type AmqpConsumer, type ConsumeOptions, ConsumerRegistration } from './amqp-consumer.js';
 import { type BackoffOptions, backoffDelay, sleep } from './backoff.js';
+import type { DeadLetterInfo } from './dead-letter.js';
 
 /**
  * Options of {@link AmqpConnection}.
@@ -42,6 +44,11 @@ export interface AmqpConnectionEvents {
   unblocked: () => void;
   /** A failure that is not a lost connection: a topology declaration, a consumer handler, a cancelled consumer. */
   error: (error: unknown) => void;
+  /**
+   * A consumed message was moved to its queue's dead-letter queue (`<queue>.dead`) and will not be delivered
+   * again: it could not be decoded, or its handler failed on each of its `maxDeliveries` deliveries.
+   */
+  deadLettered: (info: DeadLetterInfo) => void;
   /** `close()` finished. */
   closed: () => void;
 }
@@ -66,6 +73,7 @@ type Waiter = { resolve: (model: ChannelModel) => void; reject: (error: unknown)
  * @example
  * const amqp = new AmqpConnection({ url: 'amqp://guest:guest@127.0.0.1:5672', name: 'payments' });
  * amqp.on('error', (error) => log.error(error));
+ * amqp.on('deadLettered', ({ queue, deadLetterQueue, reason }) => log.error({ queue, reason }, `moved to ${deadLetterQueue}`));
  * await amqp.addTopology((ch) => ch.assertQueue('payments', { durable: true }).then(() => {}));
  * await amqp.connect();
  * await amqp.publish('', 'payments', Buffer.from('{}'), { persistent: true });
@@ -155,9 +163,13 @@ export class AmqpConnection extends EventEmitter<AmqpConnectionEvents> {
 
   /**
    * Consumes a queue with manual acks and a bounded prefetch, on a channel of its own; restarted after every
-   * reconnect. A message is acked when `handler` resolves and requeued when it throws. A message whose handler
-   * was running when the connection dropped is redelivered by the broker (it was never acked). Starts
-   * connecting if `connect()` was not called yet, without waiting for it.
+   * reconnect. A message is acked when `handler` resolves. When it throws, the message is delivered again after
+   * `requeueDelayMs`, at the back of the queue, up to `maxDeliveries` deliveries; after the last one, or at once
+   * for a {@link MalformedMessageError}, it goes to the dead-letter queue `<queue>.dead` (declared then, if
+   * missing) and `deadLettered` is emitted. Either copy is confirmed by the broker before the original is acked;
+   * if it is not, the original is requeued instead. A message whose handler was running when the connection
+   * dropped is redelivered by the broker (it was never acked). Starts connecting if `connect()` was not called
+   * yet, without waiting for it.
    */
   async consume(
     queue: string,
@@ -165,9 +177,12 @@ export class AmqpConnection extends EventEmitter<AmqpConnectionEvents> {
     options: ConsumeOptions = {},
   ): Promise<AmqpConsumer> {
     if (this.isClosed) throw new TransportError('the AMQP connection was closed');
-    const registration = new ConsumerRegistration(queue, handler, options, (error) =>
-      this.emit('error', error),
-    );
+    const registration = new ConsumerRegistration(queue, handler, options, {
+      publish: (exchange, routingKey, content, publishOptions, signal) =>
+        this.publish(exchange, routingKey, content, publishOptions, signal),
+      onError: (error) => this.emit('error', error),
+      onDeadLettered: (info) => this.emit('deadLettered', info),
+    });
     this.#consumers.add(registration);
     registration.onCancel = () => this.#consumers.delete(registration);
     const model = this.#model;
@@ -311,11 +326,7 @@ export class AmqpConnection extends EventEmitter<AmqpConnectionEvents> {
 
 async function declare(model: ChannelModel, topologies: readonly AmqpTopology[]): Promise<void> {
   if (topologies.length === 0) return;
-  const channel = await model.createChannel();
-  channel.on('error', () => {});
-  try {
+  await withChannel(model, async (channel) => {
     for (const topology of topologies) await topology(channel);
-  } finally {
-    await channel.close().catch(() => {});
-  }
+  });
 }

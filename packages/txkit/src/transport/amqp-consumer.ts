@@ -1,18 +1,40 @@
-import type { Channel, ChannelModel, ConsumeMessage } from 'amqplib';
+import type { Channel, ChannelModel, ConsumeMessage, Options } from 'amqplib';
 import { TransportError } from '../errors.js';
 import { sleep } from './backoff.js';
+import {
+  type DeadLetterInfo,
+  type DeadLetterReason,
+  deadLetterOptions,
+  deadLetterQueueOf,
+  deadLetterReason,
+  ensureDeadLetterQueue,
+} from './dead-letter.js';
+import { asPublished, deliveryNumberOf, retryCopy } from './redelivery.js';
 
 /**
  * Options of {@link AmqpConnection.consume}.
  *
  * @example
- * await amqp.consume('work', handle, { prefetch: 4, requeueDelayMs: 500 });
+ * await amqp.consume('work', handle, { prefetch: 4, requeueDelayMs: 500, maxDeliveries: 20 });
  */
 export interface ConsumeOptions {
   /** Unacknowledged messages the broker hands this consumer at once (default 16). */
   prefetch?: number;
-  /** Pause before a failed message is requeued, so that a failing dependency is not hammered (default 100 ms). */
+  /** Pause before a failed message is delivered again, so that a failing dependency is not hammered (default 100 ms). */
   requeueDelayMs?: number;
+  /**
+   * Deliveries of a message, the first included, before a message whose handler keeps failing goes to the
+   * dead-letter queue `<queue>.dead` instead of being delivered again (default 10). Each failed delivery waits
+   * `requeueDelayMs` first, so with both defaults a message is dead-lettered after about a second of failures:
+   * raise them when a handler depends on something that can be down for longer. A message that cannot be
+   * decoded ({@link MalformedMessageError}) is dead-lettered at its first failure.
+   */
+  maxDeliveries?: number;
+  /**
+   * The broker deletes the dead-letter queue after it has been unused this long (default: never). For a queue
+   * that expires itself, such as a runner's reply queue, so that its dead-letter queue does not outlive it.
+   */
+  deadLetterExpiresMs?: number;
 }
 
 /**
@@ -32,15 +54,45 @@ export interface AmqpConsumer {
 }
 
 /**
+ * What a consumer needs from its connection: confirmed publishes (for the copies of failed messages) and a way
+ * to report.
+ * @internal
+ */
+export interface ConsumerHost {
+  /** {@link AmqpConnection.publish}: resolves once the broker confirmed the message. */
+  publish(
+    exchange: string,
+    routingKey: string,
+    content: Buffer,
+    options: Options.Publish,
+    signal: AbortSignal,
+  ): Promise<void>;
+  onError(error: unknown): void;
+  onDeadLettered(info: DeadLetterInfo): void;
+}
+
+/** The channel a message came on: only it can ack the message, and only while it is open. */
+interface DeliveringChannel {
+  model: ChannelModel;
+  channel: Channel;
+  /** Aborts when the channel closes (the broker then requeues every message it delivered and was not acked). */
+  closed: AbortSignal;
+}
+
+/** Default of {@link ConsumeOptions.maxDeliveries}. */
+const DEFAULT_MAX_DELIVERIES = 10;
+
+/**
  * One consumer registration of an {@link AmqpConnection}: survives reconnects, started anew on every connection.
  * @internal
  */
 export class ConsumerRegistration implements AmqpConsumer {
   readonly queue: string;
+  readonly deadLetterQueue: string;
   onCancel: () => void = () => {};
   readonly #handler: (message: ConsumeMessage) => Promise<void>;
   readonly #options: ConsumeOptions;
-  readonly #onError: (error: unknown) => void;
+  readonly #host: ConsumerHost;
   readonly #running = new Set<Promise<void>>();
   #channel: Channel | undefined;
   #startedOn: ChannelModel | undefined;
@@ -51,12 +103,13 @@ export class ConsumerRegistration implements AmqpConsumer {
     queue: string,
     handler: (message: ConsumeMessage) => Promise<void>,
     options: ConsumeOptions,
-    onError: (error: unknown) => void,
+    host: ConsumerHost,
   ) {
     this.queue = queue;
+    this.deadLetterQueue = deadLetterQueueOf(queue);
     this.#handler = handler;
     this.#options = options;
-    this.#onError = onError;
+    this.#host = host;
   }
 
   get inFlight(): number {
@@ -73,6 +126,10 @@ export class ConsumerRegistration implements AmqpConsumer {
     this.#startedOn = model;
     const channel = await model.createChannel();
     channel.on('error', () => {});
+    const closed = new AbortController();
+    channel.once('close', () =>
+      closed.abort(new TransportError(`the channel consuming '${this.queue}' closed`)),
+    );
     // Bounded prefetch: the broker never hands this process more unacked work than it can hold.
     await channel.prefetch(this.#options.prefetch ?? 16);
     const { consumerTag } = await channel.consume(
@@ -80,10 +137,12 @@ export class ConsumerRegistration implements AmqpConsumer {
       (message) => {
         if (!message) {
           // The broker cancelled the consumer (queue deleted): it comes back with the next connection.
-          this.#onError(new TransportError(`the broker cancelled the consumer of queue '${this.queue}'`));
+          this.#host.onError(
+            new TransportError(`the broker cancelled the consumer of queue '${this.queue}'`),
+          );
           return;
         }
-        const delivery = this.#deliver(channel, message);
+        const delivery = this.#deliver({ model, channel, closed: closed.signal }, message);
         this.#running.add(delivery);
         void delivery.finally(() => this.#running.delete(delivery));
       },
@@ -103,18 +162,86 @@ export class ConsumerRegistration implements AmqpConsumer {
     if (channel) await channel.close().catch(() => {});
   }
 
-  async #deliver(channel: Channel, message: ConsumeMessage): Promise<void> {
+  /** Acks the message when the handler resolves, and hands it to `#afterFailure` when it throws. */
+  async #deliver(via: DeliveringChannel, message: ConsumeMessage): Promise<void> {
+    const deliveries = deliveryNumberOf(message);
     try {
-      await this.#handler(message);
+      await this.#handler(asPublished(message));
     } catch (error) {
-      this.#onError(error);
-      await sleep(this.#options.requeueDelayMs ?? 100);
-      // Delivery tags belong to the channel that delivered the message; if it died meanwhile the broker has
-      // already requeued the message, and acking on it would throw.
-      settle(() => channel.nack(message, false, true));
+      this.#host.onError(error);
+      return this.#afterFailure(via, message, deliveries, error);
+    }
+    settle(() => via.channel.ack(message));
+  }
+
+  /**
+   * Publishes a copy of a failed message to the back of its queue, or to its dead-letter queue after its last
+   * delivery, then acks the original. Never before the broker confirmed the copy: acked first, the message would
+   * be lost if the copy never arrived. If the copy is not confirmed, the original is requeued instead.
+   */
+  async #afterFailure(
+    via: DeliveringChannel,
+    message: ConsumeMessage,
+    deliveries: number,
+    error: unknown,
+  ): Promise<void> {
+    const reason = deadLetterReason(error, deliveries, this.#options.maxDeliveries ?? DEFAULT_MAX_DELIVERIES);
+    // Waiting cannot make a malformed message decodable.
+    if (reason !== 'malformed') await this.#pause();
+    // Delivery tags belong to the channel that delivered the message; if it died meanwhile the broker has
+    // already requeued the message, and a copy would only be a duplicate.
+    if (via.closed.aborted) return;
+    try {
+      if (reason) {
+        await this.#deadLetter(via, message, this.#deadLetterInfo(message, reason, deliveries, error));
+      } else {
+        await this.#host.publish('', this.queue, message.content, retryCopy(message, deliveries), via.closed);
+      }
+    } catch (publishError) {
+      // Requeued, it is delivered again (uncounted on a classic queue), after a pause so that a broker that
+      // refuses the copy is not asked again at once.
+      this.#host.onError(publishError);
+      if (reason === 'malformed') await this.#pause();
+      settle(() => via.channel.nack(message, false, true));
       return;
     }
-    settle(() => channel.ack(message));
+    settle(() => via.channel.ack(message));
+  }
+
+  #deadLetterInfo(
+    message: ConsumeMessage,
+    reason: DeadLetterReason,
+    deliveries: number,
+    error: unknown,
+  ): DeadLetterInfo {
+    const { messageId } = message.properties;
+    return {
+      queue: this.queue,
+      deadLetterQueue: this.deadLetterQueue,
+      reason,
+      deliveries,
+      messageId: messageId === undefined ? undefined : String(messageId),
+      error,
+    };
+  }
+
+  async #deadLetter(via: DeliveringChannel, message: ConsumeMessage, info: DeadLetterInfo): Promise<void> {
+    // Declared here rather than with the consumer: a queue that never has a dead letter gets no second queue
+    // (temporary and exclusive queues would leave theirs behind), and one an operator deleted is declared again
+    // (the broker drops, and confirms, a message published to a queue that does not exist).
+    await ensureDeadLetterQueue(via.model, this.deadLetterQueue, this.#options.deadLetterExpiresMs);
+    await this.#host.publish(
+      '',
+      this.deadLetterQueue,
+      message.content,
+      deadLetterOptions(message, info),
+      via.closed,
+    );
+    this.#host.onDeadLettered(info);
+  }
+
+  #pause(): Promise<void> {
+    return sleep(this.#options.requeueDelayMs ?? 100);
   }
 }
 

@@ -1,5 +1,6 @@
 import type { ConsumeMessage } from 'amqplib';
 import type { AmqpConnection } from './amqp-connection.js';
+import { parseJsonBody } from './json-body.js';
 import type {
   BusMessage,
   MessageBus,
@@ -13,18 +14,24 @@ import type {
  * Options of {@link RabbitMqBus}.
  *
  * @example
- * new RabbitMqBus(amqp, { exchange: 'cinema.events' });
+ * new RabbitMqBus(amqp, { exchange: 'cinema.events', maxDeliveries: 50, requeueDelayMs: 1_000 });
  */
 export interface RabbitMqBusOptions {
   /** Durable topic exchange the messages go through (default `txkit.events`). */
   exchange?: string;
+  /** Deliveries of a message whose handler keeps failing before it is dead-lettered (see {@link ConsumeOptions}). */
+  maxDeliveries?: number;
+  /** Pause before a message whose handler failed is delivered again (see {@link ConsumeOptions}). */
+  requeueDelayMs?: number;
 }
 
 const KEY_HEADER = 'x-txkit-key';
 
 /**
  * {@link MessageBus} over RabbitMQ: a durable topic exchange, persistent messages with publisher confirms and a
- * stable `messageId`, durable queues consumed with manual acks.
+ * stable `messageId`, durable queues consumed with manual acks. A message whose body is not JSON, or whose
+ * handler fails on each of `maxDeliveries` deliveries, is moved to the queue's dead-letter queue `<queue>.dead`
+ * (see {@link AmqpConnection.consume}).
  *
  * @example
  * const bus = new RabbitMqBus(amqp, { exchange: 'cinema.events' });
@@ -33,10 +40,12 @@ const KEY_HEADER = 'x-txkit-key';
 export class RabbitMqBus implements MessageBus {
   readonly exchange: string;
   readonly #connection: AmqpConnection;
+  readonly #options: RabbitMqBusOptions;
   #declared: Promise<void> | undefined;
 
   constructor(connection: AmqpConnection, options: RabbitMqBusOptions = {}) {
     this.#connection = connection;
+    this.#options = options;
     this.exchange = options.exchange ?? 'txkit.events';
   }
 
@@ -66,8 +75,10 @@ export class RabbitMqBus implements MessageBus {
       await channel.assertQueue(options.queue, { durable: true });
       for (const topic of options.topics) await channel.bindQueue(options.queue, this.exchange, topic);
     });
-    return this.#connection.consume(options.queue, (raw) => handler(decode<T>(raw)), {
+    return this.#connection.consume(options.queue, async (raw) => handler(decode<T>(raw)), {
       prefetch: options.prefetch ?? 16,
+      maxDeliveries: this.#options.maxDeliveries,
+      requeueDelayMs: this.#options.requeueDelayMs,
     });
   }
 
@@ -95,7 +106,7 @@ function decode<T>(raw: ConsumeMessage): BusMessage<T> {
     topic: raw.fields.routingKey,
     messageId: String(raw.properties.messageId ?? ''),
     key,
-    payload: JSON.parse(raw.content.toString('utf8')) as T,
+    payload: parseJsonBody(raw.content, 'bus message') as T,
     headers,
     redelivered: raw.fields.redelivered,
   };

@@ -1,6 +1,9 @@
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { promisify } from 'node:util';
+import { type ConfirmChannel, connect } from 'amqplib';
+import { testAmqpUrl } from '../../src/testing/index.js';
+import { deadLetterQueueOf } from '../../src/transport/dead-letter.js';
 
 const run = promisify(execFile);
 
@@ -30,9 +33,34 @@ export async function closeConnectionsFromServer(name: string, reason = 'closed 
   return pids.length;
 }
 
-/** Deletes queues and exchanges a test declared (best effort, for teardown). */
+/**
+ * Deletes queues a test declared, each with the dead-letter queue its consumer declared next to it (best effort,
+ * for teardown).
+ */
 export async function deleteQueues(names: readonly string[]): Promise<void> {
-  for (const name of names) await rabbitmqctl(['delete_queue', name]).catch(() => {});
+  await withBrokerChannel(async (channel) => {
+    for (const name of names) {
+      await channel.deleteQueue(name);
+      await channel.deleteQueue(deadLetterQueueOf(name));
+    }
+  }).catch(() => {});
+}
+
+/**
+ * Runs `work` on a confirm channel of a connection of its own, with amqplib alone: what a test publishes, reads
+ * or checks this way does not depend on the code under test.
+ */
+export async function withBrokerChannel<T>(work: (channel: ConfirmChannel) => Promise<T>): Promise<T> {
+  const connection = await connect(testAmqpUrl());
+  try {
+    const channel = await connection.createConfirmChannel();
+    const result = await work(channel);
+    // Whatever `work` published is on the broker before the connection goes.
+    await channel.waitForConfirms();
+    return result;
+  } finally {
+    await connection.close().catch(() => {});
+  }
 }
 
 async function rabbitmqctl(args: string[]): Promise<{ stdout: string }> {
