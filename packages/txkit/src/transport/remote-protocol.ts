@@ -3,6 +3,8 @@
  * on the participant's durable queue, one reply per command on the runner's reply queue.
  */
 
+import { checkFields, isObject, isString, parseJsonBody } from './json-body.js';
+
 /**
  * Which side of a step a command asks for.
  *
@@ -63,7 +65,37 @@ export function encodeMessage(message: RemoteCommand | RemoteReply): Buffer {
   return Buffer.from(JSON.stringify(message));
 }
 
-/** Parses a command or reply body. */
-export function decodeMessage<T extends RemoteCommand | RemoteReply>(content: Buffer): T {
-  return JSON.parse(content.toString('utf8')) as T;
+const STEP_KINDS: readonly unknown[] = ['action', 'compensate'] satisfies RemoteStepKind[];
+
+/**
+ * Parses a command body and checks the fields the participant relies on; throws {@link MalformedMessageError}
+ * otherwise (the consumer dead-letters it). `input` and `output` are the application's, not checked here.
+ */
+export function decodeCommand(content: Buffer): RemoteCommand {
+  const body = checkFields(parseJsonBody(content, 'remote command'), 'remote command', {
+    sagaId: isString,
+    sagaName: isString,
+    step: isString,
+    kind: (kind) => STEP_KINDS.includes(kind),
+    attempt: Number.isInteger,
+    outputs: isObject,
+  });
+  return body as unknown as RemoteCommand;
+}
+
+/** The fields each reply status carries besides `status` (`output` is the application's, not checked). */
+const REPLY_FIELDS: Record<RemoteReply['status'], Record<string, (value: unknown) => boolean>> = {
+  ok: { duplicate: (duplicate) => typeof duplicate === 'boolean' },
+  rejected: { reason: isString, message: isString },
+  retryable: { message: isString },
+  failed: { message: isString },
+};
+
+/** Parses a reply body and checks its fields by status; throws {@link MalformedMessageError} otherwise. */
+export function decodeReply(content: Buffer): RemoteReply {
+  const body = checkFields(parseJsonBody(content, 'remote reply'), 'remote reply', {
+    status: (status) => isString(status) && Object.hasOwn(REPLY_FIELDS, status),
+  });
+  checkFields(body, `remote '${body.status}' reply`, REPLY_FIELDS[body.status as RemoteReply['status']]);
+  return body as unknown as RemoteReply;
 }

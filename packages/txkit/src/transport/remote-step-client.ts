@@ -5,7 +5,7 @@ import type { AmqpConnection } from './amqp-connection.js';
 import type { AmqpConsumer } from './amqp-consumer.js';
 import {
   correlationIdOf,
-  decodeMessage,
+  decodeReply,
   encodeMessage,
   type RemoteCommand,
   type RemoteReply,
@@ -138,15 +138,17 @@ export class RemoteStepClient {
     });
     return this.#connection.consume(this.replyQueue, async (message) => this.#onReply(message), {
       prefetch: 256,
+      deadLetterExpiresMs: this.#expiresMs,
     });
   }
 
   async #onReply(message: ConsumeMessage): Promise<void> {
+    // Decoded first, waited for or not: a malformed reply is dead-lettered, where someone can see it.
+    const reply = decodeReply(message.content);
     const correlationId = message.properties.correlationId as string | undefined;
     const waiters = correlationId ? this.#pending.get(correlationId) : undefined;
     // A reply nobody waits for (its step timed out and finished otherwise) is dropped.
     if (!waiters) return;
-    const reply = decodeMessage<RemoteReply>(message.content);
     for (const waiter of [...waiters]) waiter(reply);
   }
 

@@ -11,7 +11,7 @@ import { barrier, cleanupBarrier, migrateBarrier } from '../saga/barrier.js';
 import type { AmqpConnection } from './amqp-connection.js';
 import type { AmqpConsumer } from './amqp-consumer.js';
 import { deleteOldResults, insertResult, selectResult } from './participant-sql.js';
-import { decodeMessage, encodeMessage, type RemoteCommand, type RemoteReply } from './remote-protocol.js';
+import { decodeCommand, encodeMessage, type RemoteCommand, type RemoteReply } from './remote-protocol.js';
 
 /**
  * The handlers of one step on a participant. Both run inside the participant's local transaction.
@@ -80,7 +80,10 @@ export interface SagaParticipantEvents {
     attempt: number;
     outcome: ParticipantOutcome;
   }) => void;
-  /** An unexpected handler failure (answered as `failed`), a malformed command, or a reply that could not be sent. */
+  /**
+   * An unexpected handler failure (answered as `failed`), or a malformed command (moved to the queue's
+   * dead-letter queue, see the connection's `deadLettered` event).
+   */
   error: (error: unknown) => void;
 }
 
@@ -88,7 +91,9 @@ export interface SagaParticipantEvents {
  * The remote side of saga steps: consumes a durable command queue with manual acks and a bounded prefetch,
  * runs the registered handler with the barrier in one local transaction, and replies to the runner. A command is
  * acknowledged only after its reply is confirmed; if the process or the connection dies before, the broker
- * redelivers it and the barrier makes the second run a no-op that replies the first run's output.
+ * redelivers it and the barrier makes the second run a no-op that replies the first run's output. A message
+ * that is not a command (not JSON, or without the protocol's fields) goes to the queue's dead-letter queue,
+ * `<queue>.dead`.
  *
  * @example
  * const payments = new SagaParticipant(amqp, { pool: paymentsPool, queue: 'payments.commands' })
@@ -173,11 +178,12 @@ export class SagaParticipant extends EventEmitter<SagaParticipantEvents> {
   async #onCommand(message: ConsumeMessage): Promise<void> {
     let command: RemoteCommand;
     try {
-      command = decodeMessage<RemoteCommand>(message.content);
+      command = decodeCommand(message.content);
     } catch (error) {
-      // Acknowledged and dropped: redelivering a body that does not parse cannot help.
+      // Rethrown as it is (a MalformedMessageError): the consumer moves the command to the dead-letter queue at
+      // once, as delivering it again cannot help.
       this.emit('error', error);
-      return;
+      throw error;
     }
     const [reply, outcome] = await this.#apply(command);
     const { replyTo, correlationId } = message.properties;

@@ -1,4 +1,5 @@
 import type { GetMessage } from 'amqplib';
+import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { testAmqpUrl } from '../../src/testing/index.js';
 import { assertRabbitMqReachable } from '../../src/testing/rabbitmq.js';
@@ -7,6 +8,8 @@ import type { DeadLetterInfo } from '../../src/transport/dead-letter.js';
 import { MalformedMessageError } from '../../src/transport/malformed-message-error.js';
 import type { BusMessage } from '../../src/transport/message-bus.js';
 import { RabbitMqBus } from '../../src/transport/rabbitmq-bus.js';
+import { RemoteStepClient } from '../../src/transport/remote-step-client.js';
+import { type ParticipantOutcome, SagaParticipant } from '../../src/transport/saga-participant.js';
 import { deleteQueues, uniqueName, withBrokerChannel } from './broker-control.js';
 
 const prefix = uniqueName('dead-letter');
@@ -279,5 +282,57 @@ describe('dead letters', () => {
     expect(errors.map((error) => (error as Error).message)).toContain('not confirmed');
     expect(deadLettered).toEqual([expect.objectContaining({ deliveries: 2, messageId: 'kept-1' })]);
     expect(await messageCount(queue)).toBe(0);
+  });
+});
+
+describe('dead letters of remote steps', () => {
+  it('dead-letters a command without the protocol fields and handles the next command', async () => {
+    const { amqp, deadLettered } = connection('participant');
+    const queue = queueNamed('participant');
+    // Never connected: neither command reaches the database (one is malformed, the other's step is unknown).
+    const pool = new pg.Pool({ connectionString: 'postgres://127.0.0.1:1/none' });
+    const participant = new SagaParticipant(amqp, { pool, queue });
+    const outcomes: ParticipantOutcome[] = [];
+    participant.on('handled', ({ outcome }) => outcomes.push(outcome));
+    participant.on('error', () => {});
+    await participant.start();
+    await amqp.publish('', queue, Buffer.from(JSON.stringify({ sagaId: 's-1', step: 'charge' })));
+    const command = { sagaId: 's-2', sagaName: 'book', step: 'elsewhere', kind: 'action', attempt: 1 };
+    await amqp.publish('', queue, Buffer.from(JSON.stringify({ ...command, input: {}, outputs: {} })));
+
+    await expect.poll(() => outcomes, { timeout: 10_000 }).toEqual(['unknown-step']);
+    expect(await settledCount(`${queue}.dead`, 1)).toBe(1);
+    const [dead] = await takeAll(`${queue}.dead`);
+    expect(JSON.parse(dead!.content.toString())).toEqual({ sagaId: 's-1', step: 'charge' });
+    expect(dead?.properties.headers?.['x-txkit-dead-error']).toBe(
+      "MalformedMessageError: a remote command has no valid 'sagaName'",
+    );
+    expect(deadLettered.map((info) => info.reason)).toEqual(['malformed']);
+    await participant.stop();
+    await pool.end();
+  });
+
+  it("dead-letters a malformed reply into the reply queue's dead-letter queue", async () => {
+    const { amqp, deadLettered } = connection('replies');
+    const replyQueue = queueNamed('replies');
+    const remote = new RemoteStepClient(amqp, { replyQueue, replyQueueExpiresMs: 60_000 });
+    await remote.start();
+    await amqp.publish('', replyQueue, Buffer.from(JSON.stringify({ status: 'ok', output: 1 })), {
+      correlationId: 's-1:charge:action',
+    });
+
+    expect(await settledCount(`${replyQueue}.dead`, 1)).toBe(1);
+    // It expires with the reply queue: declaring it with other arguments would fail (PRECONDITION_FAILED).
+    await withBrokerChannel((channel) =>
+      channel.assertQueue(`${replyQueue}.dead`, { durable: true, expires: 60_000 }),
+    );
+    expect(deadLettered).toEqual([
+      expect.objectContaining({
+        queue: replyQueue,
+        reason: 'malformed',
+        error: expect.objectContaining({ message: "a remote 'ok' reply has no valid 'duplicate'" }),
+      }),
+    ]);
+    await remote.stop();
   });
 });
