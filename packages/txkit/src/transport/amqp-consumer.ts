@@ -1,6 +1,6 @@
 import type { Channel, ChannelModel, ConsumeMessage, Options } from 'amqplib';
 import { TransportError } from '../errors.js';
-import { sleep } from './backoff.js';
+import { backoffDelay, sleep } from './backoff.js';
 import {
   type DeadLetterInfo,
   type DeadLetterReason,
@@ -20,14 +20,20 @@ import { asPublished, deliveryNumberOf, retryCopy } from './redelivery.js';
 export interface ConsumeOptions {
   /** Unacknowledged messages the broker hands this consumer at once (default 16). */
   prefetch?: number;
-  /** Pause before a failed message is delivered again, so that a failing dependency is not hammered (default 100 ms). */
+  /**
+   * Pause before a failed message is delivered again, so that a failing dependency is not hammered: this long
+   * after the first failure (default 100 ms), doubling (with jitter) after each further one, up to
+   * `maxRequeueDelayMs`.
+   */
   requeueDelayMs?: number;
+  /** Upper bound of that pause (default 10 s). */
+  maxRequeueDelayMs?: number;
   /**
    * Deliveries of a message, the first included, before a message whose handler keeps failing goes to the
-   * dead-letter queue `<queue>.dead` instead of being delivered again (default 10). Each failed delivery waits
-   * `requeueDelayMs` first, so with both defaults a message is dead-lettered after about a second of failures:
-   * raise them when a handler depends on something that can be down for longer. A message that cannot be
-   * decoded ({@link MalformedMessageError}) is dead-lettered at its first failure.
+   * dead-letter queue `<queue>.dead` instead of being delivered again (default 10). With the default pauses a
+   * message is dead-lettered after about 40 s of failures (100 ms doubling to 10 s): long enough to ride out a
+   * database restart; raise them when a handler depends on something that can be down for longer. A message
+   * that cannot be decoded ({@link MalformedMessageError}) is dead-lettered at its first failure.
    */
   maxDeliveries?: number;
   /**
@@ -187,7 +193,7 @@ export class ConsumerRegistration implements AmqpConsumer {
   ): Promise<void> {
     const reason = deadLetterReason(error, deliveries, this.#options.maxDeliveries ?? DEFAULT_MAX_DELIVERIES);
     // Waiting cannot make a malformed message decodable.
-    if (reason !== 'malformed') await this.#pause();
+    if (reason !== 'malformed') await this.#pause(deliveries);
     // Delivery tags belong to the channel that delivered the message; if it died meanwhile the broker has
     // already requeued the message, and a copy would only be a duplicate.
     if (via.closed.aborted) return;
@@ -201,7 +207,7 @@ export class ConsumerRegistration implements AmqpConsumer {
       // Requeued, it is delivered again (uncounted on a classic queue), after a pause so that a broker that
       // refuses the copy is not asked again at once.
       this.#host.onError(publishError);
-      if (reason === 'malformed') await this.#pause();
+      if (reason === 'malformed') await this.#pause(deliveries);
       settle(() => via.channel.nack(message, false, true));
       return;
     }
@@ -240,8 +246,14 @@ export class ConsumerRegistration implements AmqpConsumer {
     this.#host.onDeadLettered(info);
   }
 
-  #pause(): Promise<void> {
-    return sleep(this.#options.requeueDelayMs ?? 100);
+  /** The pause after failed delivery number `deliveries`: exponential, so a longer outage is ridden out. */
+  #pause(deliveries: number): Promise<void> {
+    return sleep(
+      backoffDelay(deliveries, {
+        initialDelayMs: this.#options.requeueDelayMs ?? 100,
+        maxDelayMs: this.#options.maxRequeueDelayMs ?? 10_000,
+      }),
+    );
   }
 }
 

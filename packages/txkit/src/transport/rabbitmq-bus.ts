@@ -21,8 +21,10 @@ export interface RabbitMqBusOptions {
   exchange?: string;
   /** Deliveries of a message whose handler keeps failing before it is dead-lettered (see {@link ConsumeOptions}). */
   maxDeliveries?: number;
-  /** Pause before a message whose handler failed is delivered again (see {@link ConsumeOptions}). */
+  /** First pause before a message whose handler failed is delivered again (see {@link ConsumeOptions}). */
   requeueDelayMs?: number;
+  /** Upper bound of that pause, which doubles after each failure (see {@link ConsumeOptions}). */
+  maxRequeueDelayMs?: number;
 }
 
 const KEY_HEADER = 'x-txkit-key';
@@ -79,6 +81,7 @@ export class RabbitMqBus implements MessageBus {
       prefetch: options.prefetch ?? 16,
       maxDeliveries: this.#options.maxDeliveries,
       requeueDelayMs: this.#options.requeueDelayMs,
+      maxRequeueDelayMs: this.#options.maxRequeueDelayMs,
     });
   }
 

@@ -54,6 +54,9 @@ export async function withBrokerChannel<T>(work: (channel: ConfirmChannel) => Pr
   const connection = await connect(testAmqpUrl());
   try {
     const channel = await connection.createConfirmChannel();
+    // A refused operation (checking a queue that does not exist yet) closes the channel: the operation's own
+    // promise rejects with the reason, the 'error' event would only repeat it as an uncaught exception.
+    channel.on('error', () => {});
     const result = await work(channel);
     // Whatever `work` published is on the broker before the connection goes.
     await channel.waitForConfirms();

@@ -127,13 +127,15 @@ describe('dead letters', () => {
         await channel.assertQueue(queue, { durable: true, arguments: { 'x-queue-type': queueType } });
       });
       const deliveries: boolean[] = [];
+      const deliveredAt: number[] = [];
       await amqp.consume(
         queue,
         async (message) => {
           deliveries.push(message.fields.redelivered);
+          deliveredAt.push(performance.now());
           throw new Error(`boom ${deliveries.length}`);
         },
-        { maxDeliveries: 3, requeueDelayMs: 10 },
+        { maxDeliveries: 3, requeueDelayMs: 60 },
       );
       await amqp.publish('', queue, Buffer.from('{"n":1}'), {
         persistent: true,
@@ -143,6 +145,10 @@ describe('dead letters', () => {
 
       expect(await settledCount(`${queue}.dead`, 1)).toBe(1);
       expect(deliveries).toEqual([false, true, true]);
+      // The pause doubles: ~60 ms (±20 %) before the second delivery, ~120 ms before the third.
+      const [first = 0, second = 0, third = 0] = deliveredAt;
+      expect(second - first).toBeGreaterThanOrEqual(48);
+      expect(third - second).toBeGreaterThanOrEqual(96);
       expect(errors.map((error) => (error as Error).message)).toEqual(['boom 1', 'boom 2', 'boom 3']);
       expect(deadLettered).toEqual([
         expect.objectContaining({ queue, reason: 'max-deliveries', deliveries: 3, messageId: 'doomed-1' }),
