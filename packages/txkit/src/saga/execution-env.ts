@@ -21,6 +21,8 @@ export interface ExecutionEnv {
   emit<K extends keyof SagaRunnerEvents>(event: K, ...args: SagaRunnerEvents[K]): void;
   /** Counts one statement sent to the saga log. */
   countStatement(): void;
+  /** Names a hot-path log statement so that connections prepare it once (identity when turned off). */
+  prepare(statement: Statement): Statement;
 }
 
 /** Result row of a fenced log write. */
@@ -104,7 +106,7 @@ export async function writeFenced(
     const since = Date.now();
     try {
       env.countStatement();
-      const { rows } = await env.pool.query<FencedWrite>(statement);
+      const { rows } = await env.pool.query<FencedWrite>(env.prepare(statement));
       const row = rows[0] ?? { fenced: 0, inserted: 0 };
       if (row.fenced !== 1) {
         env.leases.lost(state.lease);

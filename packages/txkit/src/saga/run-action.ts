@@ -160,7 +160,9 @@ async function localAttempt(
       env.countStatement();
       const index = state.definition.steps.indexOf(step);
       state.outputs[step.name] = output;
-      const { rows } = await client.query<FencedWrite>(recordOf(env, state, step, index, attempt, last));
+      const { rows } = await client.query<FencedWrite>(
+        env.prepare(recordOf(env, state, step, index, attempt, last)),
+      );
       const row = rows[0];
       // The saga's own insert rides in the record of its first local step: both commit, or neither exists.
       if (row?.fenced !== 1) throw state.pendingStart ? keyTakenError(state.id) : leaseLostError(state.id);

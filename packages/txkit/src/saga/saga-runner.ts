@@ -3,6 +3,7 @@ import { EventEmitter } from 'eventemitter3';
 import type pg from 'pg';
 import { runMigrations } from '../db/migrations.js';
 import { isRetryablePostgresError } from '../db/postgres-errors.js';
+import { prepared } from '../db/prepared-statement.js';
 import type { Statement } from '../db/queryable.js';
 import { DEFAULT_SCHEMA, quoteSchema } from '../db/schema-name.js';
 import { ConfigurationError, InDoubtError, TxkitError } from '../errors.js';
@@ -53,6 +54,12 @@ export interface SagaRunnerOptions {
   maxClaims?: number;
   /** Retries of a log write that failed transiently (default 5 attempts from 50 ms). */
   logRetry?: Partial<RetryPolicy>;
+  /**
+   * Whether the log's hot-path statements are prepared once per connection (default true: about half of their
+   * server cost is planning). Turn off behind a transaction-mode pooler that does not track prepared statements
+   * (PgBouncer before 1.21).
+   */
+  preparedStatements?: boolean;
   /** Fault injection for tests (see `txkit/testing`): called at every `saga:*` fault point. Unset in production. */
   faults?: FaultHook;
 }
@@ -157,6 +164,7 @@ export class SagaRunner extends EventEmitter<SagaRunnerEvents> {
       }),
       emit: (event, ...args) => this.#safeEmit(event, ...args),
       countStatement: count,
+      prepare: options.preparedStatements === false ? (statement) => statement : prepared,
     };
   }
 
@@ -444,7 +452,7 @@ export class SagaRunner extends EventEmitter<SagaRunnerEvents> {
     for (let attempt = 1; ; attempt++) {
       try {
         this.#logStatements++;
-        const { rows } = await this.#pool.query(statement);
+        const { rows } = await this.#pool.query(this.#env.prepare(statement));
         if (rows.length === 1 || saga.key === null) return saga.id;
         const existing = await this.#select(selectSagaByKey(this.#env.schema, saga.name, saga.key));
         if (existing) return existing.id === saga.id ? saga.id : existing;

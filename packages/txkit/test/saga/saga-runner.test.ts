@@ -1,3 +1,4 @@
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type SagaOutcome, type SagaRunnerEvents, StepRejectedError, saga } from '../../src/index.js';
 import { type BookingWorld, createBookingWorld, freshSchema } from './support/booking-fixture.js';
@@ -327,6 +328,34 @@ describe('SagaRunner', () => {
     for (const o of racing) expect(o).toEqual(racing[0]);
     expect(racing[0]?.status).toBe('completed');
     expect(started).toHaveLength(3);
+  });
+
+  it('prepares its hot log statements once per connection, unless told not to', async () => {
+    const twoSteps = saga<{ n: number }>('prepared-check')
+      .step('one', { run: (ctx) => ctx.input.n + 1 })
+      .step('two', { run: (ctx) => ctx.outputs.one * 2 })
+      .build();
+    const preparedOn = async (preparedStatements: boolean) => {
+      // One connection, so that the session asked afterwards is the one the runner used.
+      const pool = new pg.Pool({ connectionString: world.dbs.on('a').connectionString, max: 1 });
+      try {
+        const runner = world.runner({ pool, sagas: [twoSteps], schema: freshSchema(), preparedStatements });
+        await runner.migrate();
+        for (let n = 0; n < 3; n++) {
+          const outcome = await runner.run(twoSteps, { n });
+          expect(outcome).toMatchObject({ status: 'completed', result: { one: n + 1, two: (n + 1) * 2 } });
+        }
+        const { rows } = await pool.query<{ n: number }>(
+          "SELECT count(*)::int AS n FROM pg_prepared_statements WHERE name LIKE 'txkit\\_%'",
+        );
+        return rows[0]?.n;
+      } finally {
+        await pool.end();
+      }
+    };
+    // The saga insert, the step record and the completing record: three texts, each prepared once.
+    expect(await preparedOn(true)).toBe(3);
+    expect(await preparedOn(false)).toBe(0);
   });
 
   it('refuses a saga it was not given, and reports a throwing listener as an error event', async () => {
