@@ -3,11 +3,11 @@ import { EventEmitter } from 'eventemitter3';
 import type pg from 'pg';
 import { runMigrations } from '../db/migrations.js';
 import { isRetryablePostgresError } from '../db/postgres-errors.js';
-import { isConnectionError, withTransaction } from '../db/queryable.js';
+import { isConnectionError } from '../db/queryable.js';
 import { DEFAULT_SCHEMA, quoteSchema } from '../db/schema-name.js';
 import { ConfigurationError, RetryableError, StepRejectedError } from '../errors.js';
 import { outboxMigrations } from '../outbox/outbox-migrations.js';
-import { barrier, cleanupBarrier, migrateBarrier } from '../saga/barrier.js';
+import { type BarrierResult, cleanupBarrier, migrateBarrier, withBarrier } from '../saga/barrier.js';
 import type { AmqpConnection } from './amqp-connection.js';
 import type { AmqpConsumer } from './amqp-consumer.js';
 import { deleteOldResults, insertResult, selectResult } from './participant-sql.js';
@@ -212,7 +212,13 @@ export class SagaParticipant extends EventEmitter<SagaParticipantEvents> {
       ];
     }
     try {
-      return await withTransaction(this.#options.pool, (client) => this.#applyIn(client, command, handlers));
+      return await withBarrier(
+        this.#options.pool,
+        { sagaId: command.sagaId, step: command.step },
+        command.kind,
+        (client, decision) => this.#applyIn(client, command, handlers, decision),
+        { schema: this.#schemaName },
+      );
     } catch (error) {
       // The transaction rolled back: neither the write nor the barrier row exists, so a retry runs afresh.
       const message = error instanceof Error ? error.message : String(error);
@@ -231,9 +237,8 @@ export class SagaParticipant extends EventEmitter<SagaParticipantEvents> {
     client: pg.PoolClient,
     command: RemoteCommand,
     handlers: ParticipantStepHandlers,
+    decision: BarrierResult,
   ): Promise<[RemoteReply, ParticipantOutcome]> {
-    const key = { sagaId: command.sagaId, step: command.step };
-    const decision = await barrier(client, key, command.kind, { schema: this.#schemaName });
     if (command.kind === 'action') {
       if (decision.apply) {
         const output = (await handlers.action(client, command)) ?? null;
