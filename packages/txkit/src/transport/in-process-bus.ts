@@ -1,5 +1,5 @@
 import { EventEmitter } from 'eventemitter3';
-import { sleep } from './backoff.js';
+import { backoffDelay, sleep } from './backoff.js';
 import {
   type BusMessage,
   type MessageBus,
@@ -17,9 +17,18 @@ interface Consumer {
   cancelled: boolean;
 }
 
+/** A message waiting in a queue, with the deliveries it failed so far. */
+interface Waiting {
+  message: BusMessage;
+  failedDeliveries: number;
+}
+
 interface Queue {
+  name: string;
   topics: Set<string>;
-  waiting: BusMessage[];
+  waiting: Waiting[];
+  /** Messages whose handler failed on every delivery, as RabbitMQ's `<queue>.dead` would hold them. */
+  dead: BusMessage[];
   consumers: Consumer[];
   next: number;
 }
@@ -31,8 +40,18 @@ interface Queue {
  * new InProcessBus({ redeliveryDelayMs: 1_000 });
  */
 export interface InProcessBusOptions {
-  /** Pause before a message whose handler failed is delivered again (default 100 ms). */
+  /**
+   * Pause before a message whose handler failed is delivered again: this long after the first failure (default
+   * 100 ms), doubling after each further one up to `maxRedeliveryDelayMs` (default 10 s), as the RabbitMQ bus does.
+   */
   redeliveryDelayMs?: number;
+  /** Upper bound of that pause (default 10 s). */
+  maxRedeliveryDelayMs?: number;
+  /**
+   * Deliveries of a message, the first included, before a message whose handler keeps failing is set aside as a
+   * dead letter (`deadLetters(queue)`, a `deadLettered` event) instead of being delivered again (default 10).
+   */
+  maxDeliveries?: number;
 }
 
 /**
@@ -42,8 +61,10 @@ export interface InProcessBusOptions {
  * bus.on('error', (error, message) => log.warn({ topic: message.topic }, String(error)));
  */
 export interface InProcessBusEvents {
-  /** A handler failed; the message is delivered again after a pause. */
+  /** A handler failed; the message is delivered again after a pause (or set aside, after its last delivery). */
   error: (error: unknown, message: BusMessage) => void;
+  /** A message's handler failed on its last delivery: the message is now among `deadLetters(queue)`. */
+  deadLettered: (queue: string, message: BusMessage, error: unknown) => void;
 }
 
 /**
@@ -59,11 +80,11 @@ export interface InProcessBusEvents {
  */
 export class InProcessBus extends EventEmitter<InProcessBusEvents> implements MessageBus {
   readonly #queues = new Map<string, Queue>();
-  readonly #redeliveryDelayMs: number;
+  readonly #options: InProcessBusOptions;
 
   constructor(options: InProcessBusOptions = {}) {
     super();
-    this.#redeliveryDelayMs = options.redeliveryDelayMs ?? 100;
+    this.#options = options;
   }
 
   async publish(message: OutgoingMessage): Promise<void> {
@@ -78,7 +99,7 @@ export class InProcessBus extends EventEmitter<InProcessBusEvents> implements Me
     };
     for (const queue of this.#queues.values()) {
       if (![...queue.topics].some((pattern) => topicMatches(pattern, message.topic))) continue;
-      queue.waiting.push({ ...delivered });
+      queue.waiting.push({ message: { ...delivered }, failedDeliveries: 0 });
       this.#pump(queue);
     }
   }
@@ -109,10 +130,20 @@ export class InProcessBus extends EventEmitter<InProcessBusEvents> implements Me
     return this.#queues.get(queue)?.waiting.length ?? 0;
   }
 
+  /**
+   * Messages of a queue whose handler failed on every delivery, oldest first. They stay until the process ends.
+   *
+   * @example
+   * for (const message of bus.deadLetters('audit')) console.warn('dead letter', message.messageId);
+   */
+  deadLetters(queue: string): readonly BusMessage[] {
+    return this.#queues.get(queue)?.dead ?? [];
+  }
+
   #queue(name: string): Queue {
     let queue = this.#queues.get(name);
     if (!queue) {
-      queue = { topics: new Set(), waiting: [], consumers: [], next: 0 };
+      queue = { name, topics: new Set(), waiting: [], dead: [], consumers: [], next: 0 };
       this.#queues.set(name, queue);
     }
     return queue;
@@ -122,8 +153,8 @@ export class InProcessBus extends EventEmitter<InProcessBusEvents> implements Me
     while (queue.waiting.length > 0) {
       const consumer = this.#pick(queue);
       if (!consumer) return;
-      const message = queue.waiting.shift()!;
-      const delivery = this.#deliver(queue, consumer, message);
+      const waiting = queue.waiting.shift()!;
+      const delivery = this.#deliver(queue, consumer, waiting);
       consumer.running.add(delivery);
       void delivery.finally(() => {
         consumer.running.delete(delivery);
@@ -145,15 +176,27 @@ export class InProcessBus extends EventEmitter<InProcessBusEvents> implements Me
     return undefined;
   }
 
-  async #deliver(queue: Queue, consumer: Consumer, message: BusMessage): Promise<void> {
+  async #deliver(queue: Queue, consumer: Consumer, waiting: Waiting): Promise<void> {
     // Handlers always run asynchronously, as they would on a broker.
     await Promise.resolve();
+    const { message } = waiting;
     try {
       await consumer.handler(message);
     } catch (error) {
       this.emit('error', error, message);
-      await sleep(this.#redeliveryDelayMs);
-      queue.waiting.unshift({ ...message, redelivered: true });
+      const failedDeliveries = waiting.failedDeliveries + 1;
+      if (failedDeliveries >= (this.#options.maxDeliveries ?? 10)) {
+        queue.dead.push(message);
+        this.emit('deadLettered', queue.name, message, error);
+        return;
+      }
+      await sleep(
+        backoffDelay(failedDeliveries, {
+          initialDelayMs: this.#options.redeliveryDelayMs ?? 100,
+          maxDelayMs: this.#options.maxRedeliveryDelayMs ?? 10_000,
+        }),
+      );
+      queue.waiting.unshift({ message: { ...message, redelivered: true }, failedDeliveries });
     }
   }
 }

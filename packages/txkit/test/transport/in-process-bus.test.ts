@@ -86,6 +86,25 @@ describe('InProcessBus', () => {
     expect(deliveries.map((m) => m.redelivered)).toEqual([false, true]);
     expect(errors).toHaveLength(1);
   });
+
+  it('sets a message aside as a dead letter after maxDeliveries failed deliveries, and goes on with the next', async () => {
+    const bus = new InProcessBus({ redeliveryDelayMs: 2, maxDeliveries: 3 });
+    const dead: [string, string][] = [];
+    bus.on('error', () => {});
+    bus.on('deadLettered', (queue, m) => dead.push([queue, m.messageId]));
+    const attempts = new Map<string, number>();
+    await bus.subscribe({ queue: 'poisoned', topics: ['#'], prefetch: 1 }, async (m) => {
+      attempts.set(m.messageId, (attempts.get(m.messageId) ?? 0) + 1);
+      if (m.messageId === 'm1') throw new Error('cannot handle this one');
+    });
+    await bus.publish(message(1));
+    await bus.publish(message(2));
+    await expect.poll(() => attempts.get('m2')).toBe(1);
+    expect(attempts.get('m1')).toBe(3);
+    expect(dead).toEqual([['poisoned', 'm1']]);
+    expect(bus.deadLetters('poisoned').map((m) => m.messageId)).toEqual(['m1']);
+    expect(bus.waitingCount('poisoned')).toBe(0);
+  });
 });
 
 describe('dropDuplicates', () => {
