@@ -45,7 +45,7 @@ const readModel = new ReadModelService({
   seats,
   source: busSeatSource(
     bus,
-    (payload) => logger.warn({ payload }, 'malformed seat event dropped'),
+    (payload) => logger.warn({ payload }, 'malformed seat event dead-lettered'),
     `${READ_MODEL_QUEUE}.${env.READ_MODEL_ID}`,
   ),
   allowedOrigin: env.APP_ORIGIN,

@@ -1,4 +1,4 @@
-import type { MessageBus } from 'txkit';
+import { MalformedMessageError, type MessageBus } from 'txkit';
 import { isSeatsChangedEvent, type SeatEventSource } from './seat-event-source.js';
 import { SEAT_TOPIC } from './seat-events.js';
 
@@ -9,8 +9,9 @@ import { SEAT_TOPIC } from './seat-events.js';
 export const READ_MODEL_QUEUE = 'cinema.read-model';
 
 /**
- * Seat events from a txkit message bus (RabbitMQ, or the in-process bus without a broker). A malformed payload
- * is acknowledged and dropped (redelivering it would never help); a failing handler gets it again.
+ * Seat events from a txkit message bus (RabbitMQ, or the in-process bus without a broker). A payload that is not a
+ * seat event is reported and dead-lettered at once (delivering it again would never help; the dead-letter queue
+ * keeps it for whoever investigates); a failing handler gets the event again.
  *
  * @example
  * const source = busSeatSource(bus, (m) => log.warn(m));
@@ -23,7 +24,12 @@ export function busSeatSource(
   return {
     async subscribe(handler) {
       const subscription = await bus.subscribe({ queue, topics: [SEAT_TOPIC] }, async (m) => {
-        if (!isSeatsChangedEvent(m.payload)) return onMalformed(m.payload);
+        if (!isSeatsChangedEvent(m.payload)) {
+          onMalformed(m.payload);
+          throw new MalformedMessageError(
+            `message ${m.messageId} on ${m.topic} is not a seats-changed event`,
+          );
+        }
         await handler(m.payload);
       });
       return () => subscription.cancel();

@@ -113,7 +113,7 @@ export async function startApi(o: ApiRuntimeOptions): Promise<ApiRuntime> {
       seats: dbs.seats,
       source: busSeatSource(
         o.bus,
-        (payload) => logger.warn({ payload }, 'malformed seat event dropped'),
+        (payload) => logger.warn({ payload }, 'malformed seat event dead-lettered'),
         o.readModelQueue ?? `${READ_MODEL_QUEUE}.${config.INSTANCE_ID}`,
       ),
       allowedOrigin: appOrigin(config),

@@ -1,5 +1,6 @@
 import { EventEmitter } from 'eventemitter3';
 import { backoffDelay, sleep } from './backoff.js';
+import { MalformedMessageError } from './malformed-message-error.js';
 import {
   type BusMessage,
   type MessageBus,
@@ -49,7 +50,8 @@ export interface InProcessBusOptions {
   maxRedeliveryDelayMs?: number;
   /**
    * Deliveries of a message, the first included, before a message whose handler keeps failing is set aside as a
-   * dead letter (`deadLetters(queue)`, a `deadLettered` event) instead of being delivered again (default 10).
+   * dead letter (`deadLetters(queue)`, a `deadLettered` event) instead of being delivered again (default 10). A
+   * handler that throws {@link MalformedMessageError} has its message set aside at once.
    */
   maxDeliveries?: number;
 }
@@ -185,7 +187,8 @@ export class InProcessBus extends EventEmitter<InProcessBusEvents> implements Me
     } catch (error) {
       this.emit('error', error, message);
       const failedDeliveries = waiting.failedDeliveries + 1;
-      if (failedDeliveries >= (this.#options.maxDeliveries ?? 10)) {
+      // A message that cannot be decoded never will be: set aside at once, as the RabbitMQ bus does.
+      if (error instanceof MalformedMessageError || failedDeliveries >= (this.#options.maxDeliveries ?? 10)) {
         queue.dead.push(message);
         this.emit('deadLettered', queue.name, message, error);
         return;

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { dropDuplicates, seenInMemory } from '../../src/transport/dedupe.js';
 import { InProcessBus } from '../../src/transport/in-process-bus.js';
+import { MalformedMessageError } from '../../src/transport/malformed-message-error.js';
 import { type BusMessage, topicMatches } from '../../src/transport/message-bus.js';
 
 describe('topicMatches', () => {
@@ -104,6 +105,19 @@ describe('InProcessBus', () => {
     expect(dead).toEqual([['poisoned', 'm1']]);
     expect(bus.deadLetters('poisoned').map((m) => m.messageId)).toEqual(['m1']);
     expect(bus.waitingCount('poisoned')).toBe(0);
+  });
+
+  it('sets a message its handler calls malformed aside at its first delivery', async () => {
+    const bus = new InProcessBus({ redeliveryDelayMs: 2 });
+    bus.on('error', () => {});
+    let deliveries = 0;
+    await bus.subscribe({ queue: 'strict', topics: ['#'] }, async () => {
+      deliveries++;
+      throw new MalformedMessageError('not a seat event');
+    });
+    await bus.publish(message(1));
+    await expect.poll(() => bus.deadLetters('strict').length).toBe(1);
+    expect(deliveries).toBe(1);
   });
 });
 
