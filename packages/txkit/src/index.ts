@@ -61,6 +61,7 @@ export {
 } from './saga/retry-policy.js';
 export { SagaBuilder, saga } from './saga/saga-builder.js';
 export type { SagaEventBase, SagaRunnerEvents, StepEvent } from './saga/saga-events.js';
+export type { SagaHistory, SagaHistoryRecord } from './saga/saga-history.js';
 export type { SagaStatus, SerializedError } from './saga/saga-log.js';
 export { sagaMigrations } from './saga/saga-migrations.js';
 export type { SagaOutcome } from './saga/saga-outcome.js';

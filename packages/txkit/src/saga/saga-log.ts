@@ -32,6 +32,7 @@ export interface SagaRow {
   result: unknown;
   created_at: Date;
   updated_at: Date;
+  finished_at: Date | null;
 }
 
 /** A step record as read from the log. */
@@ -67,7 +68,7 @@ export interface SerializedError {
 }
 
 const sagaColumns = `id, name, key, input, status, step, owner, lease_token, claims, failed_step, reason, error,
-  failed_compensation, compensation_error, result, created_at, updated_at`;
+  failed_compensation, compensation_error, result, created_at, updated_at, finished_at`;
 
 const lease = (leaseMs: number) => `now() + make_interval(secs => ${Number(leaseMs) / 1000})`;
 
@@ -150,6 +151,25 @@ export function selectSagaByKey(schema: string, name: string, key: string): Stat
 export function selectSteps(schema: string, id: string): Statement {
   return {
     text: `SELECT step, kind, status, attempt, output, error FROM ${schema}.saga_step WHERE saga_id = $1`,
+    values: [id],
+  };
+}
+
+/** A step record with the time it was written, for a saga's history. */
+export interface StepHistoryRow {
+  step: string;
+  kind: 'action' | 'compensation';
+  status: 'done' | 'failed';
+  attempt: number;
+  error: SerializedError | null;
+  created_at: Date;
+}
+
+/** Reads the step records of a saga with their times, in the order they were written. */
+export function selectStepHistory(schema: string, id: string): Statement {
+  return {
+    text: `SELECT step, kind, status, attempt, error, created_at FROM ${schema}.saga_step WHERE saga_id = $1
+           ORDER BY created_at`,
     values: [id],
   };
 }

@@ -15,6 +15,7 @@ import { type HeldLease, LeaseKeeper } from './lease-keeper.js';
 import { resumeClaimed, resumeExpiredSagas } from './resume-sagas.js';
 import { backoffDelay, type RetryPolicy, resolveRetryPolicy, sleep } from './retry-policy.js';
 import type { SagaRunnerEvents } from './saga-events.js';
+import { type SagaHistory, sagaHistoryOf } from './saga-history.js';
 import {
   countFailed,
   deleteFinished,
@@ -22,9 +23,11 @@ import {
   reopenFailed,
   type SagaRow,
   type SerializedError,
+  type StepHistoryRow,
   selectFailed,
   selectSaga,
   selectSagaByKey,
+  selectStepHistory,
 } from './saga-log.js';
 import { sagaMigrations } from './saga-migrations.js';
 import { outcomeFromRow, type SagaOutcome } from './saga-outcome.js';
@@ -278,6 +281,27 @@ export class SagaRunner extends EventEmitter<SagaRunnerEvents> {
   async outcome(sagaId: string): Promise<SagaOutcome | undefined> {
     const row = await this.#select(selectSaga(this.#env.schema, sagaId));
     return row ? outcomeFromRow(row) : undefined;
+  }
+
+  /**
+   * What the saga log knows about a saga — status, failure, and every step record with its time — by id, or by
+   * saga name and idempotency key. Any process with access to the log can ask, whichever runner drove the saga;
+   * `undefined` when there is no such saga (or it was deleted after the retention).
+   *
+   * @example
+   * const history = await runner.history({ name: 'book-seats', key: bookingId });
+   * for (const r of history?.records ?? []) console.log(r.at, r.kind, r.step, r.status);
+   */
+  async history(saga: string | { name: string; key: string }): Promise<SagaHistory | undefined> {
+    const row = await this.#select(
+      typeof saga === 'string'
+        ? selectSaga(this.#env.schema, saga)
+        : selectSagaByKey(this.#env.schema, saga.name, saga.key),
+    );
+    if (!row) return undefined;
+    this.#logStatements++;
+    const { rows } = await this.#pool.query<StepHistoryRow>(selectStepHistory(this.#env.schema, row.id));
+    return sagaHistoryOf(row, rows, this.#definitions.get(row.name));
   }
 
   /**

@@ -87,6 +87,41 @@ describe('SagaRunner', () => {
     expect(await runner.outcome(outcome.sagaId)).toEqual(outcome);
   });
 
+  it('tells any runner on the same log what happened to a saga, record by record, by id or by key', async () => {
+    const schema = freshSchema();
+    const driver = await newRunner({ schema });
+    // Another runner (another process, say) that drove none of these sagas reads the same log.
+    const reader = world.runner({ schema, id: 'reader' });
+    const completed = await driver.run(world.definition, { label: 'history ok' }, { key: 'order-1' });
+    const compensated = await driver.run(world.definition, { label: 'history no', rejectAt: 'ticket' });
+
+    const ok = await reader.history({ name: world.definition.name, key: 'order-1' });
+    expect(ok).toMatchObject({ sagaId: completed.sagaId, key: 'order-1', status: 'completed', owner: 'test' });
+    expect(ok?.records.map((r) => `${r.kind} ${r.step} ${r.status}`)).toEqual([
+      'action seat done',
+      'action pay done',
+      'action ticket done',
+    ]);
+    expect(ok?.finishedAt).toBeInstanceOf(Date);
+
+    const undone = await reader.history(compensated.sagaId);
+    expect(undone).toMatchObject({ status: 'compensated', failedStep: 'ticket', reason: 'ticket-rejected' });
+    expect(undone?.records.map((r) => `${r.kind} ${r.step} ${r.status}`)).toEqual([
+      'action seat done',
+      'action pay done',
+      'action ticket failed',
+      // A failed action may have taken effect before it failed: it is compensated too (here a barrier no-op).
+      'compensation ticket done',
+      'compensation pay done',
+      'compensation seat done',
+    ]);
+    const times = undone?.records.map((r) => r.at.getTime()) ?? [];
+    expect(times).toEqual([...times].sort((a, b) => a - b));
+
+    expect(await reader.history('00000000-0000-4000-8000-000000000000')).toBeUndefined();
+    expect(await reader.history({ name: world.definition.name, key: 'no-such-key' })).toBeUndefined();
+  });
+
   it('compensates a failed step whose action did take effect before it failed', async () => {
     const runner = await newRunner();
     const outcome = await runner.run(world.definition, { label: 'late', rejectAfterEffectAt: 'pay' });
