@@ -1,6 +1,9 @@
 import { randomUUID } from 'node:crypto';
+import { pino } from 'pino';
+import { InProcessBus } from 'txkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SEED_BALANCE_CENTS } from '../src/db/seed.js';
+import { startApi } from '../src/server/api-runtime.js';
 import { type DemoHarness, seatsOf, startHarness, writeCounts } from './support/demo-harness.js';
 
 const modes = ['saga', '2pc'] as const;
@@ -232,4 +235,39 @@ it('the operations view lists recent sagas with their steps and 2PC transactions
   expect(res.body.twoPhase.some((t: { phase: string }) => t.phase === 'committed')).toBe(true);
   expect(res.body.inDoubt).toEqual([]);
   expect(res.body.stuck).toEqual([]);
+});
+
+it("a saga booking's timeline reads the same from an instance that did not run it (from the saga log)", async () => {
+  // A second API instance on the same databases, as behind the load balancer.
+  const other = await startApi({
+    config: { ...h.config, INSTANCE_ID: 'other-instance' },
+    bus: new InProcessBus(),
+    logger: pino({ level: 'silent' }),
+    withReadModel: false,
+    dbs: h.dbs,
+    faults: h.faults,
+    recoveryIntervalMs: 500,
+    relayPollMs: 100,
+    sweepIntervalMs: false,
+  });
+  try {
+    const { rows } = await h.dbs.seats.query(
+      "SELECT seat_id FROM cinema.screening_seats WHERE screening_id = 1 AND status = 'free' ORDER BY seat_id LIMIT 1",
+    );
+    const booked = await h.book(alice, { screeningId: 1, seatIds: [rows[0].seat_id], mode: 'saga' });
+    expect(booked.body.booking.status).toBe('confirmed');
+    const path = `/api/bookings/${booked.body.booking.id}/timeline`;
+    const res = await fetch(`${other.url}${path}`, { headers: { authorization: `Bearer ${alice}` } });
+    expect(res.status).toBe(200);
+    const { events } = (await res.json()) as { events: { kind: string; name: string; status: string }[] };
+    expect(events.map((e) => `${e.kind} ${e.name} ${e.status}`)).toEqual([
+      'step reserve-seats completed',
+      'step charge-payment completed',
+      'step issue-tickets completed',
+      'step confirm-booking completed',
+      'step book-seats completed',
+    ]);
+  } finally {
+    await other.close();
+  }
 });

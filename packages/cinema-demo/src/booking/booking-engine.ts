@@ -42,8 +42,11 @@ export interface BookingEngine {
   /** Releases the seats, refunds and voids the tickets of a confirmed booking, in the booking's mode. */
   cancel(mode: BookingMode, plan: BookingPlan): Promise<void>;
   transactions(limit: number): Promise<TransactionsView>;
-  /** What happened to one booking in this process (saga steps, 2PC phases), oldest first. */
-  timeline(bookingId: string): TimelineEvent[];
+  /**
+   * What happened to one booking (saga steps, 2PC phases), oldest first: live from this process when it ran the
+   * booking, otherwise what the saga log recorded (another instance behind the load balancer ran it).
+   */
+  timeline(bookingId: string): Promise<TimelineEvent[]>;
   /** Adds an entry of the booking service's own (request received, outcome) to a booking's timeline. */
   note(bookingId: string, event: Omit<TimelineEvent, 'at'>): void;
   /** In-doubt and stuck counts for the metrics. */

@@ -1,3 +1,5 @@
+import type { SagaHistory } from 'txkit';
+
 /** One entry of a booking's timeline, as the web UI shows it. */
 export interface TimelineEvent {
   at: string;
@@ -8,6 +10,34 @@ export interface TimelineEvent {
 }
 
 const KEEP_BOOKINGS = 1000;
+
+/**
+ * A booking's timeline as the saga log recorded it, for a booking another process ran: each step and
+ * compensation record with the time it was written, then the saga's state. Coarser than the live timeline (no
+ * attempts in progress, no retries), but the same from every instance.
+ *
+ * @example
+ * const events = timelineFromSagaLog(await runner.history({ name: 'book-seats', key: bookingId }));
+ */
+export function timelineFromSagaLog(history: SagaHistory): TimelineEvent[] {
+  const events: TimelineEvent[] = history.records.map((r) => ({
+    at: r.at.toISOString(),
+    kind: r.kind === 'action' ? 'step' : 'compensation',
+    name: r.step,
+    status: r.status === 'done' ? 'completed' : `failed: ${r.error?.reason ?? r.error?.name ?? 'error'}`,
+    detail: r.error?.message ?? null,
+  }));
+  events.push({
+    at: (history.finishedAt ?? history.updatedAt).toISOString(),
+    kind: 'step',
+    name: history.name,
+    status:
+      history.reason && history.status !== 'running'
+        ? `${history.status}: ${history.reason}`
+        : history.status,
+  });
+  return events;
+}
 
 /**
  * What happened to each recent booking in this process: saga steps and compensations, 2PC phases, linked to the

@@ -10,7 +10,7 @@ import type { FaultSettings } from '../config.js';
 import type { Databases } from '../db/databases.js';
 import type { SeatEventOutbox } from '../events/seat-events.js';
 import type { BookingEngine, BookingMode, TransactionsView } from './booking-engine.js';
-import { BookingTimeline, type TimelineEvent } from './booking-timeline.js';
+import { BookingTimeline, type TimelineEvent, timelineFromSagaLog } from './booking-timeline.js';
 import type { BookingPlan, BookingResult } from './outcome.js';
 import { bookBySaga, bookSeatsSaga, cancelBookingSaga, cancelBySaga } from './saga-booking.js';
 import { SagaMonitor } from './saga-monitor.js';
@@ -138,8 +138,16 @@ export class TxkitBookingEngine implements BookingEngine {
     };
   }
 
-  timeline(bookingId: string): TimelineEvent[] {
-    return this.#timeline.get(bookingId);
+  async timeline(bookingId: string): Promise<TimelineEvent[]> {
+    const here = this.#timeline.get(bookingId);
+    if (here.length > 0) return here;
+    // Run by another instance: its saga log is shared, its events are not. (A 2PC booking leaves no step log,
+    // only its decision; its timeline is the booking's status.)
+    const histories = await Promise.all([
+      this.runner.history({ name: this.#book.name, key: bookingId }),
+      this.runner.history({ name: this.#cancel.name, key: `cancel:${bookingId}` }),
+    ]);
+    return histories.flatMap((history) => (history ? timelineFromSagaLog(history) : []));
   }
 
   note(bookingId: string, event: Omit<TimelineEvent, 'at'>): void {
