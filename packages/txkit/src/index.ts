@@ -79,6 +79,7 @@ export type {
   LocalStepOptions,
   SagaDefinition,
   StepContext,
+  StepDefinition,
   StepOptions,
   StepOutputs,
 } from './saga/saga-types.js';

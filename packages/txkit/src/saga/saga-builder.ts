@@ -8,9 +8,13 @@ import type {
   StepOutputs,
 } from './saga-types.js';
 
+// NewStepName and WithStep are the builder's type plumbing: users meet them only through inference, so they
+// stay unexported (a smaller API to keep stable) and typedoc.jsonc lists them as intentionally not exported.
+
 /** A step name not used yet in this saga (duplicates are a type error, and a runtime error). */
 type NewStepName<Name extends string, Outputs> = Name extends keyof Outputs ? never : Name;
 
+/** `Outputs` plus the new step's awaited output under its name: what later steps see on `ctx.outputs`. */
 type WithStep<Outputs extends StepOutputs, Name extends string, Output> = {
   [K in keyof Outputs | Name]: K extends Name ? Awaited<Output> : Outputs[K];
 };

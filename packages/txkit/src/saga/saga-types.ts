@@ -46,6 +46,7 @@ export interface StepContext<Input, Outputs extends StepOutputs> {
  * .localStep('reserve-seats', { run: (ctx) => ctx.client.query('UPDATE seats SET taken = true WHERE id = $1', [id]) })
  */
 export interface LocalStepContext<Input, Outputs extends StepOutputs> extends StepContext<Input, Outputs> {
+  /** In a transaction the runner commits with the step's log record: no BEGIN/COMMIT of your own. */
   readonly client: pg.PoolClient;
 }
 
@@ -60,7 +61,18 @@ export type CompensationContext<Input, Outputs extends StepOutputs, Output> = St
   readonly output: Output | undefined;
 };
 
-/** A local step's compensation context. */
+/**
+ * What a local step's compensation receives: the {@link LocalStepContext} (its `client` is in the transaction
+ * that also records the compensation) plus the action's output. A local step is compensated only when its
+ * action committed, so `output` is what the action returned.
+ *
+ * @example
+ * async function releaseStock(ctx: LocalCompensationContext<Order, StepOutputs, { reserved: number }>) {
+ *   const quantity = ctx.output?.reserved ?? 0;
+ *   await ctx.client.query('UPDATE stock SET available = available + $2 WHERE sku = $1', [ctx.input.sku, quantity]);
+ * }
+ * saga<Order>('place-order').localStep('reserve-stock', { run: reserveStock, compensate: releaseStock });
+ */
 export type LocalCompensationContext<Input, Outputs extends StepOutputs, Output> = LocalStepContext<
   Input,
   Outputs
@@ -103,20 +115,41 @@ export interface StepOptions<Input, Outputs extends StepOutputs, Output> {
  */
 export interface LocalStepOptions<Input, Outputs extends StepOutputs, Output>
   extends Omit<StepOptions<Input, Outputs, Output>, 'run' | 'compensate'> {
+  /**
+   * The action: writes through `ctx.client` only. It commits together with the step's log record, so it takes
+   * effect exactly once; when it throws, both roll back.
+   */
   run: (ctx: LocalStepContext<Input, Outputs>) => Promise<Output> | Output;
+  /**
+   * Undoes the action, through `ctx.client`, in the transaction that records the compensation. Runs only when
+   * the action committed (a failed local action rolled back and has nothing to undo).
+   */
   compensate?: (ctx: LocalCompensationContext<Input, Outputs, Output>) => Promise<void> | void;
 }
 
-/** A step as the runner sees it (types erased). */
+/**
+ * One step of a built {@link SagaDefinition}, as the runner sees it: its options with defaults applied and its
+ * types erased (the functions are only called by the runner). Read it to list or check a saga's steps.
+ *
+ * @example
+ * const names = bookSeats.steps.map((step: StepDefinition) => (step.local ? `${step.name} (local)` : step.name));
+ */
 export interface StepDefinition {
+  /** The step's name, unique in its saga. */
   readonly name: string;
   /** Runs in a transaction on the log database, together with its log record. */
   readonly local: boolean;
+  /** The action ({@link StepOptions.run}). */
   readonly run: (ctx: never) => unknown;
+  /** The compensation, if the step has one. */
   readonly compensate: ((ctx: never) => unknown) | undefined;
+  /** Retries of the action: the step's `retry` over {@link defaultStepRetry}. */
   readonly retry: RetryPolicy;
+  /** Retries of the compensation: the step's `compensationRetry` over {@link defaultCompensationRetry}. */
   readonly compensationRetry: RetryPolicy;
+  /** Time limit of one attempt, if any. */
   readonly timeoutMs: number | undefined;
+  /** Whether the record is deferred ({@link StepOptions.deferRecord}; always false for local steps). */
   readonly deferRecord: boolean;
 }
 
@@ -128,7 +161,9 @@ export interface StepDefinition {
  *   .step('reserve-seats', { run: reserve }).build();
  */
 export interface SagaDefinition<Input, Outputs extends StepOutputs> {
+  /** The saga's name, as stored in the log. */
   readonly name: string;
+  /** The steps in order (frozen). */
   readonly steps: readonly StepDefinition[];
   /** Type carrier only (keeps `Input` and `Outputs` in the type); never set at run time. */
   readonly __types?: { input: Input; outputs: Outputs };

@@ -5,16 +5,38 @@ import { join } from 'node:path';
 import { postgresRunAs } from './postgres-binaries.js';
 import { defaultTestSettings, PostgresInstance, type PostgresInstanceInfo } from './postgres-instance.js';
 
-/** Environment variable that carries the cluster's description from the test run's setup to its workers. */
+/**
+ * Environment variable that carries the cluster's description (see {@link describeCluster}) from the test
+ * run's global setup to its workers; {@link setupTestCluster} sets it and {@link testCluster} reads it.
+ *
+ * @example
+ * // hand a private cluster to a child process: its testCluster() then returns this one
+ * const own = await startPostgresCluster({ names: ['solo'] });
+ * const child = fork('worker.js', { env: { ...process.env, [TEST_CLUSTER_ENV]: describeCluster(own) } });
+ */
 export const TEST_CLUSTER_ENV = 'TXKIT_TEST_CLUSTER';
 /**
  * Environment variable naming existing servers to test against instead of starting our own: comma-separated
  * `postgres://user@host:port` URLs (three for the standard harness). They need `max_prepared_transactions` > 0.
+ *
+ * @example
+ * // vitest global setup: test against the CI's service containers instead of starting servers
+ * const urls = ['pg1', 'pg2', 'pg3'].map((host) => `postgres://postgres@${host}:5432`);
+ * process.env[TEST_PG_URLS_ENV] ??= urls.join(',');
+ * export default () => setupTestCluster();
  */
 export const TEST_PG_URLS_ENV = 'TXKIT_TEST_PG_URLS';
 
-/** Several PostgreSQL servers for one test run. */
+/**
+ * Several PostgreSQL servers for one test run.
+ *
+ * @example
+ * const cluster: PostgresCluster = testCluster();
+ * const ports = cluster.instances.map((i) => i.info.port);
+ * const seats = new pg.Pool({ connectionString: cluster.instance('a').connectionString });
+ */
 export interface PostgresCluster {
+  /** The servers, in the order of their names. */
   readonly instances: readonly PostgresInstance[];
   /** Looks up an instance by name; throws on an unknown name. */
   instance(name: string): PostgresInstance;
@@ -22,10 +44,16 @@ export interface PostgresCluster {
   destroy(): Promise<void>;
 }
 
+/**
+ * Options of {@link startPostgresCluster} and {@link setupTestCluster}.
+ *
+ * @example
+ * const cluster = await startPostgresCluster({ names: ['solo'], settings: { log_min_duration_statement: '0' } });
+ */
 export interface StartPostgresClusterOptions {
   /** Instance names, one server each. Default: `['a', 'b', 'c']`. */
   names?: readonly string[];
-  /** Extra or overriding server settings. */
+  /** Extra settings, or overrides of {@link defaultTestSettings}, written to each server's configuration. */
   settings?: Readonly<Record<string, string>>;
 }
 
@@ -97,12 +125,26 @@ export async function startPostgresCluster(
   return clusterOf(instances, destroy);
 }
 
-/** Serialises a cluster so that another process can rebuild it with {@link clusterFromDescription}. */
+/**
+ * Serialises a cluster (names, hosts, ports, users, data folders) so that another process can rebuild it with
+ * {@link clusterFromDescription}; this is what {@link setupTestCluster} publishes in {@link TEST_CLUSTER_ENV}.
+ *
+ * @example
+ * const cluster = await startPostgresCluster();
+ * process.env[TEST_CLUSTER_ENV] = describeCluster(cluster);
+ */
 export function describeCluster(cluster: PostgresCluster): string {
   return JSON.stringify(cluster.instances.map((i) => i.info));
 }
 
-/** Rebuilds a cluster handle from {@link describeCluster}'s output; `destroy()` of the copy does nothing. */
+/**
+ * Rebuilds a cluster handle from {@link describeCluster}'s output. Its instances can still stop and restart
+ * the servers, but `destroy()` of the copy does nothing: only the process that started them removes them.
+ *
+ * @example
+ * const cluster = clusterFromDescription(process.env[TEST_CLUSTER_ENV]!);
+ * await cluster.instance('b').restart({ mode: 'immediate' });
+ */
 export function clusterFromDescription(description: string): PostgresCluster {
   const infos = JSON.parse(description) as PostgresInstanceInfo[];
   return clusterOf(
@@ -111,7 +153,14 @@ export function clusterFromDescription(description: string): PostgresCluster {
   );
 }
 
-/** Describes existing servers given as comma-separated URLs, named a, b, c, ... */
+/**
+ * Describes existing servers given as comma-separated URLs, naming them a, b, c, ... in order. The harness does
+ * not own them (no data folder): they cannot be stopped, restarted or destroyed through it.
+ *
+ * @example
+ * const cluster = clusterFromUrls('postgres://postgres@127.0.0.1:5433,postgres://postgres@127.0.0.1:5434');
+ * const dbs = await createTestDatabases(cluster, 'against my servers');
+ */
 export function clusterFromUrls(urls: string): PostgresCluster {
   const infos = urls
     .split(',')

@@ -6,22 +6,41 @@ import { postgresBinaries, postgresRunAs } from './postgres-binaries.js';
 
 const run = promisify(execFile);
 
-/** Where a test PostgreSQL server lives. Serialisable, so it can be handed to other processes. */
+/**
+ * Where a test PostgreSQL server lives. Serialisable, so it can be handed to other processes.
+ *
+ * @example
+ * const info: PostgresInstanceInfo = { name: 'a', host: '127.0.0.1', port: 54001, user: 'postgres', dataDir };
+ * const instance = new PostgresInstance(info);
+ */
 export interface PostgresInstanceInfo {
+  /** The instance's name in its cluster (`cluster.instance(name)`). */
   name: string;
   host: string;
   port: number;
+  /** The user to connect as, without a password (the harness's own servers trust local connections). */
   user: string;
   /** Present when the harness owns the server and can stop and start it. */
   dataDir?: string;
 }
 
-/** `postgres://` URL of one database on an instance. */
+/**
+ * `postgres://` URL of one database on an instance (default `postgres`).
+ *
+ * @example
+ * const pool = new pg.Pool({ connectionString: connectionString(cluster.instance('a').info, 'shop') });
+ */
 export function connectionString(info: PostgresInstanceInfo, database = 'postgres'): string {
   return `postgres://${encodeURIComponent(info.user)}@${info.host}:${info.port}/${encodeURIComponent(database)}`;
 }
 
-/** Server settings every harness instance gets. 2PC needs `max_prepared_transactions` > 0. */
+/**
+ * Server settings every harness instance gets, unless overridden. 2PC needs `max_prepared_transactions` > 0;
+ * `fsync` and `full_page_writes` are off, as they only slow tests down.
+ *
+ * @example
+ * await instance.initialise({ ...defaultTestSettings, max_prepared_transactions: '10' });
+ */
 export const defaultTestSettings: Readonly<Record<string, string>> = {
   max_prepared_transactions: '200',
   max_connections: '300',
@@ -45,12 +64,14 @@ export const defaultTestSettings: Readonly<Record<string, string>> = {
  * await db.start();
  */
 export class PostgresInstance {
+  /** Where the server lives. */
   readonly info: PostgresInstanceInfo;
 
   constructor(info: PostgresInstanceInfo) {
     this.info = info;
   }
 
+  /** URL of the instance's `postgres` database: for admin work such as CREATE DATABASE. */
   get connectionString(): string {
     return connectionString(this.info);
   }

@@ -1,9 +1,18 @@
 import type pg from 'pg';
 
-/** A row of `pg_prepared_xacts`: a transaction that is prepared and waits for COMMIT/ROLLBACK PREPARED. */
+/**
+ * A row of `pg_prepared_xacts`: a transaction that is prepared and waits for COMMIT/ROLLBACK PREPARED.
+ *
+ * @example
+ * const left: PreparedTransaction[] = await listPreparedTransactions(pool, 'shop');
+ * expect(left.map((t) => t.gid)).toEqual([]);
+ */
 export interface PreparedTransaction {
+  /** The transaction's global id (`parseGid` from `txkit` reads txkit's own). */
   gid: string;
+  /** The database it belongs to (ROLLBACK PREPARED must be issued there). */
   database: string;
+  /** When it was prepared (the server's clock). */
   prepared: Date;
 }
 

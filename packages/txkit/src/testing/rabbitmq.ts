@@ -1,6 +1,11 @@
 import { connect } from 'node:net';
 
-/** The broker the tests use: `AMQP_URL`, or a local RabbitMQ with the default account. */
+/**
+ * The broker the tests use: `AMQP_URL`, or a local RabbitMQ with the default account.
+ *
+ * @example
+ * const amqp = new AmqpConnection({ url: testAmqpUrl(), name: 'relay-test' });
+ */
 export function testAmqpUrl(): string {
   return process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
 }

@@ -4,19 +4,35 @@ import type { PostgresCluster } from './postgres-cluster.js';
 import { connectionString } from './postgres-instance.js';
 import { rollbackPreparedTransactions } from './prepared-transactions.js';
 
-/** One fresh database on one instance of the cluster. */
+/**
+ * One fresh database on one instance of the cluster.
+ *
+ * @example
+ * const seats: TestDatabase = dbs.on('a');
+ * await seats.pool.query('CREATE TABLE seats (id int PRIMARY KEY, booked boolean NOT NULL DEFAULT false)');
+ * spawn(process.execPath, ['worker.js'], { env: { ...process.env, SEATS_URL: seats.connectionString } });
+ */
 export interface TestDatabase {
   /** The instance's name. */
   instance: string;
   /** The database's name (unique per call). */
   database: string;
+  /** `postgres://` URL of the database, for clients of your own (another process, the CLI). */
   connectionString: string;
   /** A pool on this database, closed by `drop()`. */
   pool: pg.Pool;
 }
 
-/** A fresh database on every instance, for one test file. */
+/**
+ * A fresh database on every instance, for one test file.
+ *
+ * @example
+ * let dbs: TestDatabases;
+ * beforeAll(async () => (dbs = await createTestDatabases(testCluster(), 'booking saga')));
+ * afterAll(() => dbs.drop());
+ */
 export interface TestDatabases {
+  /** One per instance, in the cluster's order. */
   readonly databases: readonly TestDatabase[];
   /** The database on the named instance. */
   on(instance: string): TestDatabase;

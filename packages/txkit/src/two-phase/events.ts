@@ -74,10 +74,30 @@ export interface RecoveredEvent {
  * coordinator.on('commit-pending', (e) => log.warn(e, 'commit left to recovery'));
  */
 export interface TwoPhaseEvents {
+  /**
+   * The transaction's branches are prepared (see {@link PreparedEvent.gids}) and its commit decision comes
+   * next. Only transactions with two or more participants prepare.
+   */
   prepared: (event: PreparedEvent) => void;
+  /**
+   * The transaction committed: its commit decision is durable, or its only participant committed. Branches in
+   * `pending` are still prepared (each had a `commit-pending` event first) and recovery commits them.
+   */
   committed: (event: CommittedEvent) => void;
+  /**
+   * The transaction ended without a commit decision and its branches were rolled back; a prepared branch whose
+   * rollback failed is rolled back by recovery (presumed abort).
+   */
   aborted: (event: AbortedEvent) => void;
+  /**
+   * COMMIT PREPARED of one branch kept failing after the commit decision. The outcome is already commit; the
+   * branch stays prepared, holding its locks, until recovery commits it.
+   */
   'commit-pending': (event: CommitPendingEvent) => void;
+  /**
+   * A recovery pass finished one in-doubt branch: committed when the decision log holds its transaction's
+   * commit decision, rolled back when it holds none and the prepare timeout has passed (presumed abort).
+   */
   recovered: (event: RecoveredEvent) => void;
   /** A background failure (a recovery pass, a listener): never an unhandled rejection. */
   error: (error: unknown) => void;
