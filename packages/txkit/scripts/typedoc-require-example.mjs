@@ -4,7 +4,8 @@ import { Converter, ReflectionKind } from 'typedoc';
 /**
  * TypeDoc plugin: warns about every public export (a direct child of an entry point) whose documentation has no
  * description or no `@example`. Our standard is a description and a short example for each; TypeDoc's own
- * `notDocumented` validation only checks the description.
+ * `notDocumented` validation only checks the description. typedoc.jsonc treats warnings as errors, so each one
+ * fails `npm run docs` and `npm run docs:check`.
  *
  * @param {import('typedoc').Application} app
  */
