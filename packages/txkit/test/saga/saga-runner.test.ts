@@ -96,7 +96,12 @@ describe('SagaRunner', () => {
     const compensated = await driver.run(world.definition, { label: 'history no', rejectAt: 'ticket' });
 
     const ok = await reader.history({ name: world.definition.name, key: 'order-1' });
-    expect(ok).toMatchObject({ sagaId: completed.sagaId, key: 'order-1', status: 'completed', owner: 'test' });
+    expect(ok).toMatchObject({
+      sagaId: completed.sagaId,
+      key: 'order-1',
+      status: 'completed',
+      owner: 'test',
+    });
     expect(ok?.records.map((r) => `${r.kind} ${r.step} ${r.status}`)).toEqual([
       'action seat done',
       'action pay done',
