@@ -6,6 +6,8 @@ let h: DemoHarness;
 let token: string;
 let seat: number;
 let otherRoomSeat: number;
+let startedScreening: number;
+let startedSeat: number;
 
 beforeAll(async () => {
   h = await startHarness('validation');
@@ -13,6 +15,19 @@ beforeAll(async () => {
   seat = (await seatsOf(h.dbs, 1, 1))[0]!;
   // Screening 2 is in another room: its seats are not seats of screening 1.
   otherRoomSeat = (await seatsOf(h.dbs, 2, 1))[0]!;
+  // A screening that began an hour ago, in room 1, with its seats free.
+  const { rows } = await h.dbs.seats.query<{ id: number }>(
+    `INSERT INTO cinema.screenings (movie_id, room_id, starts_at, price_cents)
+     SELECT movie_id, room_id, now() - interval '1 hour', price_cents FROM cinema.screenings WHERE id = 1
+     RETURNING id`,
+  );
+  startedScreening = rows[0]!.id;
+  await h.dbs.seats.query(
+    `INSERT INTO cinema.screening_seats (screening_id, seat_id)
+     SELECT $1, seat_id FROM cinema.screening_seats WHERE screening_id = 1`,
+    [startedScreening],
+  );
+  startedSeat = (await seatsOf(h.dbs, startedScreening, 1))[0]!;
 });
 afterAll(() => h?.close());
 
@@ -20,6 +35,12 @@ const valid = () => ({ screeningId: 1, seatIds: [seat], mode: 'saga' });
 
 const cases: [string, () => { body?: unknown; rawBody?: string; key?: string | null }, number, string][] = [
   ['unknown screening', () => ({ body: { ...valid(), screeningId: 999 } }), 404, 'screening-not-found'],
+  [
+    'a screening that has started',
+    () => ({ body: { ...valid(), screeningId: startedScreening, seatIds: [startedSeat] } }),
+    409,
+    'screening-started',
+  ],
   [
     'seat not in that room',
     () => ({ body: { ...valid(), seatIds: [otherRoomSeat] } }),
@@ -87,6 +108,10 @@ it('bad path parameters are 400s, unknown routes 404s, all as JSON', async () =>
 it('lists screenings and a seat map with each seat state', async () => {
   const list = await h.request('GET', '/api/screenings');
   expect(list.body.screenings.length).toBeGreaterThan(0);
+  // Only screenings still to come: a started one can no longer be booked.
+  const ids = list.body.screenings.map((s: { id: number }) => s.id);
+  expect(ids).toContain(1);
+  expect(ids).not.toContain(startedScreening);
   const map = await h.request('GET', '/api/screenings/1');
   expect(map.body.screening).toMatchObject({ id: 1, rowCount: 10, placesPerRow: 15 });
   expect(map.body.seats).toHaveLength(150);

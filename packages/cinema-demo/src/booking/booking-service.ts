@@ -72,12 +72,19 @@ export class BookingService {
     const existing = await this.#byKey(customerId, idempotencyKey);
     if (existing) return { booking: await this.#replay(existing, hash), replayed: true };
 
-    const [screening] = await rows<{ priceCents: number }>(
+    const [screening] = await rows<{ priceCents: number; startsAt: Date; started: boolean }>(
       this.#o.dbs.seats,
       seatsSql.getScreening(request.screeningId),
     );
     if (!screening) {
       throw new HttpError(404, 'screening-not-found', `screening ${request.screeningId} does not exist`);
+    }
+    if (screening.started) {
+      throw new HttpError(
+        409,
+        'screening-started',
+        `screening ${request.screeningId} started at ${screening.startsAt.toISOString()}: booking is closed`,
+      );
     }
     const known = await rows<{ seatId: number }>(
       this.#o.dbs.seats,

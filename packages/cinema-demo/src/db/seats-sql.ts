@@ -2,6 +2,7 @@ import type { Statement } from './statement.js';
 
 // All SQL of the seats database (pg-boss plans.ts style): whoever asks "what touches seats?" opens this file.
 
+/** Screenings still to come (a started one can no longer be booked), soonest first. */
 export const listScreenings = (): Statement => ({
   text: `SELECT sc.id, m.title, r.name AS room, sc.starts_at AS "startsAt", sc.price_cents AS "priceCents",
                 count(*) FILTER (WHERE ss.status = 'free')::int AS "freeSeats", count(*)::int AS "totalSeats"
@@ -9,6 +10,7 @@ export const listScreenings = (): Statement => ({
            JOIN cinema.movies m ON m.id = sc.movie_id
            JOIN cinema.rooms r ON r.id = sc.room_id
            JOIN cinema.screening_seats ss ON ss.screening_id = sc.id
+          WHERE sc.starts_at > now()
           GROUP BY sc.id, m.title, r.name
           ORDER BY sc.starts_at, sc.id`,
   values: [],
@@ -16,7 +18,9 @@ export const listScreenings = (): Statement => ({
 
 export const getScreening = (id: number): Statement => ({
   text: `SELECT sc.id, m.title, r.name AS room, r.row_count AS "rowCount", r.places_per_row AS "placesPerRow",
-                sc.starts_at AS "startsAt", sc.price_cents AS "priceCents"
+                sc.starts_at AS "startsAt", sc.price_cents AS "priceCents",
+                -- By the database's clock, the same for every API instance.
+                sc.starts_at <= now() AS started
            FROM cinema.screenings sc
            JOIN cinema.movies m ON m.id = sc.movie_id
            JOIN cinema.rooms r ON r.id = sc.room_id
