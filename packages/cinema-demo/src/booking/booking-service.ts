@@ -6,6 +6,7 @@ import * as seatsSql from '../db/seats-sql.js';
 import { rows } from '../db/statement.js';
 import type { BookingEngine, BookingMode } from './booking-engine.js';
 import type { BookingRecord } from './booking-record.js';
+import { timelineFromBooking } from './booking-timeline.js';
 import type { BookingPlan, BookingResult } from './outcome.js';
 
 /** A validated booking request; the customer comes from the session, the price from the database. */
@@ -166,10 +167,11 @@ export class BookingService {
     return booking;
   }
 
-  /** The timeline of a customer's own booking. */
+  /** The timeline of a customer's own booking: live or from the saga log, else from the booking's record. */
   async timelineOwn(customerId: number, id: string) {
-    await this.getOwn(customerId, id);
-    return this.#o.engine.timeline(id);
+    const booking = await this.getOwn(customerId, id);
+    const events = await this.#o.engine.timeline(id);
+    return events.length > 0 ? events : timelineFromBooking(booking);
   }
 
   async listOwn(customerId: number, limit = 50): Promise<BookingRecord[]> {

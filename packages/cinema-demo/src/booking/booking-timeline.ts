@@ -1,4 +1,5 @@
 import type { SagaHistory } from 'txkit';
+import type { BookingRecord } from './booking-record.js';
 
 /** One entry of a booking's timeline, as the web UI shows it. */
 export interface TimelineEvent {
@@ -10,6 +11,29 @@ export interface TimelineEvent {
 }
 
 const KEEP_BOOKINGS = 1000;
+
+/**
+ * A booking's timeline from its record alone, when nothing finer is known here: a 2PC booking another process
+ * ran (2PC keeps no log of its phases, only of its decision), or a saga whose log was deleted after the retention.
+ *
+ * @example
+ * const events = timelineFromBooking(booking); // received, then confirmed / rejected: reason
+ */
+export function timelineFromBooking(booking: BookingRecord): TimelineEvent[] {
+  const events: TimelineEvent[] = [
+    { at: new Date(booking.createdAt).toISOString(), kind: 'request', name: 'booking', status: 'received' },
+  ];
+  if (booking.status !== 'pending') {
+    events.push({
+      at: new Date(booking.updatedAt).toISOString(),
+      kind: 'request',
+      name: 'booking',
+      status: booking.reason ? `${booking.status}: ${booking.reason}` : booking.status,
+      detail: booking.message,
+    });
+  }
+  return events;
+}
 
 /**
  * A booking's timeline as the saga log recorded it, for a booking another process ran: each step and

@@ -141,8 +141,8 @@ export class TxkitBookingEngine implements BookingEngine {
   async timeline(bookingId: string): Promise<TimelineEvent[]> {
     const here = this.#timeline.get(bookingId);
     if (here.length > 0) return here;
-    // Run by another instance: its saga log is shared, its events are not. (A 2PC booking leaves no step log,
-    // only its decision; its timeline is the booking's status.)
+    // Run by another instance: its saga log is shared, its events are not. (A 2PC booking leaves no log of its
+    // phases, only its decision: the booking service falls back to the booking's record.)
     const histories = await Promise.all([
       this.runner.history({ name: this.#book.name, key: bookingId }),
       this.runner.history({ name: this.#cancel.name, key: `cancel:${bookingId}` }),
