@@ -209,7 +209,7 @@ describe('TwoPhaseCoordinator', () => {
     });
   });
 
-  it("times out two transactions waiting on each other's exhausted pools, and frees the pools", async () => {
+  it("two transactions waiting on each other's exhausted pools: the wait times out, none hangs, the pools are freed", async () => {
     const seats = new pg.Pool({ connectionString: dbs.on('a').connectionString, max: 1 });
     const payments = new pg.Pool({ connectionString: dbs.on('b').connectionString, max: 1 });
     try {
@@ -232,10 +232,11 @@ describe('TwoPhaseCoordinator', () => {
           await tx.query(second, 'SELECT 1'); // waits for the other run's only connection
         });
       const results = await Promise.allSettled([crossed('seats', 'payments'), crossed('payments', 'seats')]);
-      for (const r of results) {
-        expect(r.status).toBe('rejected');
-        expect((r as PromiseRejectedResult).reason).toBeInstanceOf(TransactionTimeoutError);
-      }
+      // Neither waits forever: the first to time out gives its connection back, and the other may then take it
+      // and commit within its own time limit (on a slow machine it sometimes does), or time out as well.
+      const failures = results.flatMap((r) => (r.status === 'rejected' ? [r.reason] : []));
+      expect(failures.length).toBeGreaterThanOrEqual(1);
+      for (const reason of failures) expect(reason).toBeInstanceOf(TransactionTimeoutError);
       // Both pools work again.
       const key = 'after-pool-wait';
       await coordinator.transaction(async (tx) => {
