@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { ConfigurationError } from '../errors.js';
 import {
-  insertCommitDecision,
+  insertDecision,
   type Outcome,
   selectOutcomes,
   selectPreparedTransactions,
@@ -96,7 +96,7 @@ export async function resolveTransaction(
         );
       }
       const inserted = await log.query(
-        insertCommitDecision(settings.schema, parsed.transactionId, parsed.coordinatorId, [
+        insertDecision(settings.schema, 'commit', parsed.transactionId, parsed.coordinatorId, [
           ...new Set(branches.map((b) => parseGid(b.gid)?.participant ?? b.participant)),
         ]),
       );

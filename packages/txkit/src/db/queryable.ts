@@ -40,22 +40,21 @@ export async function withClient<T>(pool: pg.Pool, work: (client: pg.PoolClient)
  * that PostgreSQL turned into a ROLLBACK — a statement failed and `work` caught the error — is an error here
  * too, never a silent success.
  *
- * `begin`, if given, returns plain SQL (no parameters) sent in the same round trip as BEGIN; `work` gets its
+ * `begin`, if given, is plain SQL (no parameters) sent in the same round trip as BEGIN; `work` gets its
  * result. txkit's barrier uses it to save a round trip per participant transaction.
  *
  * @example
  * await withTransaction(pool, (client) => client.query('UPDATE wallets SET balance = balance - $1', [10]));
- * const n = await withTransaction(pool, async (_, begun) => begun.rows[0].n, { begin: () => 'SELECT 1 AS n' });
+ * const n = await withTransaction(pool, async (_, begun) => begun.rows[0].n, { begin: 'SELECT 1 AS n' });
  */
 export async function withTransaction<T>(
   pool: pg.Pool,
   work: (client: pg.PoolClient, begun: pg.QueryResult) => Promise<T>,
-  options: { begin?: (client: pg.PoolClient) => string } = {},
+  options: { begin?: string } = {},
 ): Promise<T> {
   return withClient(pool, async (client) => {
     try {
-      const first = options.begin?.(client);
-      const begun = await client.query(first === undefined ? 'BEGIN' : `BEGIN; ${first}`);
+      const begun = await client.query(options.begin === undefined ? 'BEGIN' : `BEGIN; ${options.begin}`);
       // A multi-statement string answers with one result per statement: `work` wants the one after BEGIN.
       const result = await work(
         client,

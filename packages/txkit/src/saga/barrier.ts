@@ -98,10 +98,8 @@ export function withBarrier<T>(
   return withTransaction(
     pool,
     async (client, begun) => work(client, await barrierDecision(client, schema, key, op, begun)),
-    {
-      // Values written in as literals (escaped by the client): a simple query cannot take parameters.
-      begin: (client) => inlineStatement(barrierStatement(schema, key, op), (v) => client.escapeLiteral(v)),
-    },
+    // Values written in as literals: a simple query cannot take parameters.
+    { begin: inlineStatement(barrierStatement(schema, key, op)) },
   );
 }
 

@@ -1,4 +1,4 @@
-import { quoteLiteral } from './gid.js';
+import { quoteLiteral } from '../db/inline-statement.js';
 
 /**
  * The SQL a participant's branch of a transaction runs besides the user's statements. None of it can take bind

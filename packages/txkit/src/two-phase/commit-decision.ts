@@ -2,7 +2,7 @@ import { isConnectionError } from '../db/queryable.js';
 import { InDoubtError } from '../errors.js';
 import { isSimulatedCrash } from '../faults.js';
 import type { ResolvedCoordinatorOptions } from './coordinator-options.js';
-import { commitDecisionAndCommitSql, insertCommitDecision, type Outcome } from './decision-log.js';
+import { commitDecisionAndCommitSql, insertDecision, type Outcome } from './decision-log.js';
 import { fenceAbort } from './fence.js';
 import type { ParticipantSession } from './participant-session.js';
 
@@ -42,7 +42,7 @@ export async function writeCommitDecision(input: CommitDecisionInput): Promise<v
       );
       return;
     }
-    const insert = insertCommitDecision(options.schema, transactionId, options.id, participants);
+    const insert = insertDecision(options.schema, 'commit', transactionId, options.id, participants);
     const { rowCount } = input.onLogPool
       ? await input.onLogPool.queryWhilePrepared(insert.text, insert.values)
       : await options.log.query(insert);

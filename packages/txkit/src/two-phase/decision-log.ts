@@ -1,6 +1,6 @@
+import { inlineStatement } from '../db/inline-statement.js';
 import type { Statement } from '../db/queryable.js';
 import { quoteSchema } from '../db/schema-name.js';
-import { quoteLiteral } from './gid.js';
 
 /**
  * All the SQL of the two-phase decision log (`<schema>.two_phase_decisions`), as small functions returning
@@ -18,20 +18,20 @@ export type Outcome = 'commit' | 'abort';
 const table = (schema: string) => `${quoteSchema(schema)}.two_phase_decisions`;
 
 /**
- * The coordinator's commit decision. `ON CONFLICT DO NOTHING RETURNING` makes it the coordinator's side of the
- * fence: no row back means recovery's abort landed first and the coordinator must obey it.
+ * A decision row, fenced: `ON CONFLICT DO NOTHING RETURNING` makes the insert one side of the fence between the
+ * coordinator (outcome `commit`) and recovery or an unsure coordinator (`abort`). No row back means the other
+ * side's decision landed first and must be obeyed. When a concurrent insert of the same key is in flight,
+ * PostgreSQL makes this one wait for it, so the two never both win.
  */
-export function insertCommitDecision(
+export function insertDecision(
   schema: string,
+  outcome: Outcome,
   transactionId: string,
   coordinatorId: string,
   participants: readonly string[],
 ): Statement {
-  return {
-    text: `INSERT INTO ${table(schema)} (transaction_id, coordinator_id, outcome, participants)
-           VALUES ($1, $2, 'commit', $3) ON CONFLICT (transaction_id) DO NOTHING RETURNING outcome`,
-    values: [transactionId, coordinatorId, participants],
-  };
+  const insert = plainDecisionInsert(schema, outcome, transactionId, coordinatorId, participants);
+  return { ...insert, text: `${insert.text} ON CONFLICT (transaction_id) DO NOTHING RETURNING outcome` };
 }
 
 /**
@@ -46,26 +46,21 @@ export function commitDecisionAndCommitSql(
   coordinatorId: string,
   participants: readonly string[],
 ): string {
-  const list = participants.map(quoteLiteral).join(', ');
-  return `INSERT INTO ${table(schema)} (transaction_id, coordinator_id, outcome, participants)
-          VALUES (${quoteLiteral(transactionId)}, ${quoteLiteral(coordinatorId)}, 'commit', ARRAY[${list}]::text[]);
+  return `${inlineStatement(plainDecisionInsert(schema, 'commit', transactionId, coordinatorId, participants))};
           COMMIT`;
 }
 
-/**
- * Recovery's (and an unsure coordinator's) side of the fence: decides abort unless a decision exists. When a
- * concurrent insert of the same key is in flight, PostgreSQL makes this wait for it, so the two never both win.
- */
-export function insertAbortDecision(
+function plainDecisionInsert(
   schema: string,
+  outcome: Outcome,
   transactionId: string,
   coordinatorId: string,
   participants: readonly string[],
 ): Statement {
   return {
     text: `INSERT INTO ${table(schema)} (transaction_id, coordinator_id, outcome, participants)
-           VALUES ($1, $2, 'abort', $3) ON CONFLICT (transaction_id) DO NOTHING RETURNING outcome`,
-    values: [transactionId, coordinatorId, participants],
+           VALUES ($1, $2, $3, $4::text[])`,
+    values: [transactionId, coordinatorId, outcome, participants],
   };
 }
 

@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { withClient } from '../db/queryable.js';
-import { insertAbortDecision, type Outcome, selectOutcomes } from './decision-log.js';
+import { insertDecision, type Outcome, selectOutcomes } from './decision-log.js';
 
 /** What {@link fenceAbort} needs to know about the transaction. */
 export interface FenceTarget {
@@ -28,7 +28,13 @@ export async function fenceAbort(log: pg.Pool, target: FenceTarget): Promise<Out
     await client.query(`BEGIN; SET LOCAL lock_timeout = ${Math.max(1, Math.trunc(target.lockTimeoutMs))}`);
     try {
       const inserted = await client.query(
-        insertAbortDecision(target.schema, target.transactionId, target.coordinatorId, target.participants),
+        insertDecision(
+          target.schema,
+          'abort',
+          target.transactionId,
+          target.coordinatorId,
+          target.participants,
+        ),
       );
       await client.query('COMMIT');
       if ((inserted.rowCount ?? 0) > 0) return 'abort';

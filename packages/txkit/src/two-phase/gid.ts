@@ -84,14 +84,3 @@ export function parseGid(gid: string): ParsedGid | undefined {
 export function gidPrefix(coordinatorId?: string): string {
   return coordinatorId === undefined ? 'tx:' : `tx:${coordinatorId}:`;
 }
-
-/**
- * Quotes a string as an SQL literal for statements that take no bind parameters (PREPARE, COMMIT PREPARED,
- * multi-statement strings). Backslashes are doubled inside an `E''` literal so the result is the same whatever
- * `standard_conforming_strings` says; NUL cannot be represented and is refused.
- */
-export function quoteLiteral(value: string): string {
-  if (value.includes('\0')) throw new ConfigurationError('an SQL literal cannot contain a NUL character');
-  const body = value.replaceAll("'", "''");
-  return value.includes('\\') ? `E'${body.replaceAll('\\', '\\\\')}'` : `'${body}'`;
-}

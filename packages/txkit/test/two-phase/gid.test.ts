@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { quoteLiteral } from '../../src/db/inline-statement.js';
 import { ConfigurationError } from '../../src/errors.js';
 import { createTestDatabases, type TestDatabases, testCluster } from '../../src/testing/index.js';
 import {
@@ -7,7 +8,6 @@ import {
   gidPrefix,
   newTransactionId,
   parseGid,
-  quoteLiteral,
 } from '../../src/two-phase/gid.js';
 
 describe('gid format', () => {
