@@ -1,7 +1,8 @@
 import type { Channel, ChannelModel, ConsumeMessage, Options } from 'amqplib';
 import { TransportError } from '../errors.js';
-import { backoffDelay, sleep } from './backoff.js';
+import { redeliveryDelay, sleep } from './backoff.js';
 import {
+  DEFAULT_MAX_DELIVERIES,
   type DeadLetterInfo,
   type DeadLetterReason,
   deadLetterOptions,
@@ -84,9 +85,6 @@ interface DeliveringChannel {
   /** Aborts when the channel closes (the broker then requeues every message it delivered and was not acked). */
   closed: AbortSignal;
 }
-
-/** Default of {@link ConsumeOptions.maxDeliveries}. */
-const DEFAULT_MAX_DELIVERIES = 10;
 
 /**
  * One consumer registration of an {@link AmqpConnection}: survives reconnects, started anew on every connection.
@@ -248,12 +246,7 @@ export class ConsumerRegistration implements AmqpConsumer {
 
   /** The pause after failed delivery number `deliveries`: exponential, so a longer outage is ridden out. */
   #pause(deliveries: number): Promise<void> {
-    return sleep(
-      backoffDelay(deliveries, {
-        initialDelayMs: this.#options.requeueDelayMs ?? 100,
-        maxDelayMs: this.#options.maxRequeueDelayMs ?? 10_000,
-      }),
-    );
+    return sleep(redeliveryDelay(deliveries, this.#options.requeueDelayMs, this.#options.maxRequeueDelayMs));
   }
 }
 

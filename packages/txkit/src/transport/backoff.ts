@@ -49,3 +49,15 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     signal?.addEventListener('abort', done, { once: true });
   });
 }
+
+/**
+ * The pause before a failed message is delivered again, after failed delivery number `deliveries`: `initialMs`
+ * (default 100 ms) after the first failure, doubling with jitter up to `maxMs` (default 10 s) — long enough in
+ * all (≈ 40 s over ten deliveries) to ride out a restart of whatever the handler depends on.
+ *
+ * @example
+ * await sleep(redeliveryDelay(3)); // ~400 ms
+ */
+export function redeliveryDelay(deliveries: number, initialMs = 100, maxMs = 10_000): number {
+  return backoffDelay(deliveries, { initialDelayMs: initialMs, maxDelayMs: maxMs });
+}

@@ -45,6 +45,9 @@ export interface DeadLetterInfo {
   error: unknown;
 }
 
+/** Deliveries of a message, the first included, before a failing one is dead-lettered (`maxDeliveries`). */
+export const DEFAULT_MAX_DELIVERIES = 10;
+
 /**
  * The dead-letter queue of a queue: `<queue>.dead`.
  *

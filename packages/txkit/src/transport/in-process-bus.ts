@@ -1,6 +1,6 @@
 import { EventEmitter } from 'eventemitter3';
-import { backoffDelay, sleep } from './backoff.js';
-import { MalformedMessageError } from './malformed-message-error.js';
+import { redeliveryDelay, sleep } from './backoff.js';
+import { DEFAULT_MAX_DELIVERIES, deadLetterReason } from './dead-letter.js';
 import {
   type BusMessage,
   type MessageBus,
@@ -187,17 +187,18 @@ export class InProcessBus extends EventEmitter<InProcessBusEvents> implements Me
     } catch (error) {
       this.emit('error', error, message);
       const failedDeliveries = waiting.failedDeliveries + 1;
-      // A message that cannot be decoded never will be: set aside at once, as the RabbitMQ bus does.
-      if (error instanceof MalformedMessageError || failedDeliveries >= (this.#options.maxDeliveries ?? 10)) {
+      // The RabbitMQ consumer's rule: a malformed message at once, any other after its last delivery.
+      if (deadLetterReason(error, failedDeliveries, this.#options.maxDeliveries ?? DEFAULT_MAX_DELIVERIES)) {
         queue.dead.push(message);
         this.emit('deadLettered', queue.name, message, error);
         return;
       }
       await sleep(
-        backoffDelay(failedDeliveries, {
-          initialDelayMs: this.#options.redeliveryDelayMs ?? 100,
-          maxDelayMs: this.#options.maxRedeliveryDelayMs ?? 10_000,
-        }),
+        redeliveryDelay(
+          failedDeliveries,
+          this.#options.redeliveryDelayMs,
+          this.#options.maxRedeliveryDelayMs,
+        ),
       );
       queue.waiting.unshift({ message: { ...message, redelivered: true }, failedDeliveries });
     }
