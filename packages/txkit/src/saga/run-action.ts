@@ -25,7 +25,7 @@ import {
 import { serializeError } from './saga-outcome.js';
 import { type SagaState, stepEvent } from './saga-state.js';
 import type { StepDefinition } from './saga-types.js';
-import { runAttempt } from './step-attempt.js';
+import { attemptOptions, runAttempt } from './step-attempt.js';
 import { buildContext, inLogTransaction } from './step-context.js';
 
 /** How an action ended: recorded as done, or failed for good (the saga must compensate). */
@@ -120,12 +120,7 @@ function recordOf(
 async function remoteAttempt(env: ExecutionEnv, state: SagaState, step: StepDefinition, attempt: number) {
   const output = await runAttempt(
     (signal) => (step.run as (ctx: unknown) => unknown)(buildContext(state, step, attempt, signal)),
-    {
-      timeoutMs: step.timeoutMs,
-      parent: state.lease.controller.signal,
-      label: `step '${step.name}'`,
-      context: { sagaId: state.id, saga: state.definition.name, step: step.name },
-    },
+    attemptOptions(state, step, 'action'),
   );
   // The effect happened; the record is not written yet. A crash here is the case the barrier exists for.
   await reachFault(env, 'saga:after-step-effect', state, step.name, attempt);
@@ -147,12 +142,7 @@ async function localAttempt(
         await runAttempt(
           (signal) =>
             (step.run as (ctx: unknown) => unknown)(buildContext(state, step, attempt, signal, { client })),
-          {
-            timeoutMs: step.timeoutMs,
-            parent: state.lease.controller.signal,
-            label: `step '${step.name}'`,
-            context: { sagaId: state.id, saga: state.definition.name, step: step.name },
-          },
+          attemptOptions(state, step, 'action'),
         ),
       );
       // Not committed yet: a crash here rolls back the effect together with its record.

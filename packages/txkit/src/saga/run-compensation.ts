@@ -14,7 +14,7 @@ import { recordCompensation, type SerializedError } from './saga-log.js';
 import { serializeError } from './saga-outcome.js';
 import { type SagaState, stepEvent } from './saga-state.js';
 import type { StepDefinition } from './saga-types.js';
-import { runAttempt } from './step-attempt.js';
+import { attemptOptions, runAttempt } from './step-attempt.js';
 import { buildContext, inLogTransaction } from './step-context.js';
 
 /** How a compensation ended: recorded as done, or given up (the saga ends `failed`). */
@@ -80,22 +80,13 @@ function recordOf(
   });
 }
 
-function attemptOptions(state: SagaState, step: StepDefinition) {
-  return {
-    timeoutMs: step.timeoutMs,
-    parent: state.lease.controller.signal,
-    label: `compensation of '${step.name}'`,
-    context: { sagaId: state.id, saga: state.definition.name, step: step.name },
-  };
-}
-
 async function remoteAttempt(env: ExecutionEnv, state: SagaState, step: StepDefinition, attempt: number) {
   await runAttempt(
     (signal) =>
       (step.compensate as (ctx: unknown) => unknown)(
         buildContext(state, step, attempt, signal, { compensation: true }),
       ),
-    attemptOptions(state, step),
+    attemptOptions(state, step, 'compensation'),
   );
   await reachFault(env, 'saga:after-compensation-effect', state, step.name, attempt);
 }
@@ -117,7 +108,7 @@ async function localAttempt(
           (step.compensate as (ctx: unknown) => unknown)(
             buildContext(state, step, attempt, signal, { client, compensation: true }),
           ),
-        attemptOptions(state, step),
+        attemptOptions(state, step, 'compensation'),
       );
       await reachFault(env, 'saga:after-compensation-effect', state, step.name, attempt);
       env.countStatement();

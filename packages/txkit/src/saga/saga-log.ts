@@ -181,6 +181,23 @@ export interface ActionRecord {
   output: unknown;
 }
 
+/** The one row every fenced write answers: 1 when the lease held, and how many records were new. */
+const FENCED_RESULT =
+  'SELECT (SELECT count(*) FROM fenced)::int AS fenced, (SELECT count(*) FROM inserted)::int AS inserted';
+
+/**
+ * The `inserted` CTE of a write that records finished actions: the records, three parallel arrays from
+ * `$first`, `$first+1` and `$first+2` (see recordArrays), inserted for the saga the `fenced` CTE returned — none
+ * when the fence failed. A record already there (an earlier attempt of the same write did commit) is skipped.
+ */
+function insertedRecords(schema: string, first: number): string {
+  return `inserted AS (
+             INSERT INTO ${schema}.saga_step (saga_id, step, kind, status, attempt, output)
+             SELECT fenced.id, r.step, 'action', 'done', r.attempt, r.output
+             FROM fenced, unnest($${first}::text[], $${first + 1}::int[], $${first + 2}::jsonb[]) AS r(step, attempt, output)
+             ON CONFLICT (saga_id, step, kind) DO NOTHING RETURNING 1)`;
+}
+
 // The records of a statement as three parallel arrays, expanded in SQL by unnest().
 function recordArrays(records: readonly ActionRecord[]): [string[], number[], string[]] {
   return [
@@ -213,12 +230,8 @@ export function recordStep(
     text: `WITH fenced AS (
              UPDATE ${schema}.saga SET step = $3, lease_until = ${lease(p.leaseMs)}, updated_at = now()${finish}
              WHERE id = $1 AND lease_token = $2 AND status = 'running' RETURNING id),
-           inserted AS (
-             INSERT INTO ${schema}.saga_step (saga_id, step, kind, status, attempt, output)
-             SELECT fenced.id, r.step, 'action', 'done', r.attempt, r.output
-             FROM fenced, unnest($4::text[], $5::int[], $6::jsonb[]) AS r(step, attempt, output)
-             ON CONFLICT (saga_id, step, kind) DO NOTHING RETURNING 1)
-           SELECT (SELECT count(*) FROM fenced)::int AS fenced, (SELECT count(*) FROM inserted)::int AS inserted`,
+           ${insertedRecords(schema, 4)}
+           ${FENCED_RESULT}`,
     values: [
       p.id,
       p.token,
@@ -258,12 +271,8 @@ export function insertSagaWithRecord(
                result, finished_at)
              VALUES ($1, $2, $3, $4, ${status}, $7, $5, $6, ${lease(p.leaseMs)}, ${result}, ${finished})
              ON CONFLICT DO NOTHING RETURNING id),
-           inserted AS (
-             INSERT INTO ${schema}.saga_step (saga_id, step, kind, status, attempt, output)
-             SELECT fenced.id, r.step, 'action', 'done', r.attempt, r.output
-             FROM fenced, unnest($8::text[], $9::int[], $10::jsonb[]) AS r(step, attempt, output)
-             RETURNING 1)
-           SELECT (SELECT count(*) FROM fenced)::int AS fenced, (SELECT count(*) FROM inserted)::int AS inserted`,
+           ${insertedRecords(schema, 8)}
+           ${FENCED_RESULT}`,
     values: [
       p.id,
       p.name,
@@ -306,7 +315,7 @@ export function startCompensation(
              INSERT INTO ${schema}.saga_step (saga_id, step, kind, status, attempt, error)
              SELECT id, $3, 'action', 'failed', $7, $6 FROM fenced
              ON CONFLICT (saga_id, step, kind) DO NOTHING RETURNING 1)
-           SELECT (SELECT count(*) FROM fenced)::int AS fenced, (SELECT count(*) FROM inserted)::int AS inserted`,
+           ${FENCED_RESULT}`,
     values: [p.id, p.token, p.failedStep, p.step, p.reason, JSON.stringify(p.error), p.attempt],
   };
 }
@@ -349,7 +358,7 @@ export function recordCompensation(
              ON CONFLICT (saga_id, step, kind) DO UPDATE SET status = 'done', attempt = EXCLUDED.attempt, error = NULL
                WHERE saga_step.status = 'failed'
              RETURNING 1)
-           SELECT (SELECT count(*) FROM fenced)::int AS fenced, (SELECT count(*) FROM inserted)::int AS inserted`,
+           ${FENCED_RESULT}`,
     values: [p.id, p.token, p.index, p.step, p.attempt],
   };
 }
@@ -372,7 +381,7 @@ export function failSaga(
              SELECT id, $4, 'compensation', 'failed', $6, $5 FROM fenced
              ON CONFLICT (saga_id, step, kind) DO UPDATE SET attempt = EXCLUDED.attempt, error = EXCLUDED.error
              RETURNING 1)
-           SELECT (SELECT count(*) FROM fenced)::int AS fenced, (SELECT count(*) FROM inserted)::int AS inserted`,
+           ${FENCED_RESULT}`,
     values: [p.id, p.token, p.index, p.step, JSON.stringify(p.error), p.attempt],
   };
 }
