@@ -71,18 +71,10 @@ export async function runE2eScenario(
               const inconsistency: InconsistencyReport[] = [];
               for (const mode of scenario.modes as ('saga' | '2pc')[]) {
                 for (let round = 1; round <= scenario.rounds; round++) {
-                  const { screeningId, seatIds } = await createBenchScreening(
-                    cluster.dbs,
+                  const { screeningId, seatIds, moneyBefore, since, sampler } = await startCell(
+                    cluster,
                     `bench ${Date.now()} ${mode}`,
-                    50,
                   );
-                  const moneyBefore = await fundCustomers(cluster.dbs);
-                  const since = new Date();
-                  const sampler = await startInconsistencySampler(cluster.urls, {
-                    kind: 'demo',
-                    screeningId,
-                    since: since.toISOString(),
-                  });
                   const sample = await runHttpLoad({
                     baseUrl: demo.baseUrl,
                     tokens: tokens.slice(0, concurrency),
@@ -200,18 +192,10 @@ async function crashCell(
 ): Promise<LibraryBenchResult['crashes'][number]> {
   const plan = scenario.crash!;
   try {
-    const { screeningId, seatIds } = await createBenchScreening(
-      cluster.dbs,
+    const { screeningId, seatIds, moneyBefore, since, sampler } = await startCell(
+      cluster,
       `bench crash ${Date.now()} ${mode}`,
-      50,
     );
-    const moneyBefore = await fundCustomers(cluster.dbs);
-    const since = new Date();
-    const sampler = await startInconsistencySampler(cluster.urls, {
-      kind: 'demo',
-      screeningId,
-      since: since.toISOString(),
-    });
     const load = runHttpLoad({
       baseUrl: demo.baseUrl,
       tokens,
@@ -254,4 +238,20 @@ async function crashCell(
     progress(`e2e crash ${mode}: FAILED: ${(error as Error).message}`);
     return { mode, error: (error as Error).message };
   }
+}
+
+/**
+ * What every end-to-end cell starts from: a screening of its own (50 free seats), funded customers (the money in
+ * the system, for the audit), the time it started, and the concurrent reader watching that screening.
+ */
+async function startCell(cluster: Awaited<ReturnType<typeof openBenchCluster>>, label: string) {
+  const { screeningId, seatIds } = await createBenchScreening(cluster.dbs, label, 50);
+  const moneyBefore = await fundCustomers(cluster.dbs);
+  const since = new Date();
+  const sampler = await startInconsistencySampler(cluster.urls, {
+    kind: 'demo',
+    screeningId,
+    since: since.toISOString(),
+  });
+  return { screeningId, seatIds, moneyBefore, since, sampler };
 }
