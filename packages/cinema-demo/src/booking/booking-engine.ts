@@ -46,7 +46,7 @@ export interface BookingEngine {
    * What happened to one booking (saga steps, 2PC phases), oldest first: live from this process when it ran the
    * booking, otherwise what the saga log recorded (another instance behind the load balancer ran it).
    */
-  timeline(bookingId: string): Promise<TimelineEvent[]>;
+  timeline(booking: { id: string; mode: BookingMode }): Promise<TimelineEvent[]>;
   /** Adds an entry of the booking service's own (request received, outcome) to a booking's timeline. */
   note(bookingId: string, event: Omit<TimelineEvent, 'at'>): void;
   /** In-doubt and stuck counts for the metrics. */

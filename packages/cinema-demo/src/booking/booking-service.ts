@@ -170,7 +170,7 @@ export class BookingService {
   /** The timeline of a customer's own booking: live or from the saga log, else from the booking's record. */
   async timelineOwn(customerId: number, id: string) {
     const booking = await this.getOwn(customerId, id);
-    const events = await this.#o.engine.timeline(id);
+    const events = await this.#o.engine.timeline(booking);
     return events.length > 0 ? events : timelineFromBooking(booking);
   }
 

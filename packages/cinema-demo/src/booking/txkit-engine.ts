@@ -138,11 +138,11 @@ export class TxkitBookingEngine implements BookingEngine {
     };
   }
 
-  async timeline(bookingId: string): Promise<TimelineEvent[]> {
+  async timeline({ id: bookingId, mode }: { id: string; mode: BookingMode }): Promise<TimelineEvent[]> {
     const here = this.#timeline.get(bookingId);
-    if (here.length > 0) return here;
-    // Run by another instance: its saga log is shared, its events are not. (A 2PC booking leaves no log of its
-    // phases, only its decision: the booking service falls back to the booking's record.)
+    // A 2PC booking leaves no log of its phases, only its decision: the booking service falls back to its record.
+    if (here.length > 0 || mode !== 'saga') return here;
+    // Run by another instance: its saga log is shared, its events are not.
     const histories = await Promise.all([
       this.runner.history({ name: this.#book.name, key: bookingId }),
       this.runner.history({ name: this.#cancel.name, key: `cancel:${bookingId}` }),
