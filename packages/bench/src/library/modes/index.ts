@@ -3,6 +3,7 @@ import { localMode } from './local.js';
 import { rawSagaMode } from './raw-saga.js';
 import { rawTwoPhaseMode } from './raw-two-phase.js';
 import { sagaMode } from './saga.js';
+import { sagaFloorMode } from './saga-floor.js';
 import { twoPhaseMode, twoPhaseSeparateLogMode } from './two-phase.js';
 
 /** Every mode the library-level bench can run, by its command-line name. */
@@ -13,4 +14,5 @@ export const bookingModes: Readonly<Record<string, BookingModeFactory>> = {
   'raw-2pc': rawTwoPhaseMode,
   saga: sagaMode,
   'raw-saga': rawSagaMode,
+  'saga-floor': sagaFloorMode,
 };
