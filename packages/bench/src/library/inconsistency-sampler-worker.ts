@@ -1,12 +1,19 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import pg from 'pg';
 import type { BenchDatabases } from './booking-mode.js';
-import { readSnapshot, type SamplerWorkerData, sampleUntil } from './inconsistency-sampler.js';
+import {
+  readSnapshot,
+  SAMPLER_APPLICATION_NAME,
+  type SamplerWorkerData,
+  sampleUntil,
+} from './inconsistency-sampler.js';
 import type { DatabaseSnapshot } from './mixed-states.js';
 
 // The inconsistency sampler's worker thread (see startInconsistencySampler): its own pools, its own event loop.
 const { urls, source, pauseMs } = workerData as SamplerWorkerData;
-const [seats, payments, tickets] = urls.map((url) => new pg.Pool({ connectionString: url, max: 1 }));
+const [seats, payments, tickets] = urls.map(
+  (url) => new pg.Pool({ connectionString: url, max: 1, application_name: SAMPLER_APPLICATION_NAME }),
+);
 if (!seats || !payments || !tickets || !parentPort) throw new Error('the sampler worker needs three URLs');
 const dbs: BenchDatabases = { seats, payments, tickets };
 

@@ -20,6 +20,9 @@ export interface InconsistencyReport {
   durationMs: { mean: number; p50: number; p99: number; max: number };
 }
 
+/** The `application_name` of the sampler's connections (the CPU meter leaves them out of a mode's cost). */
+export const SAMPLER_APPLICATION_NAME = 'bench-inconsistency-sampler';
+
 const reads = {
   seats: 'SELECT booking_id::text AS id FROM seats WHERE booking_id IS NOT NULL',
   captured: "SELECT booking_id::text AS id FROM payments WHERE status = 'captured'",

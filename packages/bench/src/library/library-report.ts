@@ -1,6 +1,7 @@
 import { barChartSvg, type ChartPoint, lineChartSvg } from '../report/charts.js';
 import type { ReportChart } from '../report/write-report.js';
 import { cellFigures } from './cell-figures.js';
+import { cpuText } from './cpu-meter.js';
 import type { CellSummary, LibraryBenchResult } from './run-library-bench.js';
 
 const fixed = (n: number, digits = 1) => n.toFixed(digits);
@@ -9,8 +10,8 @@ const conditionOf = (s: CellSummary) => `${s.contention}, decline ${s.declineRat
 
 function sweepTable(result: LibraryBenchResult, sweep: string, baseline: string): string[] {
   const lines = [
-    `| mode | contention | decline | clients | bookings/s | × ${baseline} | confirmed/s | seat taken | declined | errors | aborts | compensations | p50 ms | p90 ms | p99 ms | max ms | mixed / 1k | window p50 / max ms |`,
-    '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    `| mode | contention | decline | clients | bookings/s | × ${baseline} | confirmed/s | seat taken | declined | errors | aborts | compensations | p50 ms | p90 ms | p99 ms | max ms | mixed / 1k | window p50 / max ms | CPU ms / booking |`,
+    '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ];
   for (const s of result.summaries.filter((x) => x.sweep === sweep)) {
     const base = result.summaries.find(
@@ -29,7 +30,7 @@ function sweepTable(result: LibraryBenchResult, sweep: string, baseline: string)
         `${fixed(s.confirmedPerSecond, 0)} | ${s.outcomes.rejected} | ${s.outcomes.declined} | ${s.outcomes.error} | ` +
         `${percent(f.abortRate)} | ${percent(f.compensationRate)} | ${fixed(s.latency.p50, 2)} | ${fixed(s.latency.p90, 2)} | ` +
         `${fixed(s.latency.p99, 2)} | ${fixed(s.latency.max, 1)} | ${fixed(f.mixedPerThousand, 1)} | ` +
-        `${fixed(f.windowP50Ms, 1)} / ${fixed(f.windowMaxMs, 1)} |`,
+        `${fixed(f.windowP50Ms, 1)} / ${fixed(f.windowMaxMs, 1)} | ${cpuText(s.cpuPerBooking)} |`,
     );
   }
   return lines;
@@ -54,7 +55,8 @@ export function libraryReportMarkdown(result: LibraryBenchResult, baseline: stri
     '*aborts*: bookings not confirmed (seat taken or payment declined) per booking; *compensations*: bookings undone',
     'after a step had committed; *mixed / 1k*: distinct bookings the concurrent reader saw in a mixed state (seat',
     'without payment, payment without ticket, refund pending) per 1,000 bookings; *window*: how long such a booking',
-    'stayed visible (first to last sample that saw it; a lower bound, resolution one sample).',
+    'stayed visible (first to last sample that saw it; a lower bound, resolution one sample); *CPU ms / booking*:',
+    "the load generator's main thread (the library included) + the three PostgreSQL servers, per booking.",
   ];
   for (const sweep of new Set(result.summaries.map((s) => s.sweep))) {
     lines.push('', `### ${sweep}`, '', ...sweepTable(result, sweep, baseline));

@@ -3,8 +3,13 @@ import { type AuditReport, auditBookings } from './audit.js';
 import { openBenchCluster } from './bench-cluster.js';
 import { createBenchSchema, resetBenchData } from './bench-schema.js';
 import type { BookingMode } from './booking-mode.js';
+import { cpuText, cpuUsed, openCpuMeter, perBooking } from './cpu-meter.js';
 import { type CrashRunResult, runCrashCell } from './crash-run.js';
-import { type InconsistencyReport, startInconsistencySampler } from './inconsistency-sampler.js';
+import {
+  type InconsistencyReport,
+  SAMPLER_APPLICATION_NAME,
+  startInconsistencySampler,
+} from './inconsistency-sampler.js';
 import { bookingModes } from './modes/index.js';
 import { type LoadSample, type LoadSummary, runLoad, summariseSamples } from './run-load.js';
 import { type Contention, contentionLabel, seatPicker } from './seat-picker.js';
@@ -99,6 +104,10 @@ export async function runLibraryBench(options: LibraryBenchOptions): Promise<Lib
       await mode.setup?.(cluster.dbs);
       modes.push(mode);
     }
+    const { seats, payments, tickets } = cluster.dbs;
+    const cpuMeter = await openCpuMeter([seats, payments, tickets], {
+      excludeApplication: SAMPLER_APPLICATION_NAME,
+    });
     const all = [...cells(options.sweeps)];
     const total = all.length * options.rounds * modes.length;
     let done = 0;
@@ -113,7 +122,8 @@ export async function runLibraryBench(options: LibraryBenchOptions): Promise<Lib
             kind: 'library',
             singleDatabase: mode.singleDatabase ?? false,
           });
-          const sample = await runLoad({
+          const cpuBefore = await cpuMeter?.read();
+          const load = await runLoad({
             mode,
             concurrency: cell.concurrency,
             durationMs: options.durationMs,
@@ -121,6 +131,7 @@ export async function runLibraryBench(options: LibraryBenchOptions): Promise<Lib
             seats: seatPicker(picker),
             declineRate: cell.declineRate,
           });
+          const sample = cpuBefore ? { ...load, cpuMs: cpuUsed(cpuBefore, await cpuMeter!.read()) } : load;
           const inconsistency = await sampler.stop();
           samples.push({ ...sample, ...cell, inconsistency });
           const report = await auditBookings(cluster.dbs, mode, { confirmed: sample.outcomes.confirmed });
@@ -133,6 +144,9 @@ export async function runLibraryBench(options: LibraryBenchOptions): Promise<Lib
               `${cell.contention} decline ${cell.declineRate * 100}% c=${cell.concurrency} r${round}: ` +
               `${rate.toFixed(0)} bookings/s (${o.confirmed} ok, ${o.rejected} seat taken, ${o.declined} declined, ` +
               `${o.error} errors), ${inconsistency.samplesWithMixed}/${inconsistency.samples} samples mixed` +
+              (sample.cpuMs
+                ? `, CPU ${cpuText(perBooking(sample.cpuMs, o.confirmed + o.rejected + o.declined))} ms/booking`
+                : '') +
               (report.violations.length > 0
                 ? `  AUDIT FAILED: ${report.violations.join('; ')}`
                 : '  audit ok') +

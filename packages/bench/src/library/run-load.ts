@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { type LatencySummary, summariseLatencies } from '../stats/latency-summary.js';
 import type { BookingMode, BookingResult } from './booking-mode.js';
+import { type CpuUse, perBooking } from './cpu-meter.js';
 import { declineDecider } from './decline-decider.js';
 import type { SeatPicker } from './seat-picker.js';
 
@@ -12,6 +13,8 @@ export interface LoadSample {
   durationMs: number;
   outcomes: Record<BookingResult | 'error', number>;
   latenciesMs: number[];
+  /** CPU the cell used, where it could be measured (see cpu-meter.ts). */
+  cpuMs?: CpuUse;
   firstError?: string;
 }
 
@@ -80,6 +83,8 @@ export interface LoadSummary {
   confirmedPerSecond: number;
   outcomes: Record<BookingResult | 'error', number>;
   latency: LatencySummary;
+  /** CPU milliseconds per booking over the rounds, when every round measured it. */
+  cpuPerBooking?: CpuUse;
   firstError?: string;
 }
 
@@ -94,13 +99,24 @@ export function summariseSamples(samples: readonly LoadSample[]): LoadSummary {
     for (const key of Object.keys(outcomes) as (keyof typeof outcomes)[]) outcomes[key] += s.outcomes[key];
   }
   const firstError = samples.find((s) => s.firstError)?.firstError;
+  const bookings = outcomes.confirmed + outcomes.rejected + outcomes.declined;
+  const cpu = samples.every((s) => s.cpuMs)
+    ? perBooking(
+        {
+          node: samples.reduce((sum, s) => sum + s.cpuMs!.node, 0),
+          postgres: samples.reduce((sum, s) => sum + s.cpuMs!.postgres, 0),
+        },
+        bookings,
+      )
+    : undefined;
   return {
     mode: first.mode,
     concurrency: first.concurrency,
-    bookingsPerSecond: (outcomes.confirmed + outcomes.rejected + outcomes.declined) / seconds,
+    bookingsPerSecond: bookings / seconds,
     confirmedPerSecond: outcomes.confirmed / seconds,
     outcomes,
     latency: summariseLatencies(samples.flatMap((s) => s.latenciesMs)),
+    ...(cpu ? { cpuPerBooking: cpu } : {}),
     ...(firstError ? { firstError } : {}),
   };
 }

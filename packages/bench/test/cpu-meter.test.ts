@@ -1,0 +1,59 @@
+import pg from 'pg';
+import { createTestDatabases, type TestDatabases, testCluster } from 'txkit/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cpuText, cpuUsed, openCpuMeter, perBooking } from '../src/library/cpu-meter.js';
+
+describe('CPU meter', () => {
+  let test: TestDatabases;
+
+  beforeAll(async () => {
+    test = await createTestDatabases(testCluster(), 'bench cpu meter');
+  });
+  afterAll(() => test.drop());
+
+  it('charges a query to the server that ran it and a busy loop to this process', async () => {
+    const [a, b] = [test.on('a').pool, test.on('b').pool];
+    const meter = await openCpuMeter([a, b]);
+    if (!meter) throw new Error('the test servers run on this machine: /proc must show them');
+    const before = await meter.read();
+    await a.query('SELECT count(*) FROM generate_series(1, 5000000)');
+    for (const end = performance.now() + 150; performance.now() < end; );
+    const used = cpuUsed(before, await meter.read());
+    // Clock ticks are 10 ms; a 5-million-row count takes far more than one on any machine.
+    expect(used.postgres).toBeGreaterThanOrEqual(50);
+    expect(used.node).toBeGreaterThanOrEqual(100);
+    const afterA = await meter.read();
+    await b.query('SELECT count(*) FROM generate_series(1, 5000000)');
+    const onlyB = await meter.read();
+    expect(onlyB.postgresMs[1]! - afterA.postgresMs[1]!).toBeGreaterThanOrEqual(50);
+  });
+
+  it("leaves out the backends of the excluded application (the sampler's), alive at both readings", async () => {
+    const a = test.on('a').pool;
+    const sampler = new pg.Client({
+      connectionString: test.on('a').connectionString,
+      application_name: 'sampler',
+    });
+    await sampler.connect();
+    try {
+      const withSampler = await openCpuMeter([a]);
+      const withoutSampler = await openCpuMeter([a], { excludeApplication: 'sampler' });
+      const before = [await withSampler!.read(), await withoutSampler!.read()] as const;
+      await sampler.query('SELECT count(*) FROM generate_series(1, 5000000)');
+      const counted = cpuUsed(before[0], await withSampler!.read()).postgres;
+      const excluded = cpuUsed(before[1], await withoutSampler!.read()).postgres;
+      expect(counted).toBeGreaterThanOrEqual(50);
+      expect(excluded).toBeLessThan(counted / 2);
+    } finally {
+      await sampler.end();
+    }
+  });
+
+  it('divides CPU over bookings and prints it as node + postgres', () => {
+    const use = cpuUsed({ nodeMs: 100, postgresMs: [10, 20] }, { nodeMs: 150, postgresMs: [40, 70] });
+    expect(use).toEqual({ node: 50, postgres: 80 });
+    expect(cpuText(perBooking(use, 100))).toBe('0.50 + 0.80');
+    expect(perBooking(use, 0)).toBeUndefined();
+    expect(cpuText(undefined)).toBe('–');
+  });
+});
