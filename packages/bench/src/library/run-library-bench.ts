@@ -178,6 +178,9 @@ export async function runLibraryBench(options: LibraryBenchOptions): Promise<Lib
         });
       }
     }
+    // Read before the crash cells: they reset the modes' logs and book in a child process, which would leave
+    // nothing to divide by.
+    const logStatements = new Map(modes.map((m) => [m.name, m.logStatementsPerBooking?.()]));
     const crashes: LibraryBenchResult['crashes'] = [];
     if (options.crash) {
       for (const name of options.crash.modes) {
@@ -209,7 +212,7 @@ export async function runLibraryBench(options: LibraryBenchOptions): Promise<Lib
       options: recorded,
       server: cluster.server,
       modes: modes.map((m) => {
-        const log = m.logStatementsPerBooking?.();
+        const log = logStatements.get(m.name);
         return {
           name: m.name,
           description: m.description,
