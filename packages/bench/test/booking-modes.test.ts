@@ -18,8 +18,9 @@ describe('booking modes', () => {
   afterAll(() => test.drop());
 
   // 30 bookings on 10 seats, 6 at a time (distinct seats within a batch), every fourth payment declined: seats
-  // are fought over, and a declined booking frees its seat for a later one (rolled back, or compensated). Returns what each
-  // booking got and what a correct protocol must answer, by replaying the same requests on a set of free seats.
+  // are fought over, and a declined booking frees its seat for a later one (rolled back, or compensated).
+  // Returns what each booking got and what a correct protocol must answer, by replaying the same requests on a
+  // set of free seats.
   async function bookContended(mode: BookingMode) {
     const free = new Set(Array.from({ length: 10 }, (_, i) => i + 1));
     const got: BookingResult[] = [];
@@ -80,6 +81,7 @@ describe('booking modes', () => {
       const records = await pool.query('SELECT saga_key, step FROM bench_floor.step_record');
       expect(records.rows).toEqual([{ saga_key: booking.bookingId, step }]);
     }
-    expect(mode.logStatementsPerBooking?.()).toBe(3);
+    // The rejected booking wrote nothing: 3 statements over 2 bookings.
+    expect(mode.logStatementsPerBooking?.()).toBe(1.5);
   });
 });

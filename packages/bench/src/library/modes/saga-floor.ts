@@ -35,6 +35,20 @@ const insertRecord = {
  */
 export const sagaFloorMode: BookingModeFactory = (dbs) => {
   const stepDatabases = [dbs.payments, dbs.tickets];
+  // Counted as sent (a declined booking writes only the saga row), since the last reset.
+  let logStatements = 0;
+  let bookings = 0;
+  const withRecord = (
+    pool: pg.Pool,
+    sagaKey: string,
+    step: string,
+    write: (client: pg.PoolClient) => Promise<unknown>,
+  ) =>
+    withTransaction(pool, async (client) => {
+      await write(client);
+      logStatements++;
+      await client.query({ ...insertRecord, values: [sagaKey, step] });
+    });
   return {
     name: 'saga-floor',
     description:
@@ -47,13 +61,17 @@ export const sagaFloorMode: BookingModeFactory = (dbs) => {
       for (const pool of [dbs.seats, ...stepDatabases]) {
         await pool.query('TRUNCATE bench_floor.saga, bench_floor.step_record');
       }
+      logStatements = 0;
+      bookings = 0;
     },
     async book(request): Promise<BookingResult> {
       const { bookingId, seatId, customerId, amountCents, declinePayment } = request;
+      bookings++;
       const taken = await withTransaction(dbs.seats, async (client) => {
         const seat = await client.query<{ booking_id: string | null }>(bookingSql.lockSeat, [seatId]);
         if (seat.rows[0]?.booking_id !== null) return false;
         await client.query(bookingSql.takeSeat, [seatId, bookingId]);
+        logStatements++;
         await client.query({ ...insertSaga, values: [bookingId, JSON.stringify(request)] });
         return true;
       });
@@ -70,18 +88,6 @@ export const sagaFloorMode: BookingModeFactory = (dbs) => {
       );
       return 'confirmed';
     },
-    logStatementsPerBooking: () => 3,
+    logStatementsPerBooking: () => (bookings === 0 ? undefined : logStatements / bookings),
   };
 };
-
-function withRecord(
-  pool: pg.Pool,
-  sagaKey: string,
-  step: string,
-  write: (client: pg.PoolClient) => Promise<unknown>,
-) {
-  return withTransaction(pool, async (client) => {
-    await write(client);
-    await client.query({ ...insertRecord, values: [sagaKey, step] });
-  });
-}
