@@ -1,5 +1,6 @@
 import { barChartSvg, type ChartPoint, lineChartSvg } from '../report/charts.js';
 import type { ReportChart } from '../report/write-report.js';
+import { median } from '../stats/median.js';
 import { cellFigures } from './cell-figures.js';
 import { cpuText } from './cpu-meter.js';
 import type { CellSummary, LibraryBenchResult } from './run-library-bench.js';
@@ -22,8 +23,7 @@ function sweepTable(result: LibraryBenchResult, sweep: string, baseline: string)
         b.declineRate === s.declineRate &&
         b.concurrency === s.concurrency,
     );
-    const ratio =
-      base && base.bookingsPerSecond > 0 ? fixed(s.bookingsPerSecond / base.bookingsPerSecond, 2) : '–';
+    const ratio = base ? ratioText(s, base) : '–';
     const f = cellFigures(s);
     lines.push(
       `| ${s.mode} | ${s.contention} | ${s.declineRate * 100} % | ${s.concurrency} | ${fixed(s.bookingsPerSecond, 0)} | ${ratio} | ` +
@@ -34,6 +34,20 @@ function sweepTable(result: LibraryBenchResult, sweep: string, baseline: string)
     );
   }
   return lines;
+}
+
+// Throughput over the baseline's: over the whole cell, and — with several rounds — the median of the per-round
+// ratios in parentheses (each round pairs two modes measured minutes apart at most, so a noisy round moves the
+// merged ratio more than the median).
+function ratioText(s: CellSummary, base: CellSummary): string {
+  if (base.bookingsPerSecond <= 0) return '–';
+  const merged = fixed(s.bookingsPerSecond / base.bookingsPerSecond, 2);
+  const perRound = s.rounds.flatMap(({ round, bookingsPerSecond }) => {
+    const paired = base.rounds.find((b) => b.round === round);
+    return paired && paired.bookingsPerSecond > 0 ? [bookingsPerSecond / paired.bookingsPerSecond] : [];
+  });
+  const middle = perRound.length > 1 ? median(perRound) : undefined;
+  return middle === undefined ? merged : `${merged} (${fixed(middle, 2)})`;
 }
 
 /**
@@ -55,7 +69,9 @@ export function libraryReportMarkdown(result: LibraryBenchResult, baseline: stri
     '*aborts*: bookings not confirmed (seat taken or payment declined) per booking; *compensations*: bookings undone',
     'after a step had committed; *mixed / 1k*: distinct bookings the concurrent reader saw in a mixed state (seat',
     'without payment, payment without ticket, refund pending) per 1,000 bookings; *window*: how long such a booking',
-    'stayed visible (first to last sample that saw it; a lower bound, resolution one sample); *CPU ms / booking*:',
+    'stayed visible (first to last sample that saw it; a lower bound, resolution one sample); *×*: bookings/s over',
+    "the baseline's in the same cell, with the median of the per-round ratios in parentheses when there are several",
+    'rounds; *CPU ms / booking*:',
     "the load generator's main thread (the library included) + the three PostgreSQL servers, per booking.",
   ];
   for (const sweep of new Set(result.summaries.map((s) => s.sweep))) {

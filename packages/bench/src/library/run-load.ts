@@ -83,6 +83,8 @@ export interface LoadSummary {
   confirmedPerSecond: number;
   outcomes: Record<BookingResult | 'error', number>;
   latency: LatencySummary;
+  /** Bookings/s of each round on its own, to pair rounds with a baseline's (see the report's ratio column). */
+  rounds: { round: number; bookingsPerSecond: number }[];
   /** CPU milliseconds per booking over the rounds, when every round measured it. */
   cpuPerBooking?: CpuUse;
   firstError?: string;
@@ -99,7 +101,7 @@ export function summariseSamples(samples: readonly LoadSample[]): LoadSummary {
     for (const key of Object.keys(outcomes) as (keyof typeof outcomes)[]) outcomes[key] += s.outcomes[key];
   }
   const firstError = samples.find((s) => s.firstError)?.firstError;
-  const bookings = outcomes.confirmed + outcomes.rejected + outcomes.declined;
+  const bookings = sampleBookings({ outcomes });
   const cpu = samples.every((s) => s.cpuMs)
     ? perBooking(
         {
@@ -116,7 +118,16 @@ export function summariseSamples(samples: readonly LoadSample[]): LoadSummary {
     confirmedPerSecond: outcomes.confirmed / seconds,
     outcomes,
     latency: summariseLatencies(samples.flatMap((s) => s.latenciesMs)),
+    rounds: samples.map((s) => ({
+      round: s.round,
+      bookingsPerSecond: sampleBookings(s) / (s.durationMs / 1000),
+    })),
     ...(cpu ? { cpuPerBooking: cpu } : {}),
     ...(firstError ? { firstError } : {}),
   };
+}
+
+// Bookings that got an answer (errors excluded).
+function sampleBookings({ outcomes }: Pick<LoadSample, 'outcomes'>): number {
+  return outcomes.confirmed + outcomes.rejected + outcomes.declined;
 }
