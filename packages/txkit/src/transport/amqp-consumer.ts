@@ -10,7 +10,7 @@ import {
   deadLetterReason,
   ensureDeadLetterQueue,
 } from './dead-letter.js';
-import { asPublished, deliveryNumberOf, retryCopy } from './redelivery.js';
+import { asPublished, deliveryNumberOf, endedUnsettled, retryCopy } from './redelivery.js';
 
 /**
  * Options of {@link AmqpConnection.consume}.
@@ -31,7 +31,9 @@ export interface ConsumeOptions {
   maxRequeueDelayMs?: number;
   /**
    * Deliveries of a message, the first included, before a message whose handler keeps failing goes to the
-   * dead-letter queue `<queue>.dead` instead of being delivered again (default 10). With the default pauses a
+   * dead-letter queue `<queue>.dead` instead of being delivered again (default 10). A delivery that ended
+   * unacknowledged — the process died in the handler, the channel or connection closed — counts as failed, so a
+   * message that crashes its consumer every time is dead-lettered too. With the default pauses a
    * message is dead-lettered after about 40 s of failures (100 ms doubling to 10 s): long enough to ride out a
    * database restart; raise them when a handler depends on something that can be down for longer. A message
    * that cannot be decoded ({@link MalformedMessageError}) is dead-lettered at its first failure.
@@ -166,9 +168,26 @@ export class ConsumerRegistration implements AmqpConsumer {
     if (channel) await channel.close().catch(() => {});
   }
 
-  /** Acks the message when the handler resolves, and hands it to `#afterFailure` when it throws. */
+  /**
+   * Acks the message when the handler resolves, and hands it to `#afterFailure` when it throws. A message whose
+   * earlier deliveries ended unsettled is first counted: a classic queue's requeue is counted here (the
+   * delivery before this one failed), and a message whose failed deliveries reached `maxDeliveries` — a quorum
+   * queue counts a consumer that died — is dead-lettered without running the handler again. So a message that
+   * kills its process every time ends in the dead-letter queue too, instead of looping.
+   */
   async #deliver(via: DeliveringChannel, message: ConsumeMessage): Promise<void> {
     const deliveries = deliveryNumberOf(message);
+    const unsettled = endedUnsettled(message);
+    const failedBefore = unsettled ? deliveries : deliveries - 1;
+    if (unsettled || failedBefore >= (this.#options.maxDeliveries ?? DEFAULT_MAX_DELIVERIES)) {
+      const error = new TransportError(
+        `delivery ${failedBefore} of a message on '${this.queue}' ended unacknowledged (its consumer died or ` +
+          'its channel closed): counted as failed',
+        { context: { queue: this.queue, deliveries: failedBefore, messageId: message.properties.messageId } },
+      );
+      this.#host.onError(error);
+      return this.#afterFailure(via, message, failedBefore, error);
+    }
     try {
       await this.#handler(asPublished(message));
     } catch (error) {
@@ -202,8 +221,8 @@ export class ConsumerRegistration implements AmqpConsumer {
         await this.#host.publish('', this.queue, message.content, retryCopy(message, deliveries), via.closed);
       }
     } catch (publishError) {
-      // Requeued, it is delivered again (uncounted on a classic queue), after a pause so that a broker that
-      // refuses the copy is not asked again at once.
+      // Requeued, it comes back flagged as redelivered, and this delivery is counted then; after a pause, so
+      // that a broker that refuses the copy is not asked again at once.
       this.#host.onError(publishError);
       if (reason === 'malformed') await this.#pause(deliveries);
       settle(() => via.channel.nack(message, false, true));

@@ -27,6 +27,17 @@ export function deliveryNumberOf(message: ConsumeMessage): number {
   return 1 + countIn(headers[ATTEMPTS_HEADER]) + countIn(headers[QUORUM_DELIVERY_COUNT_HEADER]);
 }
 
+/**
+ * Whether the broker requeued this very message after a delivery that was never settled — its consumer died
+ * mid-handler, or its channel or connection closed — on a queue that does not count deliveries itself (a classic
+ * queue; a quorum queue's `x-delivery-count` already counts such a delivery, see {@link deliveryNumberOf}).
+ */
+export function endedUnsettled(message: ConsumeMessage): boolean {
+  return (
+    message.fields.redelivered && message.properties.headers?.[QUORUM_DELIVERY_COUNT_HEADER] === undefined
+  );
+}
+
 /** The message as the handler sees it: as it was first published, without txkit's bookkeeping headers. */
 export function asPublished(message: ConsumeMessage): ConsumeMessage {
   const headers = message.properties.headers ?? {};

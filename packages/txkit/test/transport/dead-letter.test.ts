@@ -10,7 +10,7 @@ import type { BusMessage } from '../../src/transport/message-bus.js';
 import { RabbitMqBus } from '../../src/transport/rabbitmq-bus.js';
 import { RemoteStepClient } from '../../src/transport/remote-step-client.js';
 import { type ParticipantOutcome, SagaParticipant } from '../../src/transport/saga-participant.js';
-import { deleteQueues, uniqueName, withBrokerChannel } from './broker-control.js';
+import { closeConnectionsFromServer, deleteQueues, uniqueName, withBrokerChannel } from './broker-control.js';
 
 const prefix = uniqueName('dead-letter');
 const exchange = `${prefix}.events`;
@@ -165,6 +165,45 @@ describe('dead letters', () => {
       expect(dead?.properties.headers).not.toHaveProperty('x-txkit-attempts');
       expect(await messageCount(queue)).toBe(0);
     });
+    it('dead-letters a message whose handler never returns, its connection dropped each time, after maxDeliveries', async () => {
+      const label = `never-returns-${queueType}`;
+      const { amqp, deadLettered, errors } = connection(label);
+      const queue = queueNamed(label);
+      await amqp.addTopology(async (channel) => {
+        await channel.assertQueue(queue, { durable: true, arguments: { 'x-queue-type': queueType } });
+      });
+      // Each delivery hangs, as if the handler had killed its process; the test then drops the connection
+      // (what the broker sees when a process dies), and the broker requeues the message unacknowledged.
+      let handled = 0;
+      const hanging: (() => void)[] = [];
+      await amqp.consume(
+        queue,
+        async () => {
+          handled += 1;
+          await new Promise<void>((resolve) => hanging.push(resolve));
+        },
+        { maxDeliveries: 3, requeueDelayMs: 10 },
+      );
+      await amqp.publish('', queue, Buffer.from('{"n":1}'), { persistent: true, messageId: 'kills-1' });
+      try {
+        for (let delivery = 1; delivery <= 3; delivery++) {
+          await expect.poll(() => handled, { timeout: 10_000 }).toBe(delivery);
+          await closeConnectionsFromServer(`${prefix}.${label}`);
+        }
+        expect(await settledCount(`${queue}.dead`, 1)).toBe(1);
+      } finally {
+        for (const release of hanging) release();
+      }
+      // Three deliveries ran the handler; none after the third.
+      expect(handled).toBe(3);
+      expect(deadLettered).toEqual([
+        expect.objectContaining({ queue, reason: 'max-deliveries', deliveries: 3, messageId: 'kills-1' }),
+      ]);
+      expect(errors.map((error) => (error as Error).message)).toContain(
+        `delivery 3 of a message on '${queue}' ended unacknowledged (its consumer died or its channel closed): counted as failed`,
+      );
+      expect(await messageCount(queue)).toBe(0);
+    });
   });
 
   it('handles once a message whose handler fails twice and then succeeds, and dead-letters nothing', async () => {
@@ -283,8 +322,8 @@ describe('dead letters', () => {
     await publish('', queue, Buffer.from('{}'), { persistent: true, messageId: 'kept-1' });
 
     expect(await settledCount(`${queue}.dead`, 1)).toBe(1);
-    // The requeued delivery does not count on a classic queue: 1 (copy refused, requeued) + 2 counted.
-    expect(deliveries).toBe(3);
+    // The requeued delivery comes back flagged as redelivered and is counted then: two deliveries in all.
+    expect(deliveries).toBe(2);
     expect(errors.map((error) => (error as Error).message)).toContain('not confirmed');
     expect(deadLettered).toEqual([expect.objectContaining({ deliveries: 2, messageId: 'kept-1' })]);
     expect(await messageCount(queue)).toBe(0);
