@@ -22,6 +22,11 @@ export interface SagaBookingOptions {
   lockTimeoutMs: number;
 }
 
+/** A business refusal is final: the saga turns to compensation at once instead of retrying. */
+function asStepRejection(error: unknown): unknown {
+  return error instanceof BookingRejectedError ? new StepRejectedError(error.reason, error.message) : error;
+}
+
 /**
  * Runs one participant's write in its own local transaction behind the barrier: the write takes effect at most
  * once per saga step and operation, a compensation of a write that never happened does nothing, and an action
@@ -44,30 +49,36 @@ async function guarded<T>(
       return write(client);
     });
   } catch (error) {
-    // A business refusal is final: the saga turns to compensation at once instead of retrying.
-    if (error instanceof BookingRejectedError) throw new StepRejectedError(error.reason, error.message);
-    throw error;
+    throw asStepRejection(error);
   }
 }
 
-/** The booking saga's definition (built once per set of options; the runner must be given it). */
+/**
+ * The booking saga's definition (built once per set of options; the runner must be given it). The saga log lives
+ * in the seats database, so the two steps that write there are *local steps*: they run in a transaction on the
+ * log's pool that also writes their log record — the seats with the saga's own insert, the confirmation with the
+ * records of the steps before it and the saga's end. Payment and tickets run in their own databases behind the
+ * barrier; their records are deferred to the confirmation (a re-run after a crash is a no-op that returns the
+ * same output). Four commits per confirmed booking, none of them the log's own.
+ */
 export function bookSeatsSaga(o: SagaBookingOptions) {
   return saga<BookingPlan>('book-seats')
-    .step('reserve-seats', {
+    .localStep('reserve-seats', {
       run: async (ctx) => {
-        await guarded(o.dbs.seats, ctx, 'action', async (client) => {
-          const changes = await reserveSeats(client, ctx.input, o.lockTimeoutMs);
-          await enqueueSeatChanges(o.outbox, client, changes, 'booked');
-        });
+        try {
+          const changes = await reserveSeats(ctx.client, ctx.input, o.lockTimeoutMs);
+          await enqueueSeatChanges(o.outbox, ctx.client, changes, 'booked');
+        } catch (error) {
+          throw asStepRejection(error);
+        }
         return null;
       },
+      // Runs only when the seats were sold (a failed local step rolled back with its record): the booking is
+      // rejected in the same transaction; the caller that knows why adds the reason.
       compensate: async (ctx) => {
-        await guarded(o.dbs.seats, ctx, 'compensate', async (client) => {
-          const changes = await releaseSeats(client, ctx.input.bookingId);
-          await enqueueSeatChanges(o.outbox, client, changes, 'released');
-        });
-        // Outside the barrier: whether or not seats were held, the booking itself did not happen.
-        await rows(o.dbs.seats, seatsSql.markRejected(ctx.input.bookingId));
+        const changes = await releaseSeats(ctx.client, ctx.input.bookingId);
+        await enqueueSeatChanges(o.outbox, ctx.client, changes, 'released');
+        await rows(ctx.client, seatsSql.markRejected(ctx.input.bookingId));
       },
     })
     .step('charge-payment', {
@@ -80,23 +91,24 @@ export function bookSeatsSaga(o: SagaBookingOptions) {
           refundPayment(client, ctx.input.bookingId),
         );
       },
+      deferRecord: true,
     })
     .step('issue-tickets', {
       run: async (ctx) => {
         const codes = await guarded(o.dbs.tickets, ctx, 'action', (client) =>
           issueTickets(client, ctx.input, o.faults),
         );
-        // A duplicate run (after a crash) finds the codes the first run stored.
+        // A duplicate run (after a crash) finds the codes the first run stored: the same output.
         return codes ?? (await ticketCodes(o.dbs.tickets, ctx.input.bookingId));
       },
       compensate: async (ctx) => {
         await guarded(o.dbs.tickets, ctx, 'compensate', (client) => voidTickets(client, ctx.input.bookingId));
       },
+      deferRecord: true,
     })
-    .step('confirm-booking', {
+    .localStep('confirm-booking', {
       run: async (ctx) => {
-        const codes = ctx.outputs['issue-tickets'];
-        await rows(o.dbs.seats, seatsSql.recordConfirmed(ctx.input.bookingId, codes));
+        await rows(ctx.client, seatsSql.recordConfirmed(ctx.input.bookingId, ctx.outputs['issue-tickets']));
         return null;
       },
     })
