@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import pg from 'pg';
 import { createTestDatabases, type TestDatabases, testCluster } from 'txkit/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -46,6 +47,21 @@ describe('CPU meter', () => {
       expect(excluded).toBeLessThan(counted / 2);
     } finally {
       await sampler.end();
+    }
+  });
+
+  it('charges the given processes as node instead of this thread (end to end: the API instances)', async () => {
+    const a = test.on('a').pool;
+    // A child that burns CPU until it is killed (its CPU is read while it is alive).
+    const child = spawn(process.execPath, ['-e', 'for (;;);']);
+    try {
+      const meter = await openCpuMeter([a], { nodeProcesses: () => (child.pid ? [child.pid] : []) });
+      const before = await meter!.read();
+      await new Promise((resolve) => setTimeout(resolve, 600));
+      const used = cpuUsed(before, await meter!.read());
+      expect(used.node).toBeGreaterThanOrEqual(100);
+    } finally {
+      child.kill();
     }
   });
 

@@ -15,6 +15,8 @@ export interface DemoDeployment {
   proxied: boolean;
   /** Why the deployment is what it is (e.g. "HAProxy not installed: one instance, no proxy"). */
   note: string;
+  /** Process ids of the running API instances (for the CPU meter). */
+  apiPids(): number[];
   /** kill -9 of one API instance, then a restart of it on the same port (crash injection). */
   crashInstance(index: number): Promise<void>;
   stop(): Promise<void>;
@@ -116,6 +118,7 @@ export async function startDemo(options: {
     instances,
     proxied,
     note,
+    apiPids: () => children.flatMap((child) => (child.pid === undefined ? [] : [child.pid])),
     async crashInstance(index) {
       await stopChild(children[index], 'SIGKILL');
       await startInstance(index);

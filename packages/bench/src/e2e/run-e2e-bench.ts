@@ -1,5 +1,10 @@
 import { openBenchCluster } from '../library/bench-cluster.js';
-import { type InconsistencyReport, startInconsistencySampler } from '../library/inconsistency-sampler.js';
+import { cpuUsed, openCpuMeter } from '../library/cpu-meter.js';
+import {
+  type InconsistencyReport,
+  SAMPLER_APPLICATION_NAME,
+  startInconsistencySampler,
+} from '../library/inconsistency-sampler.js';
 import { libraryReportCharts, libraryReportMarkdown } from '../library/library-report.js';
 import type { CellSummary, LibraryBenchResult } from '../library/run-library-bench.js';
 import { summariseSamples } from '../library/run-load.js';
@@ -56,6 +61,11 @@ export async function runE2eScenario(
         log: progress,
       });
       notes.add(demo.note);
+      const { seats, payments, tickets } = cluster.dbs;
+      const cpuMeter = await openCpuMeter([seats, payments, tickets], {
+        excludeApplication: SAMPLER_APPLICATION_NAME,
+        nodeProcesses: () => demo.apiPids(),
+      });
       try {
         const tokens = await customers(demo, maxClients);
         for (const sweep of scenario.sweeps.filter((s) => s.declineRates.includes(declineRate))) {
@@ -75,7 +85,8 @@ export async function runE2eScenario(
                     cluster,
                     `bench ${Date.now()} ${mode}`,
                   );
-                  const sample = await runHttpLoad({
+                  const cpuBefore = await cpuMeter?.read();
+                  const load = await runHttpLoad({
                     baseUrl: demo.baseUrl,
                     tokens: tokens.slice(0, concurrency),
                     mode,
@@ -85,6 +96,9 @@ export async function runE2eScenario(
                     durationMs: scenario.durationSeconds * 1000,
                     round,
                   });
+                  const sample = cpuBefore
+                    ? { ...load, cpuMs: cpuUsed(cpuBefore, await cpuMeter!.read()) }
+                    : load;
                   inconsistency.push(await sampler.stop());
                   const pendingLeft = await settleBookings(cluster.dbs, screeningId, 60_000);
                   const report = await auditDemo(cluster.dbs, {
@@ -164,7 +178,8 @@ export async function runE2eScenario(
     audits,
     crashes,
   };
-  const markdown = `${[...notes].join('; ')}.\n\n${libraryReportMarkdown(result, scenario.baseline).replace('Library-level', 'End-to-end')}`;
+  const report = libraryReportMarkdown(result, scenario.baseline, "the API instances' processes");
+  const markdown = `${[...notes].join('; ')}.\n\n${report.replace('Library-level', 'End-to-end')}`;
   await writeReport({
     dir: out,
     title: `txkit bench — ${scenario.name} (end to end)`,

@@ -18,7 +18,8 @@ const ticksPerSecond = 100;
 /**
  * Measures where a cell's CPU went, so that modes can be compared by CPU per booking — on a shared, noisy
  * machine a steadier figure than throughput, and at saturation the one that decides it. Node's figure is the
- * main thread (the library and the load generator, not the inconsistency sampler's worker thread); a server's
+ * main thread (the library and the load generator, not the inconsistency sampler's worker thread), or the
+ * `nodeProcesses` (all their threads) when given; a server's
  * is its postmaster and every child (backends, WAL writer, checkpointer, autovacuum) but the backends of
  * `excludeApplication` (the sampler's: it reads at a fixed rate, so its CPU per booking would favour the
  * fastest mode). Linux only, and only for servers on this machine: returns `undefined` when /proc does not
@@ -30,7 +31,11 @@ const ticksPerSecond = 100;
  */
 export async function openCpuMeter(
   pools: readonly pg.Pool[],
-  options: { excludeApplication?: string } = {},
+  options: {
+    excludeApplication?: string;
+    /** Processes to charge as `node` instead of this main thread (end to end: the API instances). */
+    nodeProcesses?: () => readonly number[];
+  } = {},
 ): Promise<CpuMeter | undefined> {
   try {
     const postmasters: number[] = [];
@@ -62,8 +67,11 @@ export async function openCpuMeter(
           own.set(pid, stat.cpuMs);
           byParent.set(stat.ppid, (byParent.get(stat.ppid) ?? 0) + stat.cpuMs);
         }
+        const nodeProcesses = options.nodeProcesses?.();
         return {
-          nodeMs: readStatFile(mainThread).cpuMs,
+          nodeMs: nodeProcesses
+            ? nodeProcesses.reduce((sum, pid) => sum + (own.get(pid) ?? 0), 0)
+            : readStatFile(mainThread).cpuMs,
           // A backend that exits (an idle pool connection closed) takes its CPU out of the children's sum and
           // into the postmaster's reaped-children figure: count both, so the total never goes down.
           postgresMs: postmasters.map(

@@ -55,7 +55,11 @@ function ratioText(s: CellSummary, base: CellSummary): string {
  * run), outcomes, abort and compensation rates, latency percentiles and the inconsistency window; then the
  * crash-injection cells and the audits.
  */
-export function libraryReportMarkdown(result: LibraryBenchResult, baseline: string): string {
+export function libraryReportMarkdown(
+  result: LibraryBenchResult,
+  baseline: string,
+  nodeCpu = "the load generator's main thread (the library included)",
+): string {
   const o = result.options;
   const lines = [
     `Library-level booking bench, ${result.startedAt} – ${result.finishedAt}`,
@@ -72,7 +76,7 @@ export function libraryReportMarkdown(result: LibraryBenchResult, baseline: stri
     'stayed visible (first to last sample that saw it; a lower bound, resolution one sample); *×*: bookings/s over',
     "the baseline's in the same cell, with the median of the per-round ratios in parentheses when there are several",
     'rounds; *CPU ms / booking*:',
-    "the load generator's main thread (the library included) + the three PostgreSQL servers, per booking.",
+    `${nodeCpu} + the three PostgreSQL servers, per booking.`,
   ];
   for (const sweep of new Set(result.summaries.map((s) => s.sweep))) {
     lines.push('', `### ${sweep}`, '', ...sweepTable(result, sweep, baseline));
