@@ -115,15 +115,17 @@ export function bookSeatsSaga(o: SagaBookingOptions) {
     .build();
 }
 
-/** The cancellation saga: forward-only steps, each guarded by the barrier and retried until done. */
+/**
+ * The cancellation saga: forward-only steps, retried until done. As in the booking saga, the two steps on the
+ * seats database (the log's) are local steps — the release commits with the saga's insert, the mark with the
+ * deferred refund and void records and the saga's end — and the refund and the void run behind the barrier.
+ */
 export function cancelBookingSaga(o: SagaBookingOptions) {
   return saga<BookingPlan>('cancel-booking')
-    .step('release-seats', {
+    .localStep('release-seats', {
       run: async (ctx) => {
-        await guarded(o.dbs.seats, ctx, 'action', async (client) => {
-          const changes = await releaseSeats(client, ctx.input.bookingId);
-          await enqueueSeatChanges(o.outbox, client, changes, 'cancelled');
-        });
+        const changes = await releaseSeats(ctx.client, ctx.input.bookingId);
+        await enqueueSeatChanges(o.outbox, ctx.client, changes, 'cancelled');
         return null;
       },
     })
@@ -132,16 +134,18 @@ export function cancelBookingSaga(o: SagaBookingOptions) {
         await guarded(o.dbs.payments, ctx, 'action', (client) => refundPayment(client, ctx.input.bookingId));
         return null;
       },
+      deferRecord: true,
     })
     .step('void-tickets', {
       run: async (ctx) => {
         await guarded(o.dbs.tickets, ctx, 'action', (client) => voidTickets(client, ctx.input.bookingId));
         return null;
       },
+      deferRecord: true,
     })
-    .step('mark-cancelled', {
+    .localStep('mark-cancelled', {
       run: async (ctx) => {
-        await rows(o.dbs.seats, seatsSql.markCancelled(ctx.input.bookingId));
+        await rows(ctx.client, seatsSql.markCancelled(ctx.input.bookingId));
         return null;
       },
     })
