@@ -10,7 +10,7 @@ import {
   deadLetterReason,
   ensureDeadLetterQueue,
 } from './dead-letter.js';
-import { asPublished, deliveryNumberOf, endedUnsettled, retryCopy } from './redelivery.js';
+import { asPublished, endedUnsettled, failedDeliveriesOf, retryCopy } from './redelivery.js';
 
 /**
  * Options of {@link AmqpConnection.consume}.
@@ -169,30 +169,28 @@ export class ConsumerRegistration implements AmqpConsumer {
   }
 
   /**
-   * Acks the message when the handler resolves, and hands it to `#afterFailure` when it throws. A message whose
-   * earlier deliveries ended unsettled is first counted: a classic queue's requeue is counted here (the
-   * delivery before this one failed), and a message whose failed deliveries reached `maxDeliveries` — a quorum
-   * queue counts a consumer that died — is dead-lettered without running the handler again. So a message that
-   * kills its process every time ends in the dead-letter queue too, instead of looping.
+   * Acks the message when the handler resolves, and hands it to `#afterFailure` when it throws. A message a
+   * classic queue requeued unsettled, or whose failed deliveries (see failedDeliveriesOf) reached
+   * `maxDeliveries`, is not handled now: its last delivery counts as failed, so a message that kills its process
+   * every time ends in the dead-letter queue instead of looping.
    */
   async #deliver(via: DeliveringChannel, message: ConsumeMessage): Promise<void> {
-    const deliveries = deliveryNumberOf(message);
-    const unsettled = endedUnsettled(message);
-    const failedBefore = unsettled ? deliveries : deliveries - 1;
-    if (unsettled || failedBefore >= (this.#options.maxDeliveries ?? DEFAULT_MAX_DELIVERIES)) {
+    const failed = failedDeliveriesOf(message);
+    if (endedUnsettled(message) || failed >= (this.#options.maxDeliveries ?? DEFAULT_MAX_DELIVERIES)) {
       const error = new TransportError(
-        `delivery ${failedBefore} of a message on '${this.queue}' ended unacknowledged (its consumer died or ` +
+        `delivery ${failed} of a message on '${this.queue}' ended unacknowledged (its consumer died or ` +
           'its channel closed): counted as failed',
-        { context: { queue: this.queue, deliveries: failedBefore, messageId: message.properties.messageId } },
+        { context: { queue: this.queue, deliveries: failed, messageId: message.properties.messageId } },
       );
       this.#host.onError(error);
-      return this.#afterFailure(via, message, failedBefore, error);
+      return this.#afterFailure(via, message, failed, error);
     }
     try {
       await this.#handler(asPublished(message));
     } catch (error) {
       this.#host.onError(error);
-      return this.#afterFailure(via, message, deliveries, error);
+      // This delivery is the one after the failed ones.
+      return this.#afterFailure(via, message, failed + 1, error);
     }
     settle(() => via.channel.ack(message));
   }

@@ -19,18 +19,20 @@ const QUORUM_DELIVERY_COUNT_HEADER = 'x-delivery-count';
 export const DEAD_LETTER_HEADER_PREFIX = 'x-txkit-dead-';
 
 /**
- * Which delivery of the message this is, 1 for the first: the failed deliveries its copies counted, plus those a
- * quorum queue counted for this copy (a consumer that died while handling it, a requeue after a failed publish).
+ * Deliveries of this message that already failed: those its copies counted, those a quorum queue counted for this
+ * copy (a consumer that died while handling it, a requeue after a failed publish), and — on a classic queue,
+ * which counts nothing — the unsettled delivery the broker just requeued (see {@link endedUnsettled}).
  */
-export function deliveryNumberOf(message: ConsumeMessage): number {
+export function failedDeliveriesOf(message: ConsumeMessage): number {
   const headers = message.properties.headers ?? {};
-  return 1 + countIn(headers[ATTEMPTS_HEADER]) + countIn(headers[QUORUM_DELIVERY_COUNT_HEADER]);
+  const counted = countIn(headers[ATTEMPTS_HEADER]) + countIn(headers[QUORUM_DELIVERY_COUNT_HEADER]);
+  return endedUnsettled(message) ? counted + 1 : counted;
 }
 
 /**
  * Whether the broker requeued this very message after a delivery that was never settled — its consumer died
  * mid-handler, or its channel or connection closed — on a queue that does not count deliveries itself (a classic
- * queue; a quorum queue's `x-delivery-count` already counts such a delivery, see {@link deliveryNumberOf}).
+ * queue; a quorum queue's `x-delivery-count` already counts such a delivery).
  */
 export function endedUnsettled(message: ConsumeMessage): boolean {
   return (
