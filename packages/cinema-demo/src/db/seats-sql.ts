@@ -1,3 +1,4 @@
+import type { BookingRecord } from '../booking/booking-record.js';
 import type { Statement } from './statement.js';
 
 // All SQL of the seats database (pg-boss plans.ts style): whoever asks "what touches seats?" opens this file.
@@ -86,16 +87,11 @@ export const releaseBookingSeats = (bookingId: string): Statement => ({
   values: [bookingId],
 });
 
-export interface NewBooking {
-  id: string;
-  customerId: number;
-  idempotencyKey: string;
-  requestHash: string;
-  screeningId: number;
-  seatIds: number[];
-  mode: 'saga' | '2pc';
-  amountCents: number;
-}
+/** What a new booking row is inserted with (the rest of its record starts as `pending` with no outcome). */
+export type NewBooking = Pick<
+  BookingRecord,
+  'id' | 'customerId' | 'idempotencyKey' | 'requestHash' | 'screeningId' | 'seatIds' | 'mode' | 'amountCents'
+>;
 
 /** Claims the idempotency key: inserts nothing when the customer already used it. */
 export const insertBooking = (b: NewBooking): Statement => ({
