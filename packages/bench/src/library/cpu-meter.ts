@@ -58,25 +58,27 @@ export async function openCpuMeter(
           }
         }
         const byParent = new Map<number, number>();
-        const own = new Map<number, number>();
+        const stats = new Map<number, ProcessStat>();
         for (const entry of readdirSync('/proc')) {
           const pid = Number(entry);
           if (!Number.isInteger(pid) || pid <= 0) continue;
           const stat = excluded.has(pid) ? undefined : tryReadStat(pid);
           if (!stat) continue;
-          own.set(pid, stat.cpuMs);
+          stats.set(pid, stat);
           byParent.set(stat.ppid, (byParent.get(stat.ppid) ?? 0) + stat.cpuMs);
         }
         const nodeProcesses = options.nodeProcesses?.();
         return {
           nodeMs: nodeProcesses
-            ? nodeProcesses.reduce((sum, pid) => sum + (own.get(pid) ?? 0), 0)
+            ? nodeProcesses.reduce((sum, pid) => sum + (stats.get(pid)?.cpuMs ?? 0), 0)
             : readStatFile(mainThread).cpuMs,
           // A backend that exits (an idle pool connection closed) takes its CPU out of the children's sum and
           // into the postmaster's reaped-children figure: count both, so the total never goes down.
           postgresMs: postmasters.map(
             (pid) =>
-              (own.get(pid) ?? 0) + (byParent.get(pid) ?? 0) + (tryReadStat(pid)?.reapedChildrenMs ?? 0),
+              (stats.get(pid)?.cpuMs ?? 0) +
+              (byParent.get(pid) ?? 0) +
+              (stats.get(pid)?.reapedChildrenMs ?? 0),
           ),
         };
       },
@@ -108,6 +110,13 @@ export function cpuText(perBookingMs: CpuUse | undefined): string {
   return perBookingMs ? `${perBookingMs.node.toFixed(2)} + ${perBookingMs.postgres.toFixed(2)}` : '–';
 }
 
+/** What the meter reads of one process: its parent, its CPU, and the CPU of its children that ended. */
+interface ProcessStat {
+  ppid: number;
+  cpuMs: number;
+  reapedChildrenMs: number;
+}
+
 function tryReadStat(pid: number) {
   try {
     return readStat(pid);
@@ -122,7 +131,7 @@ function readStat(pid: number) {
 
 // Fields after the command name (which may hold spaces and parentheses), 0-based: 1 ppid, 11 utime, 12 stime,
 // 13 cutime, 14 cstime (the CPU of children that ended and were waited for).
-function readStatFile(path: string): { ppid: number; cpuMs: number; reapedChildrenMs: number } {
+function readStatFile(path: string): ProcessStat {
   const text = readFileSync(path, 'utf8');
   const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
   const ms = (ticks: number) => (ticks * 1000) / ticksPerSecond;
