@@ -9,13 +9,16 @@ import type { BookingModeFactory, BookingResult } from '../booking-mode.js';
  * one record per later step in that step's database, whose primary key is what keeps a re-run from taking effect
  * twice. Kept smaller than any real log: no step outputs, no status, no secondary index.
  */
-const floorDdl = `
-  CREATE SCHEMA IF NOT EXISTS bench_floor;
-  CREATE TABLE IF NOT EXISTS bench_floor.saga (
-    key text PRIMARY KEY, input jsonb NOT NULL, lease_until timestamptz NOT NULL);
-  CREATE TABLE IF NOT EXISTS bench_floor.step_record (
-    saga_key text NOT NULL, step text NOT NULL, PRIMARY KEY (saga_key, step));
-`;
+const floorDdl = {
+  /** The seats database (where the first step runs): the saga rows. */
+  saga: `CREATE SCHEMA IF NOT EXISTS bench_floor;
+    CREATE TABLE IF NOT EXISTS bench_floor.saga (
+      key text PRIMARY KEY, input jsonb NOT NULL, lease_until timestamptz NOT NULL)`,
+  /** Each later step's database: its records. */
+  steps: `CREATE SCHEMA IF NOT EXISTS bench_floor;
+    CREATE TABLE IF NOT EXISTS bench_floor.step_record (
+      saga_key text NOT NULL, step text NOT NULL, PRIMARY KEY (saga_key, step))`,
+};
 
 // Named, so that each connection plans them once (as txkit's runner does with its hot log statements).
 const insertSaga = {
@@ -55,12 +58,12 @@ export const sagaFloorMode: BookingModeFactory = (dbs) => {
       'the no-log saga plus the log rows no durable saga avoids, inside the steps’ own transactions (no runner)',
     compensates: true,
     async setup() {
-      for (const pool of [dbs.seats, ...stepDatabases]) await pool.query(floorDdl);
+      await dbs.seats.query(floorDdl.saga);
+      for (const pool of stepDatabases) await pool.query(floorDdl.steps);
     },
     async reset() {
-      for (const pool of [dbs.seats, ...stepDatabases]) {
-        await pool.query('TRUNCATE bench_floor.saga, bench_floor.step_record');
-      }
+      await dbs.seats.query('TRUNCATE bench_floor.saga');
+      for (const pool of stepDatabases) await pool.query('TRUNCATE bench_floor.step_record');
       logStatements = 0;
       bookings = 0;
     },
