@@ -34,7 +34,9 @@ export interface TransactionsView {
 
 /**
  * The booking service's view of txkit: each method runs one whole booking or cancellation in one mode and
- * answers with its real outcome. Business refusals come back as `rejected`; anything else is thrown.
+ * answers with its real outcome. Business refusals come back as `rejected`; anything else is thrown. A
+ * `confirmed` booking is already recorded as such — in the same commit as its last write (2PC: the one atomic
+ * commit; saga: the confirming step) — while a rejection is left to the caller, who knows its reason.
  */
 export interface BookingEngine {
   bookBySaga(plan: BookingPlan): Promise<BookingResult>;

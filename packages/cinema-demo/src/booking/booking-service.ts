@@ -223,11 +223,9 @@ export class BookingService {
   }
 
   async #record(id: string, result: BookingResult): Promise<void> {
-    // Only a pending booking takes an outcome: an engine that recorded it itself (2PC in its transaction, the
-    // saga's last step or compensation) is not overwritten, except to add the rejection's reason.
-    if (result.status === 'confirmed') {
-      await rows(this.#o.dbs.seats, seatsSql.recordConfirmed(id, result.ticketCodes));
-    } else {
+    // The engine recorded a confirmation itself (see BookingEngine); a rejection gets its reason here (a saga's
+    // compensation marked the booking rejected without one).
+    if (result.status === 'rejected') {
       await rows(this.#o.dbs.seats, seatsSql.recordRejected(id, result.reason, result.message));
     }
   }

@@ -50,9 +50,10 @@ export async function sweepStaleBookings(o: Omit<SweeperOptions, 'intervalMs'>):
     seatsSql.unfinishedSagaBookings(staleAfterMs, 20),
   )) {
     const result = await o.engine.bookBySaga(planOf(booking));
-    if (result.status === 'confirmed')
-      await rows(o.dbs.seats, seatsSql.recordConfirmed(booking.id, result.ticketCodes));
-    else await rows(o.dbs.seats, seatsSql.recordRejected(booking.id, result.reason, result.message));
+    // A confirmation is recorded by the saga itself (see BookingEngine); a rejection gets its reason here.
+    if (result.status === 'rejected') {
+      await rows(o.dbs.seats, seatsSql.recordRejected(booking.id, result.reason, result.message));
+    }
     finished++;
   }
   // Twice the prepare timeout: the coordinator's own limit plus recovery's grace period, with room to spare.
