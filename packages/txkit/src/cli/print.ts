@@ -81,6 +81,8 @@ export function printRecovery(
     ...report.committed.map((gid) => `  committed ${gid}`),
     ...report.aborted.map((gid) => `  aborted   ${gid}`),
     ...report.waiting.map((gid) => `  waiting   ${gid} (younger than the prepare timeout)`),
+    ...report.takenOver.map((id) => `  took over coordinator ${id} (its lease expired)`),
+    ...report.unowned.map((gid) => `  ! unowned ${gid} (its coordinator is not in this decision log)`),
     ...report.failed.map((f) => `  ! failed  ${f.gid} on ${f.participant}: ${f.error}`),
     ...report.unreachable.map((u) => `  ! participant ${u.participant} unreachable: ${u.error}`),
   ];

@@ -1,7 +1,9 @@
 import type pg from 'pg';
 import {
+  deleteDeadCoordinators,
   deleteExpiredDecisions,
   type Outcome,
+  selectLeases,
   selectOutcomes,
   selectPreparedTransactions,
 } from '../two-phase/decision-log.js';
@@ -24,7 +26,10 @@ export interface InDoubtRecoveryOptions {
   schema: string;
   prepareTimeoutMs: number;
   decisionRetentionMs: number;
-  /** Resolve every txkit coordinator's gids on these databases, not only this coordinator's. */
+  /**
+   * Also resolve the gids of coordinators this log does not know (no lease row), as if their decisions were in
+   * this log. By default those are only reported (`unowned`): their decisions may live in another log.
+   */
   allCoordinators: boolean;
   /** Called once per branch this pass finished (the coordinator turns it into its `recovered` event). */
   onRecovered(event: RecoveredEvent): void;
@@ -42,6 +47,13 @@ export interface RecoveryReport {
   aborted: string[];
   /** Undecided branches younger than the prepare timeout: their coordinator may still decide. */
   waiting: string[];
+  /** Other coordinators whose lease expired and whose prepared branches this pass took over. */
+  takenOver: string[];
+  /**
+   * Branches of coordinators this decision log does not know (no lease row): left alone, for an operator
+   * (`txkit status`, `txkit resolve`) or `recover({ allCoordinators: true })`.
+   */
+  unowned: string[];
   /** Branches that could not be finished this pass (busy, connection lost, fence timed out). */
   failed: { gid: string; participant: string; error: unknown }[];
   /** Participants whose prepared transactions could not be listed. */
@@ -72,6 +84,8 @@ export async function resolveInDoubt(options: InDoubtRecoveryOptions): Promise<R
     committed: [],
     aborted: [],
     waiting: [],
+    takenOver: [],
+    unowned: [],
     failed: [],
     unreachable: [],
     deletedDecisions: 0,
@@ -81,14 +95,35 @@ export async function resolveInDoubt(options: InDoubtRecoveryOptions): Promise<R
   for (const branch of branches) {
     byTransaction.set(branch.transactionId, [...(byTransaction.get(branch.transactionId) ?? []), branch]);
   }
-  const decided = await readDecisions(options, [...byTransaction.keys()]);
-
+  const owners = await readOwners(options, branches);
+  const mine = new Map<string, Branch[]>();
+  const graceMs = new Map<string, number>();
   for (const [transactionId, group] of byTransaction) {
+    const owner = owners.get(group[0]!.coordinatorId);
+    if (owner === 'live') continue; // its own recovery finishes it
+    if (owner === 'unknown' && !options.allCoordinators) {
+      report.unowned.push(...group.map((b) => b.gid));
+      continue;
+    }
+    mine.set(transactionId, group);
+    graceMs.set(
+      transactionId,
+      Math.max(options.prepareTimeoutMs, typeof owner === 'object' ? owner.prepareTimeoutMs : 0),
+    );
+    if (typeof owner === 'object' && !report.takenOver.includes(group[0]!.coordinatorId)) {
+      report.takenOver.push(group[0]!.coordinatorId);
+    }
+  }
+  const decided = await readDecisions(options, [...mine.keys()]);
+
+  for (const [transactionId, group] of mine) {
     let outcome = decided.get(transactionId);
     if (!outcome) {
       // Prepared times come from the servers' own clocks; every prepare happens after the transaction began, so
-      // once any branch is older than the prepare timeout the coordinator's deadline has passed.
-      if (Math.max(...group.map((b) => b.ageMs)) < options.prepareTimeoutMs) {
+      // once any branch is older than the prepare timeout the coordinator's deadline has passed. A dead
+      // coordinator's branches get the same grace: one that only lost its lease (paused, cut off from the log)
+      // may still be running them, and its own timeout would abort them anyway.
+      if (Math.max(...group.map((b) => b.ageMs)) < graceMs.get(transactionId)!) {
         report.waiting.push(...group.map((b) => b.gid));
         continue;
       }
@@ -111,17 +146,47 @@ export async function resolveInDoubt(options: InDoubtRecoveryOptions): Promise<R
   // Only with a complete scan: a commit row may be deleted only when no branch of it is prepared anywhere.
   if (report.unreachable.length === 0) {
     const { rowCount } = await options.log.query(
-      deleteExpiredDecisions(options.schema, options.coordinatorId, options.decisionRetentionMs, [
-        ...byTransaction.keys(),
-      ]),
+      deleteExpiredDecisions(
+        options.schema,
+        options.coordinatorId,
+        options.decisionRetentionMs,
+        [...byTransaction.keys()],
+        [...options.participants.keys()],
+      ),
     );
     report.deletedDecisions = rowCount ?? 0;
+    await options.log.query(
+      deleteDeadCoordinators(options.schema, options.decisionRetentionMs, [...owners.keys()]),
+    );
   }
   return report;
 }
 
+/** Who may finish a coordinator's branches: this pass (`mine`, or a dead owner to take over) or nobody here. */
+type Owner = 'mine' | 'live' | 'unknown' | { prepareTimeoutMs: number };
+
+/** The owner of every coordinator id seen in the scan, from the leases in the decision log. */
+async function readOwners(options: InDoubtRecoveryOptions, branches: Branch[]): Promise<Map<string, Owner>> {
+  const ids = [...new Set(branches.map((b) => b.coordinatorId))];
+  const owners = new Map<string, Owner>(
+    ids.map((id) => [id, id === options.coordinatorId ? 'mine' : 'unknown']),
+  );
+  const others = ids.filter((id) => id !== options.coordinatorId);
+  if (others.length === 0) return owners;
+  const { rows } = await options.log.query<{
+    coordinator_id: string;
+    expired: boolean;
+    prepare_timeout_ms: number;
+  }>(selectLeases(options.schema, others));
+  for (const row of rows) {
+    owners.set(row.coordinator_id, row.expired ? { prepareTimeoutMs: row.prepare_timeout_ms } : 'live');
+  }
+  return owners;
+}
+
 async function scanParticipants(options: InDoubtRecoveryOptions, report: RecoveryReport): Promise<Branch[]> {
-  const prefix = gidPrefix(options.allCoordinators ? undefined : options.coordinatorId);
+  // Every txkit gid: this coordinator's, and those of others that may have died (see readOwners).
+  const prefix = gidPrefix();
   const scans = await Promise.all(
     [...options.participants].map(async ([holder, pool]) => {
       try {
@@ -173,5 +238,7 @@ async function finishBranch(
     transactionId: branch.transactionId,
     participant: branch.holder,
     outcome,
+    coordinatorId: branch.coordinatorId,
+    takeover: branch.coordinatorId !== options.coordinatorId,
   });
 }

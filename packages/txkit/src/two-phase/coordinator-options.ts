@@ -12,7 +12,10 @@ import { assertValidName } from './gid.js';
  * const options: TwoPhaseCoordinatorOptions = { id: 'api-1', participants: { seats, payments }, log: seats };
  */
 export interface TwoPhaseCoordinatorOptions {
-  /** Part of every gid (`A-Z a-z 0-9 _ -`, 1-40 characters); unique per running coordinator process. */
+  /**
+   * Part of every gid (`A-Z a-z 0-9 _ -`, 1-40 characters); unique per running coordinator process. It may be new
+   * on every start (`api-<pid>`, a pod name): a dead id's prepared branches are taken over by the live ones.
+   */
   id: string;
   /** The databases a transaction may write to, by name (same charset as `id`). */
   participants: Readonly<Record<string, pg.Pool>>;
@@ -38,6 +41,13 @@ export interface TwoPhaseCoordinatorOptions {
   decisionRetentionMs?: number;
   /** Attempts at COMMIT PREPARED per branch before leaving it to recovery (default 3). */
   commitAttempts?: number;
+  /**
+   * How long this coordinator counts as alive after its last lease renewal (default 30 s). Its recovery service
+   * renews the lease three times per period; once it has expired (the process died), the recovery of any other
+   * coordinator sharing the log takes over its prepared branches. Lower means faster takeover after a crash;
+   * too low for a loaded process means spurious aborts (never wrong outcomes: every decision is fenced).
+   */
+  leaseMs?: number;
   /**
    * Write the commit decision inside the log participant's own transaction and commit that branch one-phase,
    * last, instead of preparing it and inserting the decision separately (default true; only applies when `log`
@@ -77,6 +87,7 @@ export interface ResolvedCoordinatorOptions {
   statementTimeoutMs: number | undefined;
   decisionRetentionMs: number;
   commitAttempts: number;
+  leaseMs: number;
   /** The participant whose branch carries the decision, if any. */
   logParticipant: string | undefined;
   faults: FaultHook | undefined;
@@ -137,6 +148,7 @@ export function resolveCoordinatorOptions(options: TwoPhaseCoordinatorOptions): 
     statementTimeoutMs: optionalInteger('statementTimeoutMs', options.statementTimeoutMs),
     decisionRetentionMs,
     commitAttempts: positiveInteger('commitAttempts', options.commitAttempts ?? 3, 100),
+    leaseMs: positiveInteger('leaseMs', options.leaseMs ?? 30_000),
     logParticipant: useLogParticipant ? entries.find(([, pool]) => pool === options.log)?.[0] : undefined,
     faults: options.faults,
   };

@@ -1,9 +1,11 @@
 import { EventEmitter } from 'eventemitter3';
 import m1 from '../../sql/two-phase/000001_decision_log.sql';
+import m2 from '../../sql/two-phase/000002_coordinator_leases.sql';
 import { runMigrations } from '../db/migrations.js';
 import { ConfigurationError } from '../errors.js';
 import { type BackgroundService, startBackgroundService } from '../recovery/background-service.js';
 import { type RecoveryReport, resolveInDoubt } from '../recovery/resolve-in-doubt.js';
+import { CoordinatorLease } from './coordinator-lease.js';
 import {
   type ResolvedCoordinatorOptions,
   resolveCoordinatorOptions,
@@ -16,16 +18,23 @@ import type { TwoPhaseEvents } from './events.js';
 import { parseGid } from './gid.js';
 import { TransactionRun, type TwoPhaseTransaction } from './transaction-run.js';
 
-const migrations = [{ version: 1, sql: m1 }];
+const migrations = [
+  { version: 1, sql: m1 },
+  { version: 2, sql: m2 },
+];
 
 /**
  * Options of {@link TwoPhaseCoordinator.recover}.
  *
  * @example
- * await coordinator.recover({ allCoordinators: true }); // also orphans of coordinators that are gone for good
+ * await coordinator.recover({ allCoordinators: true }); // also coordinators this log does not know
  */
 export interface RecoverOptions {
-  /** Also resolve other coordinators' gids on these databases (their decisions must be in the same log). */
+  /**
+   * Also resolve the gids of coordinators that this decision log does not know (no lease row: a txkit from
+   * before leases, or a log that was lost), as if their decisions were in this log — only safe when they are.
+   * Dead coordinators that shared this log are taken over without it.
+   */
   allCoordinators?: boolean;
 }
 
@@ -42,6 +51,8 @@ export interface RecoveryServiceOptions extends RecoverOptions {
 
 /**
  * Two-phase commit over named `pg.Pool`s, with a durable decision log, presumed abort and in-doubt recovery.
+ * Coordinators that share a decision log keep a lease each in it; the recovery of any live one takes over the
+ * prepared branches of those whose lease expired, so instance ids may change on every restart.
  *
  * @example
  * const coordinator = new TwoPhaseCoordinator({ id: 'api-1', participants: { seats, payments }, log: seats });
@@ -54,6 +65,7 @@ export interface RecoveryServiceOptions extends RecoverOptions {
  */
 export class TwoPhaseCoordinator extends EventEmitter<TwoPhaseEvents> {
   readonly #options: ResolvedCoordinatorOptions;
+  readonly #lease: CoordinatorLease;
   #inFlight = 0;
   /** Gids known to be prepared but unfinished: commit-pending ones and what the last recovery pass left. */
   #inDoubt = new Set<string>();
@@ -61,6 +73,13 @@ export class TwoPhaseCoordinator extends EventEmitter<TwoPhaseEvents> {
   constructor(options: TwoPhaseCoordinatorOptions) {
     super();
     this.#options = resolveCoordinatorOptions(options);
+    this.#lease = new CoordinatorLease({
+      log: this.#options.log,
+      schema: this.#options.schema,
+      coordinatorId: this.#options.id,
+      leaseMs: this.#options.leaseMs,
+      prepareTimeoutMs: this.#options.prepareTimeoutMs,
+    });
   }
 
   /** This coordinator's id (the gid prefix recovery looks for). */
@@ -79,8 +98,10 @@ export class TwoPhaseCoordinator extends EventEmitter<TwoPhaseEvents> {
   }
 
   /**
-   * Start-up: creates the decision log (migrations, under an advisory lock) and checks that every participant
-   * has prepared transactions enabled. Throws a {@link ConfigurationError} saying how to fix it otherwise.
+   * Start-up: creates the decision log (migrations, under an advisory lock), checks that every participant
+   * has prepared transactions enabled, and registers this coordinator's lease in the log (so that, should this
+   * process die, the others take over its prepared branches). Throws a {@link ConfigurationError} saying how to
+   * fix a participant otherwise.
    *
    * @example
    * await coordinator.migrate();
@@ -92,6 +113,7 @@ export class TwoPhaseCoordinator extends EventEmitter<TwoPhaseEvents> {
       component: 'two-phase',
       migrations,
     });
+    await this.#lease.renew();
   }
 
   /**
@@ -176,20 +198,34 @@ export class TwoPhaseCoordinator extends EventEmitter<TwoPhaseEvents> {
   }
 
   /**
-   * Runs {@link recover} periodically as a background service; failures are `'error'` events.
+   * Runs {@link recover} periodically as a background service, and keeps this coordinator's lease alive
+   * (renewed three times per `leaseMs`); failures are `'error'` events. `stop()` also ends the lease, so that
+   * the other coordinators take over whatever this one leaves prepared without waiting for it to expire.
    *
    * @example
    * const service = coordinator.startRecovery({ intervalMs: 5_000 });
    * process.on('SIGTERM', () => service.stop());
    */
   startRecovery(options: RecoveryServiceOptions = {}): BackgroundService {
-    return startBackgroundService({
+    const onError = (error: unknown) => this.#emitSafely('error', error);
+    const heartbeat = this.#lease.keepAlive(onError);
+    const passes = startBackgroundService({
       intervalMs: options.intervalMs ?? 5_000,
       pass: async () => {
         await this.recover(options);
       },
-      onError: (error) => this.#emitSafely('error', error),
+      onError,
     });
+    return {
+      get stopped() {
+        return passes.stopped;
+      },
+      runNow: () => passes.runNow(),
+      async stop() {
+        await passes.stop();
+        await heartbeat.stop();
+      },
+    };
   }
 
   /** Listeners must not break the protocol: a throwing listener becomes an `'error'` event. */

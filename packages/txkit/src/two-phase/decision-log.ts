@@ -16,6 +16,7 @@ import { quoteSchema } from '../db/schema-name.js';
 export type Outcome = 'commit' | 'abort';
 
 const table = (schema: string) => `${quoteSchema(schema)}.two_phase_decisions`;
+const leases = (schema: string) => `${quoteSchema(schema)}.two_phase_coordinators`;
 
 /**
  * A decision row, fenced: `ON CONFLICT DO NOTHING RETURNING` makes the insert one side of the fence between the
@@ -77,23 +78,86 @@ export function selectOutcomes(schema: string, transactionIds: readonly string[]
  * still have a prepared branch somewhere (`keep`). Deleting a commit row whose branch is still prepared would
  * turn it into a presumed abort of a committed transaction; deleting an abort row is always safe for the
  * outcome, and the retention (much longer than the prepare timeout) keeps a very late coordinator fenced off.
- * `coordinatorId` null cleans every coordinator's rows.
+ *
+ * Only rows of this coordinator and of the dead ones (lease expired) are deleted, and only rows whose
+ * participants are all among `participants`: `keep` comes from a scan of those participants, so it says
+ * nothing about branches on databases this recoverer cannot see.
  */
 export function deleteExpiredDecisions(
   schema: string,
-  coordinatorId: string | null,
+  coordinatorId: string,
   retentionMs: number,
   keep: readonly string[],
+  participants: readonly string[],
 ): Statement {
   return {
     text: `DELETE FROM ${table(schema)}
             WHERE transaction_id IN (
               SELECT transaction_id FROM ${table(schema)}
-               WHERE ($1::text IS NULL OR coordinator_id = $1)
+               WHERE (coordinator_id = $1 OR coordinator_id IN (
+                       SELECT coordinator_id FROM ${leases(schema)} WHERE lease_until <= now()))
                  AND created_at < now() - make_interval(secs => $2::double precision / 1000)
                  AND NOT (transaction_id = ANY($3::text[]))
+                 AND participants <@ $4::text[]
                LIMIT 10000)`,
-    values: [coordinatorId, retentionMs, keep],
+    values: [coordinatorId, retentionMs, keep, participants],
+  };
+}
+
+/**
+ * Registers or renews a coordinator's lease: it is alive until `now() + leaseMs` by the log server's clock (one
+ * clock for every coordinator, so no skew between them). A coordinator whose lease was taken over may renew it
+ * again: the fence already made every transaction the taker aborted an abort for it too.
+ */
+export function renewLease(
+  schema: string,
+  lease: { coordinatorId: string; leaseMs: number; prepareTimeoutMs: number; process: string },
+): Statement {
+  return {
+    text: `INSERT INTO ${leases(schema)} (coordinator_id, lease_until, prepare_timeout_ms, process)
+           VALUES ($1, now() + make_interval(secs => $2::double precision / 1000), $3, $4)
+           ON CONFLICT (coordinator_id) DO UPDATE
+             SET lease_until = EXCLUDED.lease_until, prepare_timeout_ms = EXCLUDED.prepare_timeout_ms,
+                 process = EXCLUDED.process, renewed_at = now()`,
+    values: [lease.coordinatorId, lease.leaseMs, lease.prepareTimeoutMs, lease.process],
+  };
+}
+
+/** A clean shutdown ends the lease at once, so that the others take over what is left without waiting. */
+export function releaseLease(schema: string, coordinatorId: string): Statement {
+  return {
+    text: `UPDATE ${leases(schema)} SET lease_until = now() WHERE coordinator_id = $1 AND lease_until > now()`,
+    values: [coordinatorId],
+  };
+}
+
+/**
+ * The leases of some coordinators: whether each has expired, and its prepare timeout. An id with no row is not
+ * known to use this log.
+ */
+export function selectLeases(schema: string, coordinatorIds: readonly string[]): Statement {
+  return {
+    text: `SELECT coordinator_id, lease_until <= now() AS expired, prepare_timeout_ms
+             FROM ${leases(schema)} WHERE coordinator_id = ANY($1::text[])`,
+    values: [coordinatorIds],
+  };
+}
+
+/**
+ * Forgets coordinators that have been dead for longer than the retention and left nothing behind: no decision
+ * row (those are deleted first, by {@link deleteExpiredDecisions}) and no prepared branch seen (`keep`).
+ */
+export function deleteDeadCoordinators(
+  schema: string,
+  retentionMs: number,
+  keep: readonly string[],
+): Statement {
+  return {
+    text: `DELETE FROM ${leases(schema)} l
+            WHERE lease_until < now() - make_interval(secs => $1::double precision / 1000)
+              AND NOT (coordinator_id = ANY($2::text[]))
+              AND NOT EXISTS (SELECT 1 FROM ${table(schema)} d WHERE d.coordinator_id = l.coordinator_id)`,
+    values: [retentionMs, keep],
   };
 }
 

@@ -65,6 +65,10 @@ export interface RecoveredEvent {
   transactionId: string;
   participant: string;
   outcome: Outcome;
+  /** The coordinator that prepared the branch. */
+  coordinatorId: string;
+  /** Whether that coordinator was another one, whose lease had expired (a takeover of a dead instance's work). */
+  takeover: boolean;
 }
 
 /**

@@ -4,6 +4,7 @@ import { TransactionTimeoutError } from '../../src/errors.js';
 import type { FaultPoint } from '../../src/faults.js';
 import { createTestDatabases, type TestDatabases, testCluster } from '../../src/testing/index.js';
 import { TwoPhaseCoordinator } from '../../src/two-phase/coordinator.js';
+import type { TwoPhaseCoordinatorOptions } from '../../src/two-phase/coordinator-options.js';
 import { fenceAbort } from '../../src/two-phase/fence.js';
 import { formatGid, newTransactionId } from '../../src/two-phase/gid.js';
 import {
@@ -29,10 +30,17 @@ describe('2PC recovery', () => {
   afterAll(() => dbs.drop());
 
   /** Runs a transaction that "dies" at `point`; returns its transaction id. */
-  async function orphan(id: string, point: FaultPoint, key: string, mode: LogMode = 'separate') {
+  async function orphan(
+    id: string,
+    point: FaultPoint,
+    key: string,
+    mode: LogMode = 'separate',
+    extra: Partial<TwoPhaseCoordinatorOptions> = {},
+  ) {
     let transactionId = '';
     const coordinator = await startCoordinator(
       coordinatorOptions(dbs, mode, {
+        ...extra,
         id,
         faults: (site) => {
           transactionId = site.id;
@@ -139,9 +147,18 @@ describe('2PC recovery', () => {
     }
   });
 
-  it('leaves other coordinators alone unless asked for all, and never touches gids it cannot parse', async () => {
-    const key = 'foreign-coordinator';
-    await orphan('someone-else', '2pc:after-decision', key);
+  it('leaves a live coordinator its branches, takes over a dead one, reports unknown ones, skips foreign gids', async () => {
+    const seats = dbs.on('a').pool;
+    const endLease = (id: string) =>
+      seats.query('UPDATE txkit.two_phase_coordinators SET lease_until = now() WHERE coordinator_id = $1', [
+        id,
+      ]);
+    // Decided commit, undecided past its prepare timeout: both kinds a dead coordinator leaves behind.
+    await orphan('other', '2pc:after-decision', 'other-decided');
+    await orphan('other', '2pc:before-decision', 'other-undecided', 'separate', { prepareTimeoutMs: 1_500 });
+    // A coordinator with no lease in this log (its decisions may live in another log).
+    await orphan('stranger', '2pc:after-decision', 'stranger-decided');
+    await seats.query("DELETE FROM txkit.two_phase_coordinators WHERE coordinator_id = 'stranger'");
     const pool = dbs.on('b').pool;
     const foreign = await pool.connect();
     try {
@@ -153,13 +170,52 @@ describe('2PC recovery', () => {
       foreign.release();
     }
     const mine = await startCoordinator(coordinatorOptions(dbs, 'separate', { id: 'mine' }));
-    await sleep(1_100);
-    expect(await mine.recover()).toMatchObject({ committed: [], aborted: [] });
+    await sleep(1_600); // past both prepare timeouts: only the leases now keep the branches from this recoverer
+
+    // 'other' is alive (its lease holds): its branches are its own recovery's business.
+    const live = await mine.recover();
+    expect(live).toMatchObject({ committed: [], aborted: [], takenOver: [] });
+    expect(live.unowned).toHaveLength(3);
+
+    // Its lease ends (as when the process dies and stops renewing it): taken over, with the decisions it left.
+    await endLease('other');
+    const takeover = await mine.recover();
+    expect(takeover.takenOver).toEqual(['other']);
+    expect(takeover.committed).toHaveLength(3);
+    expect(takeover.aborted).toHaveLength(3);
+    expect(await copiesOf(dbs, 'other-decided')).toBe(3);
+    expect(await copiesOf(dbs, 'other-undecided')).toBe(0);
+    expect(takeover.unowned).toHaveLength(3);
+    expect(await copiesOf(dbs, 'stranger-decided')).toBe(0);
+
+    // The stranger only when asked for every coordinator; the foreign gid never.
     const all = await mine.recover({ allCoordinators: true });
     expect(all.committed).toHaveLength(3);
-    expect(await copiesOf(dbs, key)).toBe(3);
+    expect(await copiesOf(dbs, 'stranger-decided')).toBe(3);
     expect(await preparedLeft(dbs)).toEqual(['tx:mine:not-a-transaction-id:payments']);
     await pool.query("ROLLBACK PREPARED 'tx:mine:not-a-transaction-id:payments'");
+  });
+
+  it("waits out a dead coordinator's own prepare timeout when it is longer than the taker's", async () => {
+    const key = 'long-timeout';
+    await orphan('patient', '2pc:before-decision', key, 'separate', { prepareTimeoutMs: 60_000 });
+    await dbs
+      .on('a')
+      .pool.query(
+        "UPDATE txkit.two_phase_coordinators SET lease_until = now() WHERE coordinator_id = 'patient'",
+      );
+    const taker = await startCoordinator(coordinatorOptions(dbs, 'separate', { id: 'impatient' }));
+    await sleep(1_100); // past the taker's own prepare timeout (1 s), far from the dead one's (60 s)
+    const report = await taker.recover();
+    expect(report).toMatchObject({ takenOver: ['patient'], aborted: [] });
+    expect(report.waiting).toHaveLength(3);
+    await dbs
+      .on('a')
+      .pool.query(
+        "UPDATE txkit.two_phase_coordinators SET prepare_timeout_ms = 1000 WHERE coordinator_id = 'patient'",
+      );
+    expect((await taker.recover()).aborted).toHaveLength(3);
+    await expectSettled(dbs, key, 0);
   });
 
   it('deletes expired decisions, but never one whose transaction still has a prepared branch', async () => {
@@ -210,6 +266,44 @@ describe('2PC recovery', () => {
     // Next pass: nothing prepared any more, so the last expired row goes too.
     expect((await coordinator.recover()).deletedDecisions).toBe(1);
     expect(await count()).toEqual([]);
+  });
+
+  it("deletes a long-dead coordinator's expired decisions and lease, but not decisions naming databases it cannot see", async () => {
+    const seats = dbs.on('a').pool;
+    const gone = await startCoordinator(
+      coordinatorOptions(dbs, 'separate', { id: 'gone', decisionRetentionMs: 10_000 }),
+    );
+    await gone.transaction(writeBooking('gone-done'));
+    // A decision of the same dead coordinator naming a participant this recoverer does not have.
+    await seats.query(
+      `INSERT INTO txkit.two_phase_decisions (transaction_id, coordinator_id, outcome, participants)
+       VALUES ('elsewhere', 'gone', 'commit', ARRAY['seats', 'invoices'])`,
+    );
+    await seats.query(
+      "UPDATE txkit.two_phase_decisions SET created_at = now() - interval '1 hour' WHERE coordinator_id = 'gone'",
+    );
+    await seats.query(
+      "UPDATE txkit.two_phase_coordinators SET lease_until = now() - interval '1 hour' WHERE coordinator_id = 'gone'",
+    );
+    const taker = await startCoordinator(
+      coordinatorOptions(dbs, 'separate', { id: 'cleaner', decisionRetentionMs: 10_000 }),
+    );
+    const decisionsOf = async () =>
+      (
+        await seats.query(
+          "SELECT transaction_id FROM txkit.two_phase_decisions WHERE coordinator_id = 'gone'",
+        )
+      ).rows.map((r) => r.transaction_id);
+    const leaseOf = async () =>
+      (await seats.query("SELECT 1 FROM txkit.two_phase_coordinators WHERE coordinator_id = 'gone'"))
+        .rowCount;
+
+    expect((await taker.recover()).deletedDecisions).toBe(1);
+    expect(await decisionsOf()).toEqual(['elsewhere']);
+    expect(await leaseOf()).toBe(1); // a decision of it remains: still known
+    await seats.query("DELETE FROM txkit.two_phase_decisions WHERE transaction_id = 'elsewhere'");
+    await taker.recover();
+    expect(await leaseOf()).toBe(0);
   });
 
   it('runs as a background service: events for what it recovers, errors as events, stop() waits', async () => {
