@@ -66,6 +66,8 @@ export interface RecoveryServiceOptions extends RecoverOptions {
 export class TwoPhaseCoordinator extends EventEmitter<TwoPhaseEvents> {
   readonly #options: ResolvedCoordinatorOptions;
   readonly #lease: CoordinatorLease;
+  /** The first registration of the lease (by `migrate()` or the first transaction that prepares). */
+  #registration: Promise<void> | undefined;
   #inFlight = 0;
   /** Gids known to be prepared but unfinished: commit-pending ones and what the last recovery pass left. */
   #inDoubt = new Set<string>();
@@ -113,7 +115,7 @@ export class TwoPhaseCoordinator extends EventEmitter<TwoPhaseEvents> {
       component: 'two-phase',
       migrations,
     });
-    await this.#lease.renew();
+    await this.#registered();
   }
 
   /**
@@ -153,11 +155,16 @@ export class TwoPhaseCoordinator extends EventEmitter<TwoPhaseEvents> {
     options: TransactionOptions = {},
   ): Promise<T> {
     const settings = resolveTransactionOptions(this.#options, options);
+    // Started before the callback takes any connection (a log pool of one connection shared with a participant
+    // would otherwise wait on itself); awaited only before a PREPARE. A no-op once registered.
+    const registered = this.#registered();
+    registered.catch(() => {}); // a transaction that never prepares does not care
     const run = new TransactionRun<T>(
       {
         options: this.#options,
         emit: (event, ...args) => this.#emitSafely(event, ...args),
         inDoubt: (gid) => this.#inDoubt.add(gid),
+        registered: () => registered,
       },
       settings,
     );
@@ -226,6 +233,14 @@ export class TwoPhaseCoordinator extends EventEmitter<TwoPhaseEvents> {
         await heartbeat.stop();
       },
     };
+  }
+
+  #registered(): Promise<void> {
+    this.#registration ??= this.#lease.renew().catch((error: unknown) => {
+      this.#registration = undefined; // tried again by the next caller
+      throw error;
+    });
+    return this.#registration;
   }
 
   /** Listeners must not break the protocol: a throwing listener becomes an `'error'` event. */

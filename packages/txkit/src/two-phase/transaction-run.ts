@@ -43,6 +43,8 @@ export interface RunContext {
   emit<E extends keyof TwoPhaseEvents>(event: E, ...args: Parameters<TwoPhaseEvents[E]>): void;
   /** A prepared branch left to recovery (commit pending, or outcome unknown). */
   inDoubt(gid: string): void;
+  /** Makes sure the coordinator's lease is in the log (so that its branches can be taken over should it die). */
+  registered(): Promise<void>;
 }
 
 /**
@@ -99,6 +101,8 @@ export class TransactionRun<T> {
         return result;
       }
       carrier = this.#sessions.find((s) => s.name === this.#ctx.options.logParticipant);
+      // No branch may be prepared by a coordinator the others do not know: its orphans would be nobody's.
+      await Promise.race([this.#ctx.registered(), this.#timedOut]);
       await this.#prepareAll(this.#sessions.filter((s) => s !== carrier));
       // From here the timer must not touch the connections: the decision is about to be written.
       this.#disarm();

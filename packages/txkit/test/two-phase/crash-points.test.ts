@@ -9,6 +9,7 @@ import {
   crashAt,
   createBookingTables,
   expectSettled,
+  expireLease,
   type LogMode,
   preparedLeft,
   recoverUntilClean,
@@ -88,8 +89,9 @@ describe('2PC crash points: after recovery, all or nothing and no prepared trans
       expect(left).toHaveLength(leftPrepared[mode]);
       if (copies === 0) expect(await copiesOf(dbs, key)).toBe(0);
 
-      // A restarted coordinator (same id, no faults) recovers.
-      const restarted = await startCoordinator(coordinatorOptions(dbs, mode, { id }));
+      // The process is restarted as deployments do it: under a new id, once the dead one's lease expired.
+      await expireLease(dbs, id);
+      const restarted = await startCoordinator(coordinatorOptions(dbs, mode, { id: `${id}-successor` }));
       const reports = await recoverUntilClean(restarted, dbs);
       if (copies === 0) {
         // Undecided and younger than the prepare timeout: the first pass must leave them alone.

@@ -106,6 +106,18 @@ export async function recoverUntilClean(
   }
 }
 
+/**
+ * Ends a coordinator's lease in the log, as its expiry does once a dead process stops renewing it: from now on
+ * any other coordinator's recovery takes over its branches.
+ */
+export async function expireLease(dbs: TestDatabases, coordinatorId: string): Promise<void> {
+  await dbs
+    .on(PARTICIPANTS.seats)
+    .pool.query('UPDATE txkit.two_phase_coordinators SET lease_until = now() WHERE coordinator_id = $1', [
+      coordinatorId,
+    ]);
+}
+
 /** A new coordinator, migrated. */
 export async function startCoordinator(options: TwoPhaseCoordinatorOptions): Promise<TwoPhaseCoordinator> {
   const coordinator = new TwoPhaseCoordinator(options);

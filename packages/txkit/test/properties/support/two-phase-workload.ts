@@ -43,7 +43,7 @@ export interface TwoPhaseRun<Part> {
 
 /**
  * Runs the items concurrently through a coordinator with the fault plan while a reader samples the databases,
- * then "restarts" (a new coordinator with the same id, no faults) and recovers until nothing is prepared.
+ * then "restarts" (a new coordinator with a new id, no faults) and recovers until nothing is prepared.
  */
 export async function runTwoPhaseWorkload<Item extends { id: string; delayMs: number }, Part>(
   world: World,
@@ -60,6 +60,8 @@ export async function runTwoPhaseWorkload<Item extends { id: string; delayMs: nu
     // locking each other's rows on two servers, which no single server can see) ends in this timeout.
     prepareTimeoutMs: 400,
     lockTimeoutMs: 200,
+    // The "dead" coordinator renews its lease only once (no recovery service): it expires soon after.
+    leaseMs: 300,
   };
   const coordinator = new TwoPhaseCoordinator({ ...options, faults: plan.hook });
   coordinator.on('error', () => {});
@@ -88,7 +90,8 @@ export async function runTwoPhaseWorkload<Item extends { id: string; delayMs: nu
   );
 
   await w.beforeRecovery?.();
-  const restarted = new TwoPhaseCoordinator(options);
+  // As deployments restart: under a new id, which takes over the dead one's branches once its lease expires.
+  const restarted = new TwoPhaseCoordinator({ ...options, id: `${options.id}-successor` });
   restarted.on('error', () => {});
   const left = await recoverUntilClean(world, () => restarted.recover());
   const recoveredAt = Date.now();
