@@ -38,6 +38,23 @@ export function printStatus(report: StatusReport, settings: CliSettings): string
         ),
   );
   for (const u of report.unreachable) parts.push(`  ! participant ${u.participant} unreachable: ${u.error}`);
+  if (report.coordinators.length > 0) {
+    const alive = report.coordinators.some((c) => c.alive);
+    parts.push('', `Coordinators (a dead one's branches are taken over by a live one's recovery):`);
+    parts.push(
+      formatTable(
+        ['COORDINATOR', 'LEASE', 'PREPARED', 'PROCESS'],
+        report.coordinators.map((c) => [
+          c.coordinatorId,
+          c.alive ? `alive (${formatAge(c.leaseMs)} left)` : `expired ${formatAge(-c.leaseMs)} ago`,
+          String(c.prepared),
+          c.process,
+        ]),
+      ),
+    );
+    if (!alive && report.prepared.length > 0)
+      parts.push('  ! no live coordinator: nothing takes over these branches until one runs recovery');
+  }
   if (report.decisionLog === 'missing')
     parts.push(`  ! no decision log in schema ${settings.schema} (txkit migrate)`);
   parts.push('', 'Sagas (running, compensating, failed):');

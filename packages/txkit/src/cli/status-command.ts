@@ -1,7 +1,12 @@
 import type pg from 'pg';
 import { quoteSchema } from '../db/schema-name.js';
-import { type Outcome, selectOutcomes, selectPreparedTransactions } from '../two-phase/decision-log.js';
-import { parseGid } from '../two-phase/gid.js';
+import {
+  type Outcome,
+  selectCoordinators,
+  selectOutcomes,
+  selectPreparedTransactions,
+} from '../two-phase/decision-log.js';
+import { type ParsedGid, parseGid } from '../two-phase/gid.js';
 import type { CliSettings } from './cli-config.js';
 import { describeError } from './output.js';
 import { type SagaStatusRow, selectSagaLogExists, selectUnfinishedSagas } from './saga-status-sql.js';
@@ -31,9 +36,26 @@ export interface PreparedBranchStatus {
   attention: boolean;
 }
 
+/**
+ * A coordinator known to the decision log (`two_phase_coordinators`): `alive` while its lease holds. A dead one's
+ * prepared branches are taken over by the recovery of the live ones; an operator acts only when none is alive.
+ */
+export interface CoordinatorStatus {
+  coordinatorId: string;
+  /** Host and pid it ran as. */
+  process: string;
+  alive: boolean;
+  /** Time left on its lease; negative: expired that long ago. */
+  leaseMs: number;
+  /** Its prepared branches seen on the participants. */
+  prepared: number;
+}
+
 /** Everything `txkit status` found. */
 export interface StatusReport {
   prepared: PreparedBranchStatus[];
+  /** The coordinators the decision log knows (empty when it is missing). */
+  coordinators: CoordinatorStatus[];
   unreachable: { participant: string; error: string }[];
   /** Null when the decision log has not been created in that schema (`txkit migrate`). */
   decisionLog: 'ok' | 'missing';
@@ -91,6 +113,7 @@ export async function collectStatus(
     decisionLog = 'missing';
   }
 
+  const coordinators = decisionLog === 'ok' ? await readCoordinators(settings.schema, log, branches) : [];
   const prepared = branches.map((b): PreparedBranchStatus => {
     const decision = b.parsed ? (decisions.get(b.parsed.transactionId) ?? null) : null;
     const old = b.ageMs >= settings.prepareTimeoutMs;
@@ -119,6 +142,7 @@ export async function collectStatus(
   const sagas = await readSagas(settings.schema, sagaLog, sagaLimit);
   return {
     prepared,
+    coordinators,
     unreachable,
     decisionLog,
     sagas,
@@ -127,6 +151,29 @@ export async function collectStatus(
       prepared.some((p) => p.attention) ||
       (sagas?.some((s) => s.attention) ?? false),
   };
+}
+
+async function readCoordinators(
+  schema: string,
+  log: pg.Pool,
+  branches: { parsed: ParsedGid | undefined }[],
+): Promise<CoordinatorStatus[]> {
+  try {
+    const { rows } = await log.query<{ coordinator_id: string; process: string; lease_ms: number }>(
+      selectCoordinators(schema),
+    );
+    return rows.map((row) => ({
+      coordinatorId: row.coordinator_id,
+      process: row.process,
+      alive: row.lease_ms > 0,
+      leaseMs: row.lease_ms,
+      prepared: branches.filter((b) => b.parsed?.coordinatorId === row.coordinator_id).length,
+    }));
+  } catch (error) {
+    // A decision log from before leases (not migrated since): no coordinator is known.
+    if ((error as { code?: string }).code === UNDEFINED_TABLE) return [];
+    throw error;
+  }
 }
 
 async function readSagas(schema: string, pool: pg.Pool, limit: number): Promise<StatusReport['sagas']> {

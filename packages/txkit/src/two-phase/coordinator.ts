@@ -66,7 +66,7 @@ export interface RecoveryServiceOptions extends RecoverOptions {
 export class TwoPhaseCoordinator extends EventEmitter<TwoPhaseEvents> {
   readonly #options: ResolvedCoordinatorOptions;
   readonly #lease: CoordinatorLease;
-  /** The first registration of the lease (by `migrate()` or the first transaction that prepares). */
+  /** The first registration of the lease (before this coordinator's first PREPARE). */
   #registration: Promise<void> | undefined;
   #inFlight = 0;
   /** Gids known to be prepared but unfinished: commit-pending ones and what the last recovery pass left. */
@@ -100,10 +100,8 @@ export class TwoPhaseCoordinator extends EventEmitter<TwoPhaseEvents> {
   }
 
   /**
-   * Start-up: creates the decision log (migrations, under an advisory lock), checks that every participant
-   * has prepared transactions enabled, and registers this coordinator's lease in the log (so that, should this
-   * process die, the others take over its prepared branches). Throws a {@link ConfigurationError} saying how to
-   * fix a participant otherwise.
+   * Start-up: creates the decision log (migrations, under an advisory lock) and checks that every participant
+   * has prepared transactions enabled. Throws a {@link ConfigurationError} saying how to fix it otherwise.
    *
    * @example
    * await coordinator.migrate();
@@ -115,7 +113,6 @@ export class TwoPhaseCoordinator extends EventEmitter<TwoPhaseEvents> {
       component: 'two-phase',
       migrations,
     });
-    await this.#registered();
   }
 
   /**

@@ -144,6 +144,21 @@ export function selectLeases(schema: string, coordinatorIds: readonly string[]):
 }
 
 /**
+ * Every coordinator known to this log, for operators (`txkit status`): alive or not, and for how long.
+ * `lease_ms` is the time left on the lease, negative once it has expired.
+ */
+export function selectCoordinators(schema: string): Statement {
+  return {
+    text: `SELECT coordinator_id, process,
+                  (extract(epoch FROM lease_until - now()) * 1000)::float8 AS lease_ms
+             FROM ${leases(schema)}
+            ORDER BY lease_until DESC
+            LIMIT 1000`,
+    values: [],
+  };
+}
+
+/**
  * Forgets coordinators that have been dead for longer than the retention and left nothing behind: no decision
  * row (those are deleted first, by {@link deleteExpiredDecisions}) and no prepared branch seen (`keep`).
  */

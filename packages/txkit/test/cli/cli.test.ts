@@ -227,6 +227,49 @@ describe('txkit CLI', () => {
       expect(JSON.parse(r.out).prepared).toEqual([]);
     });
 
+    it('status: the coordinators the log knows, alive or dead, with their prepared branches', async () => {
+      await prepareTransaction('api-1');
+      const seats = dbs.on('a').pool;
+      await seats.query(
+        `INSERT INTO txkit.two_phase_coordinators (coordinator_id, lease_until, prepare_timeout_ms, process)
+         VALUES ('api-1', now() - interval '1 minute', 10000, 'host-a:101'),
+                ('api-2', now() + interval '1 minute', 10000, 'host-b:202')`,
+      );
+      try {
+        const report = JSON.parse((await cli('status', '--json', '--prepare-timeout-ms', '600000')).out);
+        expect(report.coordinators).toEqual([
+          {
+            coordinatorId: 'api-2',
+            process: 'host-b:202',
+            alive: true,
+            leaseMs: expect.any(Number),
+            prepared: 0,
+          },
+          {
+            coordinatorId: 'api-1',
+            process: 'host-a:101',
+            alive: false,
+            leaseMs: expect.any(Number),
+            prepared: 2,
+          },
+        ]);
+        expect(report.coordinators[1].leaseMs).toBeLessThan(-50_000);
+        const text = (await cli('status', '--prepare-timeout-ms', '600000')).out;
+        expect(text).toMatch(/api-1\s+expired 1m \d\ds ago\s+2\s+host-a:101/);
+        expect(text).not.toContain('no live coordinator');
+        await seats.query(
+          "UPDATE txkit.two_phase_coordinators SET lease_until = now() WHERE coordinator_id = 'api-2'",
+        );
+        expect((await cli('status', '--prepare-timeout-ms', '600000')).out).toContain(
+          '! no live coordinator',
+        );
+      } finally {
+        await seats.query(
+          "DELETE FROM txkit.two_phase_coordinators WHERE coordinator_id IN ('api-1', 'api-2')",
+        );
+      }
+    });
+
     it('status: failed sagas and running sagas with an expired lease need attention', async () => {
       await dbs.on('a').pool.query(
         `INSERT INTO txkit.saga (id, name, input, status, owner, lease_token, lease_until, failed_step, reason,
