@@ -16,6 +16,7 @@ import { dropDuplicates } from '../../src/transport/dedupe.js';
 import { InProcessBus } from '../../src/transport/in-process-bus.js';
 import type { BusMessage, MessageBus } from '../../src/transport/message-bus.js';
 import { RabbitMqBus } from '../../src/transport/rabbitmq-bus.js';
+import { handledUpTo, recordInto } from '../support/queue-marker.js';
 import { closeConnectionsFromServer, deleteQueues, uniqueName } from '../transport/broker-control.js';
 
 const prefix = uniqueName('outbox');
@@ -64,14 +65,12 @@ function relay(outbox: Outbox, bus: MessageBus, options: Partial<OutboxRelayOpti
   return relay;
 }
 
-/** Subscribes a fresh durable queue to every topic and collects what arrives. */
+/** Subscribes a fresh durable queue to every topic and collects what arrives (see handledUpTo). */
 async function collect(bus: MessageBus, label: string, options: { dedupe?: boolean } = {}) {
   const received: BusMessage[] = [];
   const queue = `${prefix}.${label}`;
   queues.push(queue);
-  const record = async (message: BusMessage) => {
-    received.push(message);
-  };
+  const record = recordInto(received);
   const subscription = await bus.subscribe(
     { queue, topics: ['#'] },
     options.dedupe ? dropDuplicates(record) : record,
@@ -180,6 +179,7 @@ describe('OutboxRelay over RabbitMQ', () => {
     const consumerBus = new RabbitMqBus(amqp('order-consumer'), { exchange });
     const received = await collect(consumerBus, 'order');
     const published = [0, 0, 0];
+    const relays: OutboxRelay[] = [];
     for (const n of [0, 1, 2]) {
       const bus = new RabbitMqBus(amqp(`order-relay-${n}`), { exchange });
       await bus.publish({ topic: 'warm-up', messageId: `warm-up-${n}`, payload: null });
@@ -188,10 +188,17 @@ describe('OutboxRelay over RabbitMQ', () => {
         published[n]! += count;
       });
       r.start();
+      relays.push(r);
     }
     await expect
       .poll(() => received.filter((m) => m.topic === 'seq.event').length, { timeout: 20_000 })
       .toBe(600);
+    // A batch reaches the consumer before its relay marks it sent and reports it. Stopped (each after its pass in
+    // progress), the relays report and publish nothing more; the marker then shows that the queue has handed over
+    // everything they published.
+    for (const r of relays) await r.stop();
+    await handledUpTo(consumerBus, received);
+    expect(received.filter((m) => m.topic === 'seq.event')).toHaveLength(600);
     expect(published.reduce((a, b) => a + b, 0)).toBe(600);
     // At least two relays took part, or the test proves nothing about concurrent relays.
     expect(published.filter((n) => n > 0).length).toBeGreaterThanOrEqual(2);
@@ -223,7 +230,9 @@ describe('OutboxRelay over RabbitMQ', () => {
     await expect.poll(() => everything.length).toBe(20);
     expect(everything.filter((m) => m.redelivered)).toEqual([]);
     expect(new Set(everything.map((m) => m.messageId)).size).toBe(10);
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    // Every copy has gone through the deduplicating consumer by the time a later marker has.
+    await handledUpTo(bus, everything, deduped);
+    expect(everything).toHaveLength(20);
     expect(deduped).toHaveLength(10);
     expect(new Set(deduped.map((m) => m.messageId)).size).toBe(10);
     expect(await survivor.pendingCount()).toBe(0);
@@ -243,6 +252,9 @@ describe('OutboxRelay over RabbitMQ', () => {
     expect(await dying.pendingCount()).toBe(4);
     expect(await relayAll(relay(outbox, bus), 4)).toBe(4);
     await expect.poll(() => everything.length).toBe(4);
+    // Had the dying relay published anything, it would have arrived before a later marker.
+    await handledUpTo(bus, everything);
+    expect(everything).toHaveLength(4);
   });
 
   it('delivers every event across a connection cut from the broker side', async () => {

@@ -15,6 +15,7 @@ import { dropDuplicates } from '../../src/transport/dedupe.js';
 import type { BusMessage } from '../../src/transport/message-bus.js';
 import { RabbitMqBus } from '../../src/transport/rabbitmq-bus.js';
 import { type BundledFixture, bundleFixture } from '../support/bundle-fixture.js';
+import { handledUpTo, recordInto } from '../support/queue-marker.js';
 import { deleteQueues, uniqueName } from '../transport/broker-control.js';
 
 /**
@@ -56,15 +57,8 @@ describe('an outbox relay process killed after publishing, before marking sent',
     const raw: BusMessage[] = [];
     const deduped: BusMessage[] = [];
     const subscriptions = [
-      await bus.subscribe({ queue: `${prefix}.raw`, topics: ['#'] }, async (m) => {
-        raw.push(m);
-      }),
-      await bus.subscribe(
-        { queue: `${prefix}.deduped`, topics: ['#'] },
-        dropDuplicates(async (m) => {
-          deduped.push(m);
-        }),
-      ),
+      await bus.subscribe({ queue: `${prefix}.raw`, topics: ['#'] }, recordInto(raw)),
+      await bus.subscribe({ queue: `${prefix}.deduped`, topics: ['#'] }, dropDuplicates(recordInto(deduped))),
     ];
     await amqp.connect();
 
@@ -101,7 +95,9 @@ describe('an outbox relay process killed after publishing, before marking sent',
     try {
       await expect.poll(() => survivor.pendingCount(), { timeout: 20_000 }).toBe(0);
       await expect.poll(() => raw.length).toBe(50);
-      await new Promise((resolve) => setTimeout(resolve, 200));
+      // Every copy has gone through the deduplicating consumer by the time a later marker has.
+      await handledUpTo(bus, raw, deduped);
+      expect(raw).toHaveLength(50);
       expect(deduped.map((m) => m.messageId).sort()).toEqual([...enqueued].sort());
       expect(new Set(raw.map((m) => m.messageId))).toEqual(new Set(enqueued));
       for (const key of ['k0', 'k1', 'k2']) {
