@@ -18,3 +18,17 @@ export interface BookingRecord {
   createdAt: string;
   updatedAt: string;
 }
+
+/** A booking as the API answers it: the record without `requestHash` (the idempotency check's, not the client's). */
+export type PublicBooking = Omit<BookingRecord, 'requestHash'>;
+
+/**
+ * The one projection of a booking for API answers; every booking route sends its bookings through it.
+ *
+ * @example
+ * res.json({ booking: publicBooking(await service.get(id)) });
+ */
+export function publicBooking(booking: BookingRecord): PublicBooking {
+  const { requestHash: _hash, ...rest } = booking;
+  return rest;
+}

@@ -1,5 +1,6 @@
 import { Router } from 'express';
 import { customerOf } from '../../auth/auth-middleware.js';
+import { publicBooking } from '../../booking/booking-record.js';
 import type { BookingService } from '../../booking/booking-service.js';
 import type { Databases } from '../../db/databases.js';
 import * as paymentsSql from '../../db/payments-sql.js';
@@ -21,7 +22,8 @@ export function customerRoutes(o: { dbs: Databases; service: BookingService; max
   });
 
   router.get('/api/bookings', async (req, res) => {
-    res.json({ bookings: await o.service.listOwn(customerOf(req)) });
+    const bookings = await o.service.listOwn(customerOf(req));
+    res.json({ bookings: bookings.map(publicBooking) });
   });
 
   router.post('/api/bookings', async (req, res) => {
@@ -50,9 +52,4 @@ export function customerRoutes(o: { dbs: Databases; service: BookingService; max
     res.json({ booking: publicBooking(booking) });
   });
   return router;
-}
-
-function publicBooking(b: Awaited<ReturnType<BookingService['get']>>) {
-  const { requestHash: _hash, ...rest } = b;
-  return rest;
 }

@@ -1,6 +1,6 @@
 // Shapes of the demo API's answers, as the server sends them (see src/api/routes in this package). Where the
 // server has a plain type for an answer, it is imported from there (type-only: nothing of the server is bundled).
-import type { BookingRecord } from '../../booking/booking-record';
+import type { PublicBooking } from '../../booking/booking-record';
 
 export type {
   BookingMode,
@@ -61,7 +61,7 @@ export interface Payment {
 }
 
 /** A booking as the API sends it: the server's record without its internal request hash. */
-export type Booking = Omit<BookingRecord, 'requestHash'>;
+export type Booking = PublicBooking;
 
 /** A seat change pushed by the read model (`snapshot` carries every seat, `seats` only the changed ones). */
 export interface SeatsMessage {
