@@ -178,17 +178,24 @@ export class BookingService {
     return rows<BookingRecord>(this.#o.dbs.seats, seatsSql.listCustomerBookings(customerId, limit));
   }
 
-  /** Cancels a customer's confirmed booking in its own mode; cancelling a cancelled booking answers it again. */
+  /**
+   * Cancels a customer's confirmed booking in its own mode. Cancelling a booking that is already being
+   * cancelled — a concurrent request, or a retry — joins that cancellation (every cancel is idempotent), and a
+   * cancelled booking is answered again: every caller gets the winner's answer.
+   */
   async cancel(customerId: number, id: string): Promise<BookingRecord> {
     const booking = await this.getOwn(customerId, id);
     if (booking.status === 'cancelled') return booking;
     // Only one cancellation runs per booking: the confirmed -> cancelling transition is the claim.
     const claimed = await rows(this.#o.dbs.seats, seatsSql.transitionBooking(id, 'confirmed', 'cancelling'));
-    if (claimed.length === 0 && booking.status !== 'cancelling') {
+    // Lost the claim: the status read above may predate the winner's claim, so judge by the status now.
+    const current = claimed.length > 0 ? booking : await this.get(id);
+    if (current.status === 'cancelled') return current;
+    if (claimed.length === 0 && current.status !== 'cancelling') {
       throw new HttpError(
         409,
         'not-cancellable',
-        `booking ${id} is ${booking.status}; only confirmed ones cancel`,
+        `booking ${id} is ${current.status}; only confirmed ones cancel`,
       );
     }
     this.#o.engine.note(id, { kind: 'request', name: 'cancellation requested', status: booking.mode });
