@@ -33,7 +33,10 @@ const schema = z.object({
   MAX_SEATS_PER_BOOKING: z.coerce.number().int().min(1).max(50).default(8),
   BOOKINGS_PER_MINUTE: z.coerce.number().int().min(1).max(100_000).default(30),
   SOCKETS_PER_CLIENT: z.coerce.number().int().min(1).max(1000).default(20),
+  /** Bounds every lock wait of participant work (saga steps, 2PC branches, the sweep, seeding). */
   LOCK_TIMEOUT_MS: z.coerce.number().int().min(10).max(60_000).default(3000),
+  /** Bounds every statement of participant work: a stuck statement fails and its step is retried. */
+  STATEMENT_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(15_000),
   PREPARE_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(30_000),
   PAYMENT_DECLINE_RATE: rate.default(0),
   PAYMENT_LATENCY_MS: ms.default(0),

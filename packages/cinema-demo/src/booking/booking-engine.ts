@@ -32,6 +32,16 @@ export interface TransactionsView {
   stuck: SagaSummary[];
 }
 
+/** Bounds of one engine call. */
+export interface EngineCallOptions {
+  /**
+   * Saga mode: how long to wait for the outcome of the booking's saga when another runner is driving it (a
+   * dead instance's saga that recovery resumed); txkit's default is 60 s. The stale-booking sweep sets it to
+   * its per-booking deadline, so that a call it gave up on ends by itself too.
+   */
+  waitMs?: number;
+}
+
 /**
  * The booking service's view of txkit: each method runs one whole booking or cancellation in one mode and
  * answers with its real outcome. Business refusals come back as `rejected`; anything else is thrown. A
@@ -39,10 +49,17 @@ export interface TransactionsView {
  * commit; saga: the confirming step) — while a rejection is left to the caller, who knows its reason.
  */
 export interface BookingEngine {
-  bookBySaga(plan: BookingPlan): Promise<BookingResult>;
+  /**
+   * Books by saga, keyed by the booking id: a second call for the same booking runs nothing and answers the
+   * first saga's outcome (waiting for it while it runs).
+   */
+  bookBySaga(plan: BookingPlan, options?: EngineCallOptions): Promise<BookingResult>;
   bookByTwoPhase(plan: BookingPlan): Promise<BookingResult>;
-  /** Releases the seats, refunds and voids the tickets of a confirmed booking, in the booking's mode. */
-  cancel(mode: BookingMode, plan: BookingPlan): Promise<void>;
+  /**
+   * Releases the seats, refunds and voids the tickets of a confirmed booking, in the booking's mode. Idempotent:
+   * a second call (a concurrent cancel, a retry) joins the saga of the first or finds nothing left to undo.
+   */
+  cancel(mode: BookingMode, plan: BookingPlan, options?: EngineCallOptions): Promise<void>;
   transactions(limit: number): Promise<TransactionsView>;
   /**
    * What happened to one booking (saga steps, 2PC phases), oldest first: live from this process when it ran the

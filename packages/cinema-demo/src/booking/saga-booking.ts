@@ -1,10 +1,12 @@
 import type pg from 'pg';
-import { type BarrierKey, type SagaRunner, StepRejectedError, saga, withBarrier } from 'txkit';
+import { type BarrierKey, barrier, type SagaRunner, StepRejectedError, saga } from 'txkit';
 import type { FaultSettings } from '../config.js';
 import type { Databases } from '../db/databases.js';
 import * as seatsSql from '../db/seats-sql.js';
 import { rows } from '../db/statement.js';
+import { applyLimits, boundedTransaction, type WaitLimits } from '../db/wait-limits.js';
 import { enqueueSeatChanges, type SeatEventOutbox } from '../events/seat-events.js';
+import type { EngineCallOptions } from './booking-engine.js';
 import {
   type BookingPlan,
   BookingRejectedError,
@@ -19,7 +21,8 @@ export interface SagaBookingOptions {
   dbs: Databases;
   outbox: SeatEventOutbox;
   faults: FaultSettings;
-  lockTimeoutMs: number;
+  /** Bound every transaction of every step and compensation (a lock timeout fails the attempt, to be retried). */
+  limits: WaitLimits;
 }
 
 /** A business refusal is final: the saga turns to compensation at once instead of retrying. */
@@ -28,18 +31,30 @@ function asStepRejection(error: unknown): unknown {
 }
 
 /**
+ * A local step's transaction is begun by txkit, so its limits are its first statement. Without them a step
+ * would wait as long as a dead instance's prepared transaction holds the rows; with them the wait fails with
+ * 55P03, which txkit's retry policy retries.
+ */
+async function limitLocal(client: pg.PoolClient, limits: WaitLimits): Promise<void> {
+  await rows(client, applyLimits(limits));
+}
+
+/**
  * Runs one participant's write in its own local transaction behind the barrier: the write takes effect at most
  * once per saga step and operation, a compensation of a write that never happened does nothing, and an action
- * arriving after its compensation is refused.
+ * arriving after its compensation is refused. The transaction's lock waits (the barrier's insert included) are
+ * bounded, so a row held by a leftover prepared transaction fails the attempt instead of stalling it.
  */
 async function guarded<T>(
   pool: pg.Pool,
+  limits: WaitLimits,
   ctx: BarrierKey,
   op: 'action' | 'compensate',
   write: (client: pg.PoolClient) => Promise<T>,
 ): Promise<T | undefined> {
   try {
-    return await withBarrier(pool, ctx, op, async (client, gate) => {
+    return await boundedTransaction(pool, limits, async (client) => {
+      const gate = await barrier(client, ctx, op);
       if (!gate.apply) {
         if (gate.why === 'after-compensation') {
           throw new StepRejectedError('aborted', 'the booking was compensated before this step ran');
@@ -66,7 +81,8 @@ export function bookSeatsSaga(o: SagaBookingOptions) {
     .localStep('reserve-seats', {
       run: async (ctx) => {
         try {
-          const changes = await reserveSeats(ctx.client, ctx.input, o.lockTimeoutMs);
+          await limitLocal(ctx.client, o.limits);
+          const changes = await reserveSeats(ctx.client, ctx.input);
           await enqueueSeatChanges(o.outbox, ctx.client, changes, 'booked');
         } catch (error) {
           throw asStepRejection(error);
@@ -76,6 +92,7 @@ export function bookSeatsSaga(o: SagaBookingOptions) {
       // Runs only when the seats were sold (a failed local step rolled back with its record): the booking is
       // rejected in the same transaction; the caller that knows why adds the reason.
       compensate: async (ctx) => {
+        await limitLocal(ctx.client, o.limits);
         const changes = await releaseSeats(ctx.client, ctx.input.bookingId);
         await enqueueSeatChanges(o.outbox, ctx.client, changes, 'released');
         await rows(ctx.client, seatsSql.markRejected(ctx.input.bookingId));
@@ -83,11 +100,13 @@ export function bookSeatsSaga(o: SagaBookingOptions) {
     })
     .step('charge-payment', {
       run: async (ctx) => {
-        await guarded(o.dbs.payments, ctx, 'action', (client) => chargePayment(client, ctx.input, o.faults));
+        await guarded(o.dbs.payments, o.limits, ctx, 'action', (client) =>
+          chargePayment(client, ctx.input, o.faults),
+        );
         return null;
       },
       compensate: async (ctx) => {
-        await guarded(o.dbs.payments, ctx, 'compensate', (client) =>
+        await guarded(o.dbs.payments, o.limits, ctx, 'compensate', (client) =>
           refundPayment(client, ctx.input.bookingId),
         );
       },
@@ -95,19 +114,22 @@ export function bookSeatsSaga(o: SagaBookingOptions) {
     })
     .step('issue-tickets', {
       run: async (ctx) => {
-        const codes = await guarded(o.dbs.tickets, ctx, 'action', (client) =>
+        const codes = await guarded(o.dbs.tickets, o.limits, ctx, 'action', (client) =>
           issueTickets(client, ctx.input, o.faults),
         );
         // A duplicate run (after a crash) finds the codes the first run stored: the same output.
         return codes ?? (await ticketCodes(o.dbs.tickets, ctx.input.bookingId));
       },
       compensate: async (ctx) => {
-        await guarded(o.dbs.tickets, ctx, 'compensate', (client) => voidTickets(client, ctx.input.bookingId));
+        await guarded(o.dbs.tickets, o.limits, ctx, 'compensate', (client) =>
+          voidTickets(client, ctx.input.bookingId),
+        );
       },
       deferRecord: true,
     })
     .localStep('confirm-booking', {
       run: async (ctx) => {
+        await limitLocal(ctx.client, o.limits);
         await rows(ctx.client, seatsSql.recordConfirmed(ctx.input.bookingId, ctx.outputs['issue-tickets']));
         return null;
       },
@@ -124,6 +146,7 @@ export function cancelBookingSaga(o: SagaBookingOptions) {
   return saga<BookingPlan>('cancel-booking')
     .localStep('release-seats', {
       run: async (ctx) => {
+        await limitLocal(ctx.client, o.limits);
         const changes = await releaseSeats(ctx.client, ctx.input.bookingId);
         await enqueueSeatChanges(o.outbox, ctx.client, changes, 'cancelled');
         return null;
@@ -131,20 +154,25 @@ export function cancelBookingSaga(o: SagaBookingOptions) {
     })
     .step('refund-payment', {
       run: async (ctx) => {
-        await guarded(o.dbs.payments, ctx, 'action', (client) => refundPayment(client, ctx.input.bookingId));
+        await guarded(o.dbs.payments, o.limits, ctx, 'action', (client) =>
+          refundPayment(client, ctx.input.bookingId),
+        );
         return null;
       },
       deferRecord: true,
     })
     .step('void-tickets', {
       run: async (ctx) => {
-        await guarded(o.dbs.tickets, ctx, 'action', (client) => voidTickets(client, ctx.input.bookingId));
+        await guarded(o.dbs.tickets, o.limits, ctx, 'action', (client) =>
+          voidTickets(client, ctx.input.bookingId),
+        );
         return null;
       },
       deferRecord: true,
     })
     .localStep('mark-cancelled', {
       run: async (ctx) => {
+        await limitLocal(ctx.client, o.limits);
         await rows(ctx.client, seatsSql.markCancelled(ctx.input.bookingId));
         return null;
       },
@@ -179,8 +207,9 @@ export async function bookBySaga(
   runner: SagaRunner,
   definition: ReturnType<typeof bookSeatsSaga>,
   plan: BookingPlan,
+  options: EngineCallOptions = {},
 ): Promise<BookingResult> {
-  const outcome = await runner.run(definition, plan, { key: plan.bookingId });
+  const outcome = await runner.run(definition, plan, { key: plan.bookingId, waitTimeoutMs: options.waitMs });
   if (outcome.status === 'completed')
     return { status: 'confirmed', ticketCodes: outcome.result['issue-tickets'] };
   const reason = (reasons as readonly string[]).includes(outcome.reason)
@@ -198,8 +227,12 @@ export async function cancelBySaga(
   runner: SagaRunner,
   definition: ReturnType<typeof cancelBookingSaga>,
   plan: BookingPlan,
+  options: EngineCallOptions = {},
 ): Promise<void> {
-  const outcome = await runner.run(definition, plan, { key: `cancel:${plan.bookingId}` });
+  const outcome = await runner.run(definition, plan, {
+    key: `cancel:${plan.bookingId}`,
+    waitTimeoutMs: options.waitMs,
+  });
   if (outcome.status !== 'completed') {
     throw new Error(`cancellation of ${plan.bookingId} did not complete: ${outcome.reason}`);
   }

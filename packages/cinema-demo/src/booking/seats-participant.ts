@@ -6,12 +6,13 @@ const LOCK_NOT_AVAILABLE = '55P03';
 const UNIQUE_VIOLATION = '23505';
 
 /**
- * Sells the plan's seats inside the caller's local transaction (a saga step's or a 2PC participant's).
- * Contention is settled by row locks on just these seats; a seat that is not free rejects the booking.
+ * Sells the plan's seats inside the caller's local transaction (a saga step's or a 2PC participant's), whose
+ * lock timeout (see `wait-limits.ts`) bounds the wait for another booking's seat locks — a 2PC holds them
+ * through both phases. Contention is settled by row locks on just these seats; a seat that is not free, or
+ * still locked when the timeout runs out, rejects the booking.
  */
-export async function reserveSeats(db: Db, plan: BookingPlan, lockTimeoutMs: number): Promise<SeatChange[]> {
+export async function reserveSeats(db: Db, plan: BookingPlan): Promise<SeatChange[]> {
   try {
-    await rows(db, sql.setLockTimeout(lockTimeoutMs));
     const locked = await rows<{ seatId: number; status: string }>(
       db,
       sql.lockSeats(plan.screeningId, plan.seatIds),

@@ -2,6 +2,7 @@ import type { TwoPhaseCoordinator, TwoPhaseTransaction } from 'txkit';
 import type { FaultSettings } from '../config.js';
 import * as seatsSql from '../db/seats-sql.js';
 import { type Db, rows } from '../db/statement.js';
+import { isLockTimeout } from '../db/wait-limits.js';
 import { enqueueSeatChanges, type SeatEventOutbox } from '../events/seat-events.js';
 import { type BookingPlan, BookingRejectedError, type BookingResult } from './outcome.js';
 import { chargePayment, refundPayment } from './payments-participant.js';
@@ -29,7 +30,6 @@ export interface TwoPhaseBookingOptions {
   /** Must not NOTIFY: PostgreSQL refuses PREPARE TRANSACTION after NOTIFY. */
   outbox: SeatEventOutbox;
   faults: FaultSettings;
-  lockTimeoutMs: number;
   /** Called with each transaction's id and its booking (for the booking's timeline). */
   onTransaction?: (transactionId: string, bookingId: string) => void;
 }
@@ -37,7 +37,8 @@ export interface TwoPhaseBookingOptions {
 /**
  * Books in one two-phase commit over the three databases: seats sold, money taken, tickets issued and the
  * booking confirmed all become visible together or not at all. A business refusal anywhere rolls back every
- * branch; nothing needs undoing.
+ * branch; nothing needs undoing. Every branch's lock waits and statements are bounded by the coordinator's
+ * `lockTimeoutMs` / `statementTimeoutMs` (txkit sets them with `SET LOCAL` as each branch begins).
  *
  * @example
  * const result = await bookByTwoPhase(options, plan);
@@ -47,7 +48,7 @@ export async function bookByTwoPhase(o: TwoPhaseBookingOptions, plan: BookingPla
     const ticketCodes = await o.coordinator.transaction(async (tx) => {
       o.onTransaction?.(tx.id, plan.bookingId);
       const seats = branch(tx, 'seats');
-      const changes = await reserveSeats(seats, plan, o.lockTimeoutMs);
+      const changes = await reserveSeats(seats, plan);
       await enqueueSeatChanges(o.outbox, seats, changes, 'booked');
       await chargePayment(branch(tx, 'payments'), plan, o.faults);
       const codes = await issueTickets(branch(tx, 'tickets'), plan, o.faults);
@@ -59,6 +60,15 @@ export async function bookByTwoPhase(o: TwoPhaseBookingOptions, plan: BookingPla
   } catch (error) {
     if (error instanceof BookingRejectedError) {
       return { status: 'rejected', reason: error.reason, message: error.message };
+    }
+    // A lock held past the lock timeout (a leftover prepared transaction, a long booking) failed the callback,
+    // and every failure but an InDoubtError rolled every branch back (txkit's contract): the outcome is known.
+    if (isLockTimeout(error)) {
+      return {
+        status: 'rejected',
+        reason: 'aborted',
+        message: 'another transaction held a lock this booking needed for too long; nothing was booked',
+      };
     }
     throw error;
   }

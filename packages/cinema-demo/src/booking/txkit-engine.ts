@@ -9,7 +9,7 @@ import {
 import type { FaultSettings } from '../config.js';
 import type { Databases } from '../db/databases.js';
 import type { SeatEventOutbox } from '../events/seat-events.js';
-import type { BookingEngine, BookingMode, TransactionsView } from './booking-engine.js';
+import type { BookingEngine, BookingMode, EngineCallOptions, TransactionsView } from './booking-engine.js';
 import { BookingTimeline, type TimelineEvent, timelineFromSagaLog } from './booking-timeline.js';
 import type { BookingPlan, BookingResult } from './outcome.js';
 import { bookBySaga, bookSeatsSaga, cancelBookingSaga, cancelBySaga } from './saga-booking.js';
@@ -26,7 +26,10 @@ export interface TxkitEngineOptions {
   /** Seat events inside 2PC branches (must not NOTIFY: PREPARE refuses it). */
   preparedOutbox: SeatEventOutbox;
   faults: FaultSettings;
+  /** Bounds every lock wait of every saga step, compensation and 2PC branch. */
   lockTimeoutMs: number;
+  /** Bounds every statement of the same (default: the server's `statement_timeout`). */
+  statementTimeoutMs?: number;
   prepareTimeoutMs: number;
   /** Interval of the recovery passes (in-doubt 2PC branches, sagas whose runner died). */
   recoveryIntervalMs?: number;
@@ -66,10 +69,13 @@ export class TxkitBookingEngine implements BookingEngine {
       participants: { seats, payments, tickets },
       log: seats,
       prepareTimeoutMs: o.prepareTimeoutMs,
+      // Every branch begins with SET LOCAL of both: the booking's and the cancellation's.
       lockTimeoutMs: o.lockTimeoutMs,
+      statementTimeoutMs: o.statementTimeoutMs,
       faults: o.faultHook,
     });
-    const sagaOptions = { dbs: o.dbs, outbox: o.outbox, faults: o.faults, lockTimeoutMs: o.lockTimeoutMs };
+    const limits = { lockTimeoutMs: o.lockTimeoutMs, statementTimeoutMs: o.statementTimeoutMs };
+    const sagaOptions = { dbs: o.dbs, outbox: o.outbox, faults: o.faults, limits };
     this.#book = bookSeatsSaga(sagaOptions);
     this.#cancel = cancelBookingSaga(sagaOptions);
     this.runner = new SagaRunner({
@@ -96,17 +102,17 @@ export class TxkitBookingEngine implements BookingEngine {
     await this.coordinator.checkParticipants();
   }
 
-  bookBySaga(plan: BookingPlan): Promise<BookingResult> {
-    return bookBySaga(this.runner, this.#book, plan);
+  bookBySaga(plan: BookingPlan, options?: EngineCallOptions): Promise<BookingResult> {
+    return bookBySaga(this.runner, this.#book, plan, options);
   }
 
   bookByTwoPhase(plan: BookingPlan): Promise<BookingResult> {
     return bookByTwoPhase(this.#twoPhaseOptions(), plan);
   }
 
-  cancel(mode: BookingMode, plan: BookingPlan): Promise<void> {
+  cancel(mode: BookingMode, plan: BookingPlan, options?: EngineCallOptions): Promise<void> {
     return mode === 'saga'
-      ? cancelBySaga(this.runner, this.#cancel, plan)
+      ? cancelBySaga(this.runner, this.#cancel, plan, options)
       : cancelByTwoPhase(this.#twoPhaseOptions(), plan);
   }
 
@@ -177,7 +183,6 @@ export class TxkitBookingEngine implements BookingEngine {
       coordinator: this.coordinator,
       outbox: this.#o.preparedOutbox,
       faults: this.#o.faults,
-      lockTimeoutMs: this.#o.lockTimeoutMs,
       onTransaction: (transactionId: string, bookingId: string) =>
         this.#timeline.link(transactionId, bookingId),
     };

@@ -44,12 +44,6 @@ export const seatsInScreening = (screeningId: number, seatIds: number[]): Statem
   values: [screeningId, seatIds],
 });
 
-/** Bounds how long a booking waits for another booking's seat locks (a 2PC holds them through both phases). */
-export const setLockTimeout = (ms: number): Statement => ({
-  text: `SELECT set_config('lock_timeout', $1, true)`,
-  values: [`${ms}ms`],
-});
-
 /**
  * Locks the rows of exactly the seats involved, in seat order so two bookings never deadlock. Under READ
  * COMMITTED a waiter re-reads the row after the holder commits, so it sees the seat sold, not a stale "free".

@@ -77,6 +77,7 @@ export async function startApi(o: ApiRuntimeOptions): Promise<ApiRuntime> {
       config.POOL_SIZE,
       (error) => logger.warn({ err: error }, 'idle database connection failed'),
     );
+  const limits = { lockTimeoutMs: config.LOCK_TIMEOUT_MS, statementTimeoutMs: config.STATEMENT_TIMEOUT_MS };
   await migrateDatabases(dbs);
   await seedDatabases(dbs);
   const outbox = new Outbox();
@@ -87,7 +88,7 @@ export async function startApi(o: ApiRuntimeOptions): Promise<ApiRuntime> {
     outbox: seatOutbox(outbox, { notify: true }),
     preparedOutbox: seatOutbox(outbox, { notify: false }),
     faults: o.faults ?? faultSettings(config),
-    lockTimeoutMs: config.LOCK_TIMEOUT_MS,
+    ...limits,
     prepareTimeoutMs: config.PREPARE_TIMEOUT_MS,
     recoveryIntervalMs: o.recoveryIntervalMs,
     onError: (error) => logger.error({ err: error }, 'txkit background failure'),

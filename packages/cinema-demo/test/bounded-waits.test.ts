@@ -1,0 +1,162 @@
+import { randomUUID } from 'node:crypto';
+import { type FaultHook, isRetryablePostgresError } from 'txkit';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { type DemoHarness, seatsOf, startHarness } from './support/demo-harness.js';
+import { type Leftover, prepareLeftover, within } from './support/leftovers.js';
+import { otherInstance } from './support/other-instance.js';
+
+// A dead instance's prepared transactions keep their row locks until recovery resolves them. Participant work
+// must fail such a wait after the lock timeout (and be retried or answered), never wait for it.
+
+const LOCK_TIMEOUT_MS = 200;
+let h: DemoHarness;
+const leftovers: Leftover[] = [];
+
+beforeAll(async () => {
+  h = await startHarness('bounded waits', { LOCK_TIMEOUT_MS: String(LOCK_TIMEOUT_MS) });
+});
+afterAll(async () => {
+  for (const leftover of leftovers) await leftover.rollback();
+  await h?.close();
+});
+
+/** A leftover holding the customer's wallet row, as a dead 2PC charge leaves it. */
+async function holdWallet(customerId: number): Promise<Leftover> {
+  const leftover = await prepareLeftover(
+    h.dbs.payments,
+    'SELECT 1 FROM cinema.customers WHERE id = $1 FOR UPDATE',
+    [customerId],
+  );
+  leftovers.push(leftover);
+  return leftover;
+}
+
+async function balanceOf(customerId: number): Promise<number> {
+  const { rows } = await h.dbs.payments.query(
+    'SELECT balance_cents::int AS b FROM cinema.customers WHERE id = $1',
+    [customerId],
+  );
+  return rows[0].b;
+}
+
+async function seatStatus(screeningId: number, seatId: number): Promise<string> {
+  const { rows } = await h.dbs.seats.query(
+    'SELECT status FROM cinema.screening_seats WHERE screening_id = $1 AND seat_id = $2',
+    [screeningId, seatId],
+  );
+  return rows[0].status;
+}
+
+it('txkit retries a lock timeout (55P03): a saga step that times out is retried, not failed for good', () => {
+  expect(isRetryablePostgresError({ code: '55P03' })).toBe(true);
+});
+
+it('a saga step blocked by a leftover times out, is retried, and the booking ends rejected with its seat free', async () => {
+  const token = await h.signIn(2);
+  const [seat] = await seatsOf(h.dbs, 1, 1);
+  const before = await balanceOf(2);
+  const leftover = await holdWallet(2);
+  const retries: string[] = [];
+  const onRetry = (event: { step: string }) => retries.push(event.step);
+  h.api.engine.runner.on('step:retrying', onRetry);
+  try {
+    const res = await within(
+      20_000,
+      'saga booking behind a leftover',
+      h.book(token, { screeningId: 1, seatIds: [seat!], mode: 'saga' }),
+    );
+    expect(res.status).toBe(201);
+    expect(res.body.booking).toMatchObject({ status: 'rejected', reason: 'aborted' });
+    // The charge waited for the wallet, timed out, and was retried by txkit's policy until it gave up.
+    expect(retries.filter((step) => step === 'charge-payment').length).toBeGreaterThan(0);
+    const history = await h.api.engine.runner.history({ name: 'book-seats', key: res.body.booking.id });
+    expect(history).toMatchObject({
+      status: 'compensated',
+      failedStep: 'charge-payment',
+      reason: 'retries-exhausted',
+    });
+    expect(history?.error?.message).toMatch(/lock timeout/);
+    expect(await seatStatus(1, seat!)).toBe('free');
+  } finally {
+    h.api.engine.runner.off('step:retrying', onRetry);
+    await leftover.rollback();
+  }
+  expect(await balanceOf(2)).toBe(before);
+});
+
+it('a 2PC branch blocked by a leftover rolls back after the lock timeout and answers the rejection', async () => {
+  const token = await h.signIn(2);
+  const [, seat] = await seatsOf(h.dbs, 2, 2);
+  const before = await balanceOf(2);
+  const leftover = await holdWallet(2);
+  try {
+    const res = await within(
+      20_000,
+      '2PC booking behind a leftover',
+      h.book(token, { screeningId: 2, seatIds: [seat!], mode: '2pc' }),
+    );
+    // Everything rolled back (the lock wait failed before any prepare): a known outcome, not a pending one.
+    expect(res.status).toBe(201);
+    expect(res.body.booking).toMatchObject({ status: 'rejected', reason: 'aborted' });
+    expect(await seatStatus(2, seat!)).toBe('free');
+  } finally {
+    await leftover.rollback();
+  }
+  expect(await balanceOf(2)).toBe(before);
+});
+
+it('a compensation blocked by a leftover gives up after its retries (a visible failed saga), it does not hang', async () => {
+  let leftover: Leftover | undefined;
+  // The wallet is taken by a "leftover" right after the charge committed, before the tickets fail.
+  const takeWalletAfterCharge: FaultHook = async (site) => {
+    if (site.point === 'saga:before-step' && site.step === 'issue-tickets' && !leftover) {
+      leftover = await holdWallet(3);
+    }
+  };
+  const errors: unknown[] = [];
+  const { engine, service } = await otherInstance(h, {
+    faults: { paymentDeclineRate: 0, paymentLatencyMs: 0, ticketFailureRate: 1, random: () => 0 },
+    faultHook: takeWalletAfterCharge,
+    onError: (error) => errors.push(error),
+  });
+  const [seat] = await seatsOf(h.dbs, 3, 1);
+  try {
+    const { booking } = await within(
+      30_000,
+      'compensation behind a leftover',
+      service.book(3, { screeningId: 3, seatIds: [seat!], mode: 'saga' }, randomUUID()),
+    );
+    // The refund could not get the wallet: compensation gave up, the saga is in the dead-letter state for an
+    // operator, the booking stays pending (its outcome is not a clean rejection).
+    expect(booking.status).toBe('pending');
+    expect(String(errors[0])).toMatch(/compensation of charge-payment gave up/);
+    const stuck = await engine.runner.stuck();
+    expect(stuck.find((s) => s.key === booking.id)?.compensation.error?.message).toMatch(/lock timeout/);
+  } finally {
+    await leftover?.rollback();
+    await engine.stop();
+  }
+});
+
+it('a cancellation step blocked by a leftover fails after its retries instead of hanging', async () => {
+  const token = await h.signIn(4);
+  const [seat] = await seatsOf(h.dbs, 4, 1);
+  const booked = await h.book(token, { screeningId: 4, seatIds: [seat!], mode: 'saga' });
+  expect(booked.body.booking.status).toBe('confirmed');
+  const leftover = await holdWallet(4);
+  try {
+    const res = await within(
+      20_000,
+      'cancellation behind a leftover',
+      h.request('POST', `/api/bookings/${booked.body.booking.id}/cancel`, { token }),
+    );
+    expect(res.status).toBe(500);
+    const { rows } = await h.dbs.seats.query('SELECT status FROM cinema.bookings WHERE id = $1', [
+      booked.body.booking.id,
+    ]);
+    // Left for the sweep (and visible to operators), not waiting on the lock.
+    expect(rows[0].status).toBe('cancelling');
+  } finally {
+    await leftover.rollback();
+  }
+});
