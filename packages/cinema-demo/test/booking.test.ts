@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type pg from 'pg';
 import { pino } from 'pino';
 import { InProcessBus } from 'txkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -23,6 +24,44 @@ async function balanceOf(customerId: number): Promise<number> {
   );
   return rows[0].b;
 }
+
+/**
+ * Notes the answers `pool` gives (the API's seats pool is the test's as well), so that the test can wait for a
+ * step of a request in flight: `watch` says whether a query that `matches` has been answered yet.
+ */
+function watchAnswers(pool: pg.Pool) {
+  const query = pool.query;
+  const watches: {
+    matches: (text: string, values: readonly unknown[], rows: readonly Row[]) => boolean;
+    seen: boolean;
+  }[] = [];
+  pool.query = function (this: pg.Pool, ...args: unknown[]) {
+    const answer: unknown = Reflect.apply(query, this, args);
+    const [first, second] = args as [string | { text: string; values?: unknown[] }, unknown[] | undefined];
+    const text = typeof first === 'string' ? first : first.text;
+    const values = (typeof first === 'string' ? second : first.values) ?? [];
+    if (answer instanceof Promise) {
+      answer.then(
+        ({ rows }: { rows: Row[] }) => {
+          for (const w of watches) if (w.matches(text, values, rows)) w.seen = true;
+        },
+        () => {},
+      );
+    }
+    return answer;
+  } as typeof pool.query;
+  return {
+    watch(matches: (text: string, values: readonly unknown[], rows: readonly Row[]) => boolean) {
+      const watch = { matches, seen: false };
+      watches.push(watch);
+      return watch;
+    },
+    stop() {
+      pool.query = query;
+    },
+  };
+}
+type Row = Record<string, unknown>;
 
 async function seatStatus(screeningId: number, seatIds: number[]) {
   const { rows } = await h.dbs.seats.query(
@@ -119,17 +158,42 @@ describe.each(modes)('booking in %s mode', (mode) => {
     const seatIds = (await seatsOf(h.dbs, screeningId, 20)).slice(15, 16);
     const key = randomUUID();
     const before = await writeCounts(h.dbs);
-    h.faults.paymentLatencyMs = 300;
+    const answers = watchAnswers(h.dbs.seats);
+    const claimed = answers.watch(
+      (text, values, rows) =>
+        text.includes('INSERT INTO cinema.bookings') && values[2] === key && rows.length === 1,
+    );
+    const foundPending = answers.watch(
+      (text, values, rows) =>
+        text.includes('idempotency_key = $2') && values[1] === key && rows[0]?.status === 'pending',
+    );
+    // The first attempt's payment waits for the customer's wallet, which the test holds locked: the first attempt
+    // claims the key and then cannot finish until the retry, sent after the claim, has found it pending.
+    const wallet = await h.dbs.payments.connect();
     let first: Awaited<ReturnType<DemoHarness['book']>>;
     let concurrent: Awaited<ReturnType<DemoHarness['book']>>;
     try {
-      [first, concurrent] = await Promise.all([
-        h.book(alice, { screeningId, seatIds, mode }, key),
-        new Promise((r) => setTimeout(r, 50)).then(() => h.book(alice, { screeningId, seatIds, mode }, key)),
-      ]);
+      await wallet.query('BEGIN');
+      await wallet.query('SELECT 1 FROM cinema.customers WHERE id = 1 FOR UPDATE');
+      const firstRequest = h.book(alice, { screeningId, seatIds, mode }, key);
+      await expect
+        .poll(() => claimed.seen, { timeout: 10_000, message: 'the first request never claimed the key' })
+        .toBe(true);
+      const retry = h.book(alice, { screeningId, seatIds, mode }, key);
+      await expect
+        .poll(() => foundPending.seen, {
+          timeout: 10_000,
+          message: "the retry never found the first attempt's claim pending",
+        })
+        .toBe(true);
+      await wallet.query('ROLLBACK');
+      [first, concurrent] = await Promise.all([firstRequest, retry]);
     } finally {
-      h.faults.paymentLatencyMs = 0;
+      // Destroyed rather than returned to the pool if the test failed while it still held the lock.
+      wallet.release(!claimed.seen || !foundPending.seen);
+      answers.stop();
     }
+    expect(first.status).toBe(201);
     const later = await h.book(alice, { screeningId, seatIds, mode }, key);
     expect(first.body.booking.status).toBe('confirmed');
     for (const retry of [concurrent, later]) {
