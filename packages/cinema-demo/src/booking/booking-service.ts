@@ -4,10 +4,17 @@ import { HttpError } from '../api/http-error.js';
 import type { Databases } from '../db/databases.js';
 import * as seatsSql from '../db/seats-sql.js';
 import { rows } from '../db/statement.js';
+import type { WaitLimits } from '../db/wait-limits.js';
 import type { BookingEngine, BookingMode } from './booking-engine.js';
 import type { BookingRecord } from './booking-record.js';
 import { timelineFromBooking } from './booking-timeline.js';
-import type { BookingPlan, BookingResult } from './outcome.js';
+import { type BookingResult, planOf } from './outcome.js';
+import {
+  isUnexplainedRejection,
+  type OutcomeRecorder,
+  recordRejection,
+  settleSagaBooking,
+} from './record-outcome.js';
 
 /** A validated booking request; the customer comes from the session, the price from the database. */
 export interface BookingRequest {
@@ -23,6 +30,8 @@ export interface BookingServiceOptions {
   bookingsPerMinute: number;
   /** How long a retry waits for the first attempt with the same key to finish. */
   replayWaitMs?: number;
+  /** Bounds the lock waits of recording an outcome (default: 3 s, the configuration's default). */
+  limits?: WaitLimits;
   onOutcome?: (mode: BookingMode, outcome: string, seconds: number) => void;
   /** A booking whose engine failed unexpectedly (it stays pending). */
   onError?: (error: unknown, bookingId: string) => void;
@@ -37,19 +46,6 @@ function requestHash(request: BookingRequest): string {
   return createHash('sha256').update(canonical).digest('hex');
 }
 
-/** The engine's view of a booking. */
-export function planOf(
-  b: Pick<BookingRecord, 'id' | 'customerId' | 'screeningId' | 'seatIds' | 'amountCents'>,
-): BookingPlan {
-  return {
-    bookingId: b.id,
-    customerId: b.customerId,
-    screeningId: b.screeningId,
-    seatIds: b.seatIds,
-    amountCents: b.amountCents,
-  };
-}
-
 /**
  * Books and cancels for a signed-in customer: validates the request against the database, computes the price,
  * claims the idempotency key, runs the chosen engine and records its real outcome on the booking.
@@ -59,9 +55,11 @@ export function planOf(
  */
 export class BookingService {
   readonly #o: BookingServiceOptions;
+  readonly #recorder: OutcomeRecorder;
 
   constructor(options: BookingServiceOptions) {
     this.#o = options;
+    this.#recorder = { seats: options.dbs.seats, limits: options.limits ?? { lockTimeoutMs: 3_000 } };
   }
 
   async book(
@@ -137,7 +135,9 @@ export class BookingService {
       this.#o.onError?.(error, booking.id);
       return { booking: await this.get(booking.id), replayed: false };
     }
-    await this.#record(booking.id, result);
+    // The engine recorded a confirmation itself (see BookingEngine); a rejection gets its reason here (a saga's
+    // compensation marked the booking rejected without one).
+    if (result.status === 'rejected') await recordRejection(this.#recorder, booking, result);
     this.#o.engine.note(booking.id, {
       kind: 'request',
       name: 'outcome',
@@ -211,7 +211,12 @@ export class BookingService {
     return booking;
   }
 
-  /** Answers a retry with the first attempt's outcome, waiting while that attempt is still running. */
+  /**
+   * Answers a retry with the first attempt's outcome, waiting while that attempt is still running. A saga
+   * booking that its compensation marked rejected has no reason yet (the compensation cannot know it; the
+   * first attempt records it — unless its process died): the reason is taken from the saga log, so a retry
+   * never answers a rejection without one.
+   */
   async #replay(booking: BookingRecord, hash: string): Promise<BookingRecord> {
     if (booking.requestHash !== hash) {
       throw new HttpError(
@@ -226,15 +231,13 @@ export class BookingService {
       await sleep(50);
       current = await this.get(booking.id);
     }
-    return current;
-  }
-
-  async #record(id: string, result: BookingResult): Promise<void> {
-    // The engine recorded a confirmation itself (see BookingEngine); a rejection gets its reason here (a saga's
-    // compensation marked the booking rejected without one).
-    if (result.status === 'rejected') {
-      await rows(this.#o.dbs.seats, seatsSql.recordRejected(id, result.reason, result.message));
+    if (isUnexplainedRejection(current)) {
+      await settleSagaBooking(this.#recorder, this.#o.engine, current, {
+        waitMs: Math.max(1, deadline - Date.now()),
+      });
+      current = await this.get(booking.id);
     }
+    return current;
   }
 
   async #checkRateLimit(customerId: number): Promise<void> {

@@ -1,3 +1,5 @@
+import type { BookingRecord } from './booking-record.js';
+
 /** Why a booking was not made; stable codes the UI and the experiment count. */
 export type RejectionReason =
   | 'seat-taken'
@@ -36,6 +38,19 @@ export interface BookingPlan {
   screeningId: number;
   seatIds: number[];
   amountCents: number;
+}
+
+/** The engine's view of a booking. */
+export function planOf(
+  b: Pick<BookingRecord, 'id' | 'customerId' | 'screeningId' | 'seatIds' | 'amountCents'>,
+): BookingPlan {
+  return {
+    bookingId: b.id,
+    customerId: b.customerId,
+    screeningId: b.screeningId,
+    seatIds: b.seatIds,
+    amountCents: b.amountCents,
+  };
 }
 
 /** Seat state changes one local transaction made, published to the read model through the outbox. */

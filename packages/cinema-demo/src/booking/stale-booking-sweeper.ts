@@ -4,7 +4,8 @@ import * as seatsSql from '../db/seats-sql.js';
 import { rows } from '../db/statement.js';
 import type { BookingEngine } from './booking-engine.js';
 import type { BookingRecord } from './booking-record.js';
-import { planOf } from './booking-service.js';
+import { planOf } from './outcome.js';
+import { recordRejection, settleSagaBooking } from './record-outcome.js';
 
 export interface SweeperOptions {
   dbs: Databases;
@@ -44,16 +45,13 @@ export function startStaleBookingSweeper(o: SweeperOptions): BackgroundService {
 /** One pass of {@link startStaleBookingSweeper} (also prunes old rate-limit windows); returns how many bookings it finished. */
 export async function sweepStaleBookings(o: Omit<SweeperOptions, 'intervalMs'>): Promise<number> {
   const staleAfterMs = o.staleAfterMs ?? 60_000;
+  const recorder = { seats: o.dbs.seats, limits: { lockTimeoutMs: 3_000 } };
   let finished = 0;
   for (const booking of await rows<BookingRecord>(
     o.dbs.seats,
     seatsSql.unfinishedSagaBookings(staleAfterMs, 20),
   )) {
-    const result = await o.engine.bookBySaga(planOf(booking));
-    // A confirmation is recorded by the saga itself (see BookingEngine); a rejection gets its reason here.
-    if (result.status === 'rejected') {
-      await rows(o.dbs.seats, seatsSql.recordRejected(booking.id, result.reason, result.message));
-    }
+    await settleSagaBooking(recorder, o.engine, booking);
     finished++;
   }
   // Twice the prepare timeout: the coordinator's own limit plus recovery's grace period, with room to spare.
@@ -62,10 +60,10 @@ export async function sweepStaleBookings(o: Omit<SweeperOptions, 'intervalMs'>):
     seatsSql.staleBookings('pending', '2pc', 2 * o.prepareTimeoutMs, 100),
   );
   for (const booking of aborted) {
-    await rows(
-      o.dbs.seats,
-      seatsSql.recordRejected(booking.id, 'aborted', 'the transaction did not complete; nothing was booked'),
-    );
+    await recordRejection(recorder, booking, {
+      reason: 'aborted',
+      message: 'the transaction did not complete; nothing was booked',
+    });
     finished++;
   }
   // Rate-limit windows are only read for the current minute; keep an hour for people looking at them.

@@ -137,10 +137,25 @@ export const recordConfirmed = (id: string, ticketCodes: string[]): Statement =>
   values: [id, ticketCodes],
 });
 
-/** Records a rejection, or adds its reason to one a compensation recorded without knowing why. */
+/**
+ * Records a rejection of a booking that is still pending, and nothing else: a 2PC booking's confirmation may
+ * yet be committed by recovery, and must win. Returns the id when the booking changed.
+ */
 export const recordRejected = (id: string, reason: string, message: string): Statement => ({
   text: `UPDATE cinema.bookings SET status = 'rejected', reason = $2, message = $3, updated_at = now()
-          WHERE id = $1 AND (status = 'pending' OR (status = 'rejected' AND reason IS NULL))`,
+          WHERE id = $1 AND status = 'pending'
+          RETURNING id`,
+  values: [id, reason, message],
+});
+
+/**
+ * Records a saga's rejection: of a booking still pending (the saga failed before it sold the seats), or the
+ * reason of one its compensation marked rejected without knowing why. A compensated saga cannot confirm any more.
+ */
+export const recordSagaRejected = (id: string, reason: string, message: string): Statement => ({
+  text: `UPDATE cinema.bookings SET status = 'rejected', reason = $2, message = $3, updated_at = now()
+          WHERE id = $1 AND (status = 'pending' OR (status = 'rejected' AND reason IS NULL))
+          RETURNING id`,
   values: [id, reason, message],
 });
 

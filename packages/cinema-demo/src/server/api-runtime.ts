@@ -99,6 +99,7 @@ export async function startApi(o: ApiRuntimeOptions): Promise<ApiRuntime> {
   const service = new BookingService({
     dbs,
     engine,
+    limits,
     bookingsPerMinute: config.BOOKINGS_PER_MINUTE,
     onOutcome: (mode, outcome, seconds) => {
       metrics.bookingOutcome(mode, outcome, seconds);
