@@ -2,6 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { sweepStaleBookings } from '../src/booking/stale-booking-sweeper.js';
 import { type DemoHarness, seatsOf, startHarness } from './support/demo-harness.js';
+import { prepareLeftover, within } from './support/leftovers.js';
+import { otherInstance } from './support/other-instance.js';
 
 let h: DemoHarness;
 
@@ -36,14 +38,15 @@ it('finishes bookings a dead process left pending, and leaves recent ones alone'
   const twoPhase = await orphanBooking('2pc', s2!, 2 * (h.config.PREPARE_TIMEOUT_MS / 1000) + 5);
   const recent = await orphanBooking('2pc', s3!, 1);
 
-  const finished = await sweepStaleBookings({
+  const report = await sweepStaleBookings({
     dbs: h.dbs,
     engine: h.api.engine,
     prepareTimeoutMs: h.config.PREPARE_TIMEOUT_MS,
     onError: () => {},
   });
 
-  expect(finished).toBe(2);
+  expect(report).toEqual({ settled: expect.any(Array), unsettled: [], failedParts: [] });
+  expect([...report.settled].sort()).toEqual([saga, twoPhase].sort());
   // The saga had never started: the accepted request is carried out.
   expect(await bookingRow(saga)).toMatchObject({ status: 'confirmed' });
   expect((await bookingRow(saga)).ticket_codes).toHaveLength(1);
@@ -79,3 +82,83 @@ it('runs a cancellation that a dead process left half done again', async () => {
   ]);
   expect(payment.rows).toEqual([{ status: 'refunded' }]);
 });
+
+it('one stuck saga holds up nothing: 2PC bookings are settled in the same pass, and what is not settled is reported', async () => {
+  // A saga that an instance still alive is stuck in (its lease kept fresh): the sweep cannot get its outcome.
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  const stuckInstance = await otherInstance(h, {
+    faultHook: async (site) => {
+      if (site.point === 'saga:before-step' && site.step === 'charge-payment') await released;
+    },
+  });
+  const key = randomUUID();
+  const [seat] = await seatsOf(h.dbs, 2, 1);
+  const stuckBooking = stuckInstance.service.book(1, { screeningId: 2, seatIds: [seat!], mode: 'saga' }, key);
+  const stuck = await within(10_000, 'the stuck saga to start', stuckSagaBooking(key));
+  await h.dbs.seats.query(
+    "UPDATE cinema.bookings SET updated_at = now() - interval '5 minutes' WHERE id = $1",
+    [stuck],
+  );
+  // Two 2PC bookings a dead process left: one plain, one whose row a prepared transaction still holds — its
+  // confirmation, that recovery has yet to commit.
+  const staleAge = 2 * (h.config.PREPARE_TIMEOUT_MS / 1000) + 5;
+  const [, , , , s5, s6] = await seatsOf(h.dbs, 1, 6);
+  const plain = await orphanBooking('2pc', s5!, staleAge);
+  const confirming = await orphanBooking('2pc', s6!, staleAge);
+  const confirmation = await prepareLeftover(
+    h.dbs.seats,
+    "UPDATE cinema.bookings SET status = 'confirmed' WHERE id = $1",
+    [confirming],
+  );
+  const options = {
+    dbs: h.dbs,
+    engine: h.api.engine,
+    prepareTimeoutMs: h.config.PREPARE_TIMEOUT_MS,
+    limits: { lockTimeoutMs: 200 },
+    bookingTimeoutMs: 1_000,
+    onError: () => {},
+  };
+  try {
+    const report = await within(10_000, 'a sweep pass', sweepStaleBookings(options));
+
+    expect(report.settled).toContain(plain);
+    expect(await bookingRow(plain)).toMatchObject({ status: 'rejected', reason: 'aborted' });
+    expect(report.unsettled).toEqual(
+      expect.arrayContaining([
+        { bookingId: stuck, mode: 'saga', part: 'saga bookings', reason: expect.any(String) },
+        {
+          bookingId: confirming,
+          mode: '2pc',
+          part: '2pc bookings',
+          reason: expect.stringContaining(`locked by prepared transaction '${confirmation.gid}'`),
+        },
+      ]),
+    );
+    expect(report.failedParts).toEqual([]);
+    // Not rejected while its confirmation may still commit.
+    expect(await bookingRow(confirming)).toMatchObject({ status: 'pending' });
+
+    // Recovery commits the confirmation: the next pass finds nothing to reject, and the confirmation stands.
+    await confirmation.commit();
+    const next = await within(10_000, 'the next pass', sweepStaleBookings(options));
+    expect(next.unsettled.map((u) => u.bookingId)).not.toContain(confirming);
+    expect(await bookingRow(confirming)).toMatchObject({ status: 'confirmed', reason: null });
+  } finally {
+    await confirmation.rollback();
+    release();
+    await stuckBooking;
+    await stuckInstance.engine.stop();
+  }
+});
+
+/** The id of the booking claimed with `key`, once it exists. */
+async function stuckSagaBooking(key: string): Promise<string> {
+  for (;;) {
+    const { rows } = await h.dbs.seats.query('SELECT id FROM cinema.bookings WHERE idempotency_key = $1', [
+      key,
+    ]);
+    if (rows[0]) return rows[0].id;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}

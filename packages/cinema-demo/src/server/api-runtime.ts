@@ -6,7 +6,7 @@ import { type MessageBus, Outbox, OutboxRelay } from 'txkit';
 import { appOrigin, createApp } from '../api/app.js';
 import { type ApiMetrics, createMetrics } from '../api/metrics.js';
 import { BookingService } from '../booking/booking-service.js';
-import { startStaleBookingSweeper } from '../booking/stale-booking-sweeper.js';
+import { type SweepReport, startStaleBookingSweeper } from '../booking/stale-booking-sweeper.js';
 import { TxkitBookingEngine } from '../booking/txkit-engine.js';
 import { type Config, type FaultSettings, faultSettings } from '../config.js';
 import { closeDatabases, type Databases, migrateDatabases, openDatabases } from '../db/databases.js';
@@ -130,9 +130,11 @@ export async function startApi(o: ApiRuntimeOptions): Promise<ApiRuntime> {
       : startStaleBookingSweeper({
           dbs,
           engine,
+          limits,
           prepareTimeoutMs: config.PREPARE_TIMEOUT_MS,
           intervalMs: o.sweepIntervalMs,
           onError: (error) => logger.warn({ err: error }, 'stale booking sweep failed; retried next pass'),
+          onReport: (report) => logSweep(logger, report),
         });
   const relay = new OutboxRelay({ pool: dbs.seats, bus: o.bus, pollIntervalMs: o.relayPollMs ?? 250 });
   relay.on('error', (error) => logger.warn({ err: error }, 'outbox relay pass failed; rows stay pending'));
@@ -177,4 +179,13 @@ export async function startApi(o: ApiRuntimeOptions): Promise<ApiRuntime> {
       if (ownDbs) await closeDatabases(dbs);
     },
   };
+}
+
+/** A sweep pass in the log: what it settled, and what it could not and why. */
+function logSweep(logger: Logger, report: SweepReport): void {
+  if (report.unsettled.length > 0 || report.failedParts.length > 0) {
+    logger.warn(report, 'stale booking sweep: not everything settled; the next pass tries again');
+  } else if (report.settled.length > 0) {
+    logger.info(report, 'stale booking sweep settled bookings');
+  }
 }
