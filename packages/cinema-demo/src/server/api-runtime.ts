@@ -11,6 +11,7 @@ import { TxkitBookingEngine } from '../booking/txkit-engine.js';
 import { type Config, type FaultSettings, faultSettings } from '../config.js';
 import { closeDatabases, type Databases, migrateDatabases, openDatabases } from '../db/databases.js';
 import { seedDatabases } from '../db/seed.js';
+import { withDeadline } from '../deadline.js';
 import { busSeatSource, READ_MODEL_QUEUE } from '../events/bus-seat-source.js';
 import { seatOutbox } from '../events/txkit-outbox.js';
 import { ReadModelService } from '../read-model/read-model-service.js';
@@ -38,6 +39,11 @@ export interface ApiRuntimeOptions {
   relayPollMs?: number;
   /** Interval of the stale-booking sweep (default 10 s); `false`: no background sweep (tests run it themselves). */
   sweepIntervalMs?: number | false;
+  /**
+   * Bound of each start-up wait that a dead instance's leftover prepared transactions could prolong: the 2PC
+   * recovery pass before seeding, and seeding's retries on a lock (default 15 s each).
+   */
+  startupWaitMs?: number;
 }
 
 /** One running API instance: its HTTP server, its parts, and how to stop it. */
@@ -55,7 +61,8 @@ export interface ApiRuntime {
 }
 
 /**
- * Starts one API instance: migrates and seeds the databases (idempotent, safe from several instances at once),
+ * Starts one API instance: migrates the databases, resolves what it can of the prepared transactions dead
+ * instances left, seeds (idempotent, safe from several instances at once, and never stuck behind a leftover),
  * starts txkit's recovery and the outbox relay, builds the app and listens.
  *
  * @example
@@ -77,9 +84,9 @@ export async function startApi(o: ApiRuntimeOptions): Promise<ApiRuntime> {
       config.POOL_SIZE,
       (error) => logger.warn({ err: error }, 'idle database connection failed'),
     );
+  const startupWaitMs = o.startupWaitMs ?? 15_000;
   const limits = { lockTimeoutMs: config.LOCK_TIMEOUT_MS, statementTimeoutMs: config.STATEMENT_TIMEOUT_MS };
   await migrateDatabases(dbs);
-  await seedDatabases(dbs);
   const outbox = new Outbox();
   await outbox.migrate(dbs.seats);
   const engine = new TxkitBookingEngine({
@@ -94,6 +101,18 @@ export async function startApi(o: ApiRuntimeOptions): Promise<ApiRuntime> {
     onError: (error) => logger.error({ err: error }, 'txkit background failure'),
   });
   await engine.migrate();
+  // Leftovers first, so that seeding meets as few of their locks as possible; then seeding, which must not
+  // wait for the rest (those of instances whose lease has not expired yet, or still in their grace period).
+  await recoverBeforeSeeding(engine, logger, startupWaitMs);
+  const seeded = await seedDatabases(dbs, {
+    lockTimeoutMs: config.LOCK_TIMEOUT_MS,
+    retryForMs: startupWaitMs,
+    onLockWait: (wait) =>
+      logger.warn({ part: wait.part, attempt: wait.attempt, holders: wait.holders }, wait.description),
+  });
+  for (const { part, reason } of seeded.skipped) {
+    logger.warn({ part }, `seeding left out ${part}: ${reason}`);
+  }
   await engine.start();
   const metrics = createMetrics(() => engine.counts());
   const service = new BookingService({
@@ -179,6 +198,40 @@ export async function startApi(o: ApiRuntimeOptions): Promise<ApiRuntime> {
       if (ownDbs) await closeDatabases(dbs);
     },
   };
+}
+
+/**
+ * One 2PC recovery pass before seeding, bounded: commits what dead coordinators decided and aborts what they
+ * left undecided (txkit takes over the prepared transactions of coordinators whose lease expired). What it
+ * cannot resolve yet stays, and start-up goes on without waiting for it; the recovery service keeps at it.
+ */
+async function recoverBeforeSeeding(
+  engine: TxkitBookingEngine,
+  logger: Logger,
+  waitMs: number,
+): Promise<void> {
+  try {
+    const report = await withDeadline(engine.coordinator.recover(), waitMs, 'recovery pass before seeding');
+    const { committed, aborted, waiting, failed, unreachable } = report;
+    if (committed.length + aborted.length > 0) {
+      logger.info({ committed, aborted }, 'resolved prepared transactions left by earlier instances');
+    }
+    if (waiting.length + failed.length + unreachable.length > 0) {
+      logger.warn(
+        {
+          waiting,
+          failed: failed.map((f) => ({ gid: f.gid, participant: f.participant, error: String(f.error) })),
+          unreachable: unreachable.map((u) => u.participant),
+        },
+        'prepared transactions left by earlier instances remain (not resolvable yet); start-up goes on without them',
+      );
+    }
+  } catch (error) {
+    logger.warn(
+      { err: error },
+      'recovery before seeding did not finish; start-up goes on, recovery keeps running',
+    );
+  }
 }
 
 /** A sweep pass in the log: what it settled, and what it could not and why. */
