@@ -38,6 +38,17 @@ const schema = z.object({
   /** Bounds every statement of participant work: a stuck statement fails and its step is retried. */
   STATEMENT_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(15_000),
   PREPARE_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(30_000),
+  /**
+   * How long this instance counts as alive after its last lease renewal, as a 2PC coordinator and as a saga
+   * runner: once a killed instance's lease expired, the others take over its prepared branches and its sagas.
+   */
+  TXKIT_LEASE_MS: z.coerce.number().int().min(100).max(600_000).default(30_000),
+  /** Interval of txkit's recovery passes (in-doubt 2PC branches, sagas whose runner died). */
+  RECOVERY_INTERVAL_MS: z.coerce.number().int().min(50).max(600_000).default(2_000),
+  /** Age after which the stale-booking sweep takes over a pending saga booking or a cancellation. */
+  STALE_BOOKING_AFTER_MS: z.coerce.number().int().min(100).max(3_600_000).default(60_000),
+  /** Interval of the stale-booking sweep. */
+  SWEEP_INTERVAL_MS: z.coerce.number().int().min(50).max(600_000).default(10_000),
   PAYMENT_DECLINE_RATE: rate.default(0),
   PAYMENT_LATENCY_MS: ms.default(0),
   TICKET_FAILURE_RATE: rate.default(0),

@@ -36,6 +36,8 @@ export interface TxkitEngineOptions {
   onError?: (error: unknown) => void;
   /** How long a saga runner's claim lasts without renewal (txkit's default 30 s). */
   sagaLeaseMs?: number;
+  /** How long the coordinator counts as alive without renewing its lease (txkit's default 30 s). */
+  coordinatorLeaseMs?: number;
   /** @internal Fault injection for crash tests, passed to the coordinator and the saga runner. */
   faultHook?: FaultHook;
 }
@@ -72,6 +74,7 @@ export class TxkitBookingEngine implements BookingEngine {
       // Every branch begins with SET LOCAL of both: the booking's and the cancellation's.
       lockTimeoutMs: o.lockTimeoutMs,
       statementTimeoutMs: o.statementTimeoutMs,
+      leaseMs: o.coordinatorLeaseMs,
       faults: o.faultHook,
     });
     const limits = { lockTimeoutMs: o.lockTimeoutMs, statementTimeoutMs: o.statementTimeoutMs };

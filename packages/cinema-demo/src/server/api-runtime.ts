@@ -34,10 +34,13 @@ export interface ApiRuntimeOptions {
   dbs?: Databases;
   /** Override the configured failure injection (tests). */
   faults?: FaultSettings;
-  /** Interval of recovery passes and relay polling (default 2 s / 250 ms). */
+  /** Interval of recovery passes and relay polling (default `RECOVERY_INTERVAL_MS` / 250 ms). */
   recoveryIntervalMs?: number;
   relayPollMs?: number;
-  /** Interval of the stale-booking sweep (default 10 s); `false`: no background sweep (tests run it themselves). */
+  /**
+   * Interval of the stale-booking sweep (default `SWEEP_INTERVAL_MS`); `false`: no background sweep (tests run
+   * it themselves).
+   */
   sweepIntervalMs?: number | false;
   /**
    * Bound of each start-up wait that a dead instance's leftover prepared transactions could prolong: the 2PC
@@ -97,7 +100,9 @@ export async function startApi(o: ApiRuntimeOptions): Promise<ApiRuntime> {
     faults: o.faults ?? faultSettings(config),
     ...limits,
     prepareTimeoutMs: config.PREPARE_TIMEOUT_MS,
-    recoveryIntervalMs: o.recoveryIntervalMs,
+    coordinatorLeaseMs: config.TXKIT_LEASE_MS,
+    sagaLeaseMs: config.TXKIT_LEASE_MS,
+    recoveryIntervalMs: o.recoveryIntervalMs ?? config.RECOVERY_INTERVAL_MS,
     onError: (error) => logger.error({ err: error }, 'txkit background failure'),
   });
   await engine.migrate();
@@ -151,7 +156,8 @@ export async function startApi(o: ApiRuntimeOptions): Promise<ApiRuntime> {
           engine,
           limits,
           prepareTimeoutMs: config.PREPARE_TIMEOUT_MS,
-          intervalMs: o.sweepIntervalMs,
+          staleAfterMs: config.STALE_BOOKING_AFTER_MS,
+          intervalMs: o.sweepIntervalMs ?? config.SWEEP_INTERVAL_MS,
           onError: (error) => logger.warn({ err: error }, 'stale booking sweep failed; retried next pass'),
           onReport: (report) => logSweep(logger, report),
         });
