@@ -26,33 +26,35 @@ async function balanceOf(customerId: number): Promise<number> {
 }
 
 /**
- * Notes the answers `pool` gives (the API's seats pool is the test's as well), so that the test can wait for a
- * step of a request in flight: `watch` says whether a query that `matches` has been answered yet.
+ * Watches the answers `pool` gives (the API's seats pool is the test's as well), so that a test can wait for a
+ * step of a request in flight (`watch(...).seen`), and hold that request there until `hold` resolves.
  */
 function watchAnswers(pool: pg.Pool) {
-  const query = pool.query;
-  const watches: {
+  type Watch = {
     matches: (text: string, values: readonly unknown[], rows: readonly Row[]) => boolean;
+    hold: Promise<void> | undefined;
     seen: boolean;
-  }[] = [];
+  };
+  const query = pool.query;
+  const watches: Watch[] = [];
   pool.query = function (this: pg.Pool, ...args: unknown[]) {
     const answer: unknown = Reflect.apply(query, this, args);
+    if (!(answer instanceof Promise)) return answer;
     const [first, second] = args as [string | { text: string; values?: unknown[] }, unknown[] | undefined];
     const text = typeof first === 'string' ? first : first.text;
     const values = (typeof first === 'string' ? second : first.values) ?? [];
-    if (answer instanceof Promise) {
-      answer.then(
-        ({ rows }: { rows: Row[] }) => {
-          for (const w of watches) if (w.matches(text, values, rows)) w.seen = true;
-        },
-        () => {},
-      );
-    }
-    return answer;
+    return answer.then(async (result: { rows: Row[] }) => {
+      for (const w of watches) {
+        if (!w.matches(text, values, result.rows)) continue;
+        w.seen = true;
+        await w.hold;
+      }
+      return result;
+    });
   } as typeof pool.query;
   return {
-    watch(matches: (text: string, values: readonly unknown[], rows: readonly Row[]) => boolean) {
-      const watch = { matches, seen: false };
+    watch(matches: Watch['matches'], hold?: Promise<void>): { readonly seen: boolean } {
+      const watch = { matches, hold, seen: false };
       watches.push(watch);
       return watch;
     },
@@ -159,22 +161,24 @@ describe.each(modes)('booking in %s mode', (mode) => {
     const key = randomUUID();
     const before = await writeCounts(h.dbs);
     const answers = watchAnswers(h.dbs.seats);
+    // The first request claims the key (its row commits), and is then held before it books anything until the
+    // retry, sent only after the claim, has found that claim still pending.
+    let releaseFirst: () => void = () => {};
+    const firstHeld = new Promise<void>((resolve) => {
+      releaseFirst = resolve;
+    });
     const claimed = answers.watch(
       (text, values, rows) =>
         text.includes('INSERT INTO cinema.bookings') && values[2] === key && rows.length === 1,
+      firstHeld,
     );
     const foundPending = answers.watch(
       (text, values, rows) =>
         text.includes('idempotency_key = $2') && values[1] === key && rows[0]?.status === 'pending',
     );
-    // The first attempt's payment waits for the customer's wallet, which the test holds locked: the first attempt
-    // claims the key and then cannot finish until the retry, sent after the claim, has found it pending.
-    const wallet = await h.dbs.payments.connect();
     let first: Awaited<ReturnType<DemoHarness['book']>>;
     let concurrent: Awaited<ReturnType<DemoHarness['book']>>;
     try {
-      await wallet.query('BEGIN');
-      await wallet.query('SELECT 1 FROM cinema.customers WHERE id = 1 FOR UPDATE');
       const firstRequest = h.book(alice, { screeningId, seatIds, mode }, key);
       await expect
         .poll(() => claimed.seen, { timeout: 10_000, message: 'the first request never claimed the key' })
@@ -183,14 +187,13 @@ describe.each(modes)('booking in %s mode', (mode) => {
       await expect
         .poll(() => foundPending.seen, {
           timeout: 10_000,
-          message: "the retry never found the first attempt's claim pending",
+          message: "the retry never found the first request's claim pending",
         })
         .toBe(true);
-      await wallet.query('ROLLBACK');
+      releaseFirst();
       [first, concurrent] = await Promise.all([firstRequest, retry]);
     } finally {
-      // Destroyed rather than returned to the pool if the test failed while it still held the lock.
-      wallet.release(!claimed.seen || !foundPending.seen);
+      releaseFirst();
       answers.stop();
     }
     expect(first.status).toBe(201);
