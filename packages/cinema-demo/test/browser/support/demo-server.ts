@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -11,6 +10,7 @@ import { build } from 'vite';
 import { type Config, loadConfig } from '../../../src/config.js';
 import type { Databases } from '../../../src/db/databases.js';
 import { type ApiRuntime, startApi } from '../../../src/server/api-runtime.js';
+import { freePort } from '../../support/free-port.js';
 
 const packageRoot = fileURLToPath(new URL('../../../', import.meta.url));
 
@@ -44,19 +44,6 @@ async function buildWebBundle(): Promise<string> {
     process.env.NODE_ENV = nodeEnv;
   }
   return outDir;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const address = probe.address();
-      probe.close(() =>
-        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
-      );
-    });
-  });
 }
 
 /**
