@@ -40,6 +40,12 @@ export interface EngineCallOptions {
    * its per-booking deadline, so that a call it gave up on ends by itself too.
    */
   waitMs?: number;
+  /**
+   * Cancellation by saga: when the booking's cancellation saga has given up (out of retries), run it again
+   * under a fresh key instead of answering its old outcome. The stale-booking sweep sets it: that is how a
+   * cancellation left `cancelling` is finished once what blocked it is gone.
+   */
+  rerunGivenUp?: boolean;
 }
 
 /**

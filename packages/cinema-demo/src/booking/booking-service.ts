@@ -5,6 +5,7 @@ import type { Databases } from '../db/databases.js';
 import * as seatsSql from '../db/seats-sql.js';
 import { rows } from '../db/statement.js';
 import type { WaitLimits } from '../db/wait-limits.js';
+import { DeadlineExceededError, withDeadline } from '../deadline.js';
 import type { BookingEngine, BookingMode } from './booking-engine.js';
 import type { BookingRecord } from './booking-record.js';
 import { timelineFromBooking } from './booking-timeline.js';
@@ -30,6 +31,12 @@ export interface BookingServiceOptions {
   bookingsPerMinute: number;
   /** How long a retry waits for the first attempt with the same key to finish. */
   replayWaitMs?: number;
+  /**
+   * How long a request waits for its booking's outcome (default 20 s). A saga whose compensation waits out a
+   * dead instance's locks may take minutes; after this the answer is the pending booking (202) and the work goes
+   * on, recording its outcome when it ends, for a retry with the same key to find.
+   */
+  answerWithinMs?: number;
   /** Bounds the lock waits of recording an outcome (default: 3 s, the configuration's default). */
   limits?: WaitLimits;
   onOutcome?: (mode: BookingMode, outcome: string, seconds: number) => void;
@@ -119,25 +126,35 @@ export class BookingService {
       if (!raced) throw new Error('idempotency key vanished');
       return { booking: await this.#replay(raced, hash), replayed: true };
     }
+    const outcome = this.#execute(booking, request.mode);
+    try {
+      await withDeadline(outcome, this.#o.answerWithinMs ?? 20_000, `booking ${booking.id}`);
+    } catch (error) {
+      if (!(error instanceof DeadlineExceededError)) throw error;
+      // Still running (a compensation waiting out a lock, say): answered pending, recorded when it ends.
+    }
+    return { booking: await this.get(booking.id), replayed: false };
+  }
+
+  /** Runs the engine for a claimed booking and records its outcome; never rejects (failures go to `onError`). */
+  async #execute(booking: seatsSql.NewBooking, mode: BookingMode): Promise<void> {
     const started = performance.now();
     const plan = planOf(booking);
-    this.#o.engine.note(booking.id, { kind: 'request', name: 'booking requested', status: request.mode });
+    this.#o.engine.note(booking.id, { kind: 'request', name: 'booking requested', status: mode });
     let result: BookingResult;
     try {
       result =
-        request.mode === 'saga'
-          ? await this.#o.engine.bookBySaga(plan)
-          : await this.#o.engine.bookByTwoPhase(plan);
+        mode === 'saga' ? await this.#o.engine.bookBySaga(plan) : await this.#o.engine.bookByTwoPhase(plan);
+      // The engine recorded a confirmation itself (see BookingEngine); a rejection gets its reason here (a
+      // saga's compensation marked the booking rejected without one).
+      if (result.status === 'rejected') await recordRejection(this.#recorder, booking, result);
     } catch (error) {
       // Not a business refusal: a database or broker failure, or a saga whose compensation gave up. The outcome
       // is not known yet; the booking stays pending (the answer is a 202 with its id) until txkit's recovery
       // and the stale-booking sweep settle it.
       this.#o.onError?.(error, booking.id);
-      return { booking: await this.get(booking.id), replayed: false };
+      return;
     }
-    // The engine recorded a confirmation itself (see BookingEngine); a rejection gets its reason here (a saga's
-    // compensation marked the booking rejected without one).
-    if (result.status === 'rejected') await recordRejection(this.#recorder, booking, result);
     this.#o.engine.note(booking.id, {
       kind: 'request',
       name: 'outcome',
@@ -145,11 +162,10 @@ export class BookingService {
       detail: result.status === 'rejected' ? `${result.reason}: ${result.message}` : null,
     });
     this.#o.onOutcome?.(
-      request.mode,
+      mode,
       result.status === 'confirmed' ? 'confirmed' : result.reason,
       (performance.now() - started) / 1000,
     );
-    return { booking: await this.get(booking.id), replayed: false };
   }
 
   async get(id: string): Promise<BookingRecord> {

@@ -1,5 +1,6 @@
+import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
-import { type BarrierKey, barrier, type SagaRunner, StepRejectedError, saga } from 'txkit';
+import { type BarrierKey, barrier, type RetryPolicy, type SagaRunner, StepRejectedError, saga } from 'txkit';
 import type { FaultSettings } from '../config.js';
 import type { Databases } from '../db/databases.js';
 import * as seatsSql from '../db/seats-sql.js';
@@ -24,6 +25,14 @@ export interface SagaBookingOptions {
   /** Bound every transaction of every step and compensation (a lock timeout fails the attempt, to be retried). */
   limits: WaitLimits;
 }
+
+/**
+ * Retries of work that must finish — compensations and cancellation steps. A row can be held by a dead instance's
+ * prepared transaction until another instance takes it over (its lease, plus the prepare timeout, plus a recovery
+ * interval: about a minute with the defaults), so these outlast that by far (about 3 minutes of backoff, plus a
+ * lock timeout per attempt) before a saga gives up to an operator.
+ */
+const untilTakeover: Partial<RetryPolicy> = { maxAttempts: 22, initialDelayMs: 100, maxDelayMs: 10_000 };
 
 /** A business refusal is final: the saga turns to compensation at once instead of retrying. */
 function asStepRejection(error: unknown): unknown {
@@ -97,6 +106,7 @@ export function bookSeatsSaga(o: SagaBookingOptions) {
         await enqueueSeatChanges(o.outbox, ctx.client, changes, 'released');
         await rows(ctx.client, seatsSql.markRejected(ctx.input.bookingId));
       },
+      compensationRetry: untilTakeover,
     })
     .step('charge-payment', {
       run: async (ctx) => {
@@ -110,6 +120,7 @@ export function bookSeatsSaga(o: SagaBookingOptions) {
           refundPayment(client, ctx.input.bookingId),
         );
       },
+      compensationRetry: untilTakeover,
       deferRecord: true,
     })
     .step('issue-tickets', {
@@ -125,6 +136,7 @@ export function bookSeatsSaga(o: SagaBookingOptions) {
           voidTickets(client, ctx.input.bookingId),
         );
       },
+      compensationRetry: untilTakeover,
       deferRecord: true,
     })
     .localStep('confirm-booking', {
@@ -222,17 +234,25 @@ export async function bookBySaga(
   return { status: 'rejected', reason, message: outcome.error.message };
 }
 
-/** Cancels by saga; throws when the saga did not complete (the booking stays `cancelling`, visible to operators). */
+/**
+ * Cancels by saga; throws when the cancellation did not complete (the booking stays `cancelling`, visible to
+ * operators, and the stale-booking sweep runs it again). Concurrent cancels of one booking join one saga (its
+ * key). With `rerunGivenUp` (the sweep), a saga that gave up (a step out of retries, e.g. behind a dead
+ * instance's lock) is run again under a fresh key — every step is idempotent by itself (each is a status
+ * change: a seat freed once, a payment refunded once, tickets voided once), so a second run finishes what the
+ * first left.
+ */
 export async function cancelBySaga(
   runner: SagaRunner,
   definition: ReturnType<typeof cancelBookingSaga>,
   plan: BookingPlan,
   options: EngineCallOptions = {},
 ): Promise<void> {
-  const outcome = await runner.run(definition, plan, {
-    key: `cancel:${plan.bookingId}`,
-    waitTimeoutMs: options.waitMs,
-  });
+  const cancel = (key: string) => runner.run(definition, plan, { key, waitTimeoutMs: options.waitMs });
+  let outcome = await cancel(`cancel:${plan.bookingId}`);
+  if (outcome.status !== 'completed' && options.rerunGivenUp) {
+    outcome = await cancel(`cancel:${plan.bookingId}:${randomUUID()}`);
+  }
   if (outcome.status !== 'completed') {
     throw new Error(`cancellation of ${plan.bookingId} did not complete: ${outcome.reason}`);
   }

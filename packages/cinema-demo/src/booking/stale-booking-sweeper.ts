@@ -59,7 +59,8 @@ const CONCURRENCY = 4;
  * - 2PC mode: a pending booking older than twice the prepare timeout is recorded as rejected — only if still
  *   pending, under the lock timeout: a transaction that confirmed it may still be committed by recovery, and
  *   then its lock on the row makes this pass leave the booking for the next one;
- * - a cancellation left `cancelling` is run again (every cancel step is idempotent).
+ * - a cancellation left `cancelling` is run again (every cancel step is idempotent), under a fresh saga key
+ *   when the one before gave up.
  *
  * Nothing in a pass can stall it: every booking has its own deadline, and the work the pass stops waiting for is
  * bounded by itself (lock and statement timeouts, the saga runner's wait) so it cannot pile up; a booking is
@@ -127,7 +128,10 @@ export async function sweepStaleBookings(
         ...(await rows<BookingRecord>(seats, seatsSql.staleBookings('cancelling', '2pc', staleAfterMs, 20))),
       ];
       await settleEach(sweep, 'cancellations', stale, async (booking) => {
-        await o.engine.cancel(booking.mode, planOf(booking), { waitMs: sweep.deadlineMs });
+        await o.engine.cancel(booking.mode, planOf(booking), {
+          waitMs: sweep.deadlineMs,
+          rerunGivenUp: true,
+        });
       });
     }),
     runPart(sweep, 'rate limits', async () => {

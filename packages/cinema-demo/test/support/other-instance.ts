@@ -25,6 +25,7 @@ export async function otherInstance(
     prepareTimeoutMs?: number;
     sagaLeaseMs?: number;
     onError?: (error: unknown) => void;
+    answerWithinMs?: number;
   } = {},
 ): Promise<OtherInstance> {
   const outbox = { enqueue: async () => {} };
@@ -40,6 +41,12 @@ export async function otherInstance(
     faultHook: o.faultHook,
   });
   await engine.migrate();
-  const service = new BookingService({ dbs: h.dbs, engine, bookingsPerMinute: 1000, onError: o.onError });
+  const service = new BookingService({
+    dbs: h.dbs,
+    engine,
+    bookingsPerMinute: 1000,
+    onError: o.onError,
+    answerWithinMs: o.answerWithinMs,
+  });
   return { engine, service };
 }
