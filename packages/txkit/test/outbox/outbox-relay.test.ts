@@ -176,8 +176,11 @@ describe('OutboxRelay over RabbitMQ', () => {
     // Few keys and small batches: the relays constantly compete for the same keys.
     const keys = ['k1', 'k2', 'k3'];
     await enqueueMany(outbox, 600, keys);
-    const consumerBus = new RabbitMqBus(amqp('order-consumer'), { exchange });
+    const consumerConnection = amqp('order-consumer');
+    const consumerBus = new RabbitMqBus(consumerConnection, { exchange });
     const received = await collect(consumerBus, 'order');
+    // Open, the connection has bound the queue: the relays' messages published before that would be dropped.
+    await consumerConnection.connect();
     const published = [0, 0, 0];
     const relays: OutboxRelay[] = [];
     for (const n of [0, 1, 2]) {
@@ -261,8 +264,10 @@ describe('OutboxRelay over RabbitMQ', () => {
     const outbox = await freshOutbox();
     const relayConnection = amqp('cut-relay');
     const bus = new RabbitMqBus(relayConnection, { exchange });
-    const consumerBus = new RabbitMqBus(amqp('cut-consumer'), { exchange });
+    const consumerConnection = amqp('cut-consumer');
+    const consumerBus = new RabbitMqBus(consumerConnection, { exchange });
     const deduped = await collect(consumerBus, 'cut', { dedupe: true });
+    await consumerConnection.connect();
     const r = relay(outbox, bus, { batchSize: 20, pollIntervalMs: 50 });
     const errors: unknown[] = [];
     r.on('error', (error) => errors.push(error));

@@ -134,20 +134,34 @@ describe('AmqpConnection', () => {
   });
 
   it('keeps retrying while the broker is unreachable and stops on close()', async () => {
-    const amqp = new AmqpConnection({
-      url: 'amqp://guest:guest@127.0.0.1:1',
-      reconnect: { initialDelayMs: 10 },
-    });
+    // Two connections retrying at the same fixed pace; the twin stays open and shows how far retrying has come.
+    const unreachable = () =>
+      new AmqpConnection({
+        url: 'amqp://guest:guest@127.0.0.1:1',
+        reconnect: { initialDelayMs: 10, maxDelayMs: 10, jitter: 0 },
+      });
+    const amqp = unreachable();
+    const twin = unreachable();
+    open.push(twin);
     const attempts: number[] = [];
+    const twinAttempts: number[] = [];
     amqp.on('reconnecting', ({ attempt }) => attempts.push(attempt));
+    twin.on('reconnecting', ({ attempt }) => twinAttempts.push(attempt));
     const connecting = amqp.connect().catch((error) => error);
+    const twinConnecting = twin.connect().catch((error) => error);
     await expect.poll(() => attempts.length).toBeGreaterThanOrEqual(3);
     await amqp.close();
     expect(await connecting).toBeInstanceOf(TransportError);
     const count = attempts.length;
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    // Two more attempts of the twin, which started after it: the closed one would have retried again by then.
+    const twinCount = twinAttempts.length;
+    await expect
+      .poll(() => twinAttempts.length, { timeout: 10_000 })
+      .toBeGreaterThanOrEqual(Math.max(twinCount, count) + 2);
     expect(attempts.length).toBe(count);
     await expect(amqp.connect()).rejects.toBeInstanceOf(TransportError);
+    await twin.close();
+    expect(await twinConnecting).toBeInstanceOf(TransportError);
   });
 
   it('gives up waiting for a connection when the caller signal aborts', async () => {

@@ -60,11 +60,18 @@ function takeAll(queue: string): Promise<GetMessage[]> {
   });
 }
 
-/** Waits for `count` messages in a queue, then long enough for one more to show up if the code were wrong. */
-async function settledCount(queue: string, count: number): Promise<number> {
-  await expect.poll(() => messageCount(queue), { timeout: 10_000 }).toBe(count);
-  await new Promise((resolve) => setTimeout(resolve, 500));
-  return messageCount(queue);
+/** Waits until `count` messages are ready in a queue. */
+function untilCount(queue: string, count: number): Promise<void> {
+  return expect.poll(() => messageCount(queue), { timeout: 10_000 }).toBe(count);
+}
+
+/**
+ * Closes the consuming connection. Its consumers stop after their handlers in progress (their acks still go out),
+ * and the broker puts whatever the connection did not ack back in its queue: nothing more is delivered or
+ * dead-lettered after this, so the counts and queues read afterwards are final.
+ */
+function settle(amqp: AmqpConnection): Promise<void> {
+  return amqp.close();
 }
 
 function publishRaw(routingExchange: string, routingKey: string, body: string, messageId: string) {
@@ -94,11 +101,15 @@ describe('dead letters', () => {
     await bus.subscribe({ queue, topics: ['seat.*'], prefetch: 1 }, async (m) => {
       handled.push(m.payload);
     });
+    // Open, the connection has bound the queue: a message published from elsewhere before that would be dropped.
+    await amqp.connect();
     await publishRaw(exchange, 'seat.booked', '{"seat": "A1"', 'bad-1');
     await bus.publish({ topic: 'seat.booked', messageId: 'good-1', payload: { seat: 'A2' } });
 
+    // One message at a time: the good one is handed out only once the bad one was settled.
     await expect.poll(() => handled, { timeout: 10_000 }).toEqual([{ seat: 'A2' }]);
-    expect(await settledCount(`${queue}.dead`, 1)).toBe(1);
+    await settle(amqp);
+    expect(await messageCount(`${queue}.dead`)).toBe(1);
     const [dead] = await takeAll(`${queue}.dead`);
     expect(dead?.content.toString()).toBe('{"seat": "A1"');
     expect(dead?.properties.messageId).toBe('bad-1');
@@ -143,7 +154,9 @@ describe('dead letters', () => {
         headers: { trace: 't-1' },
       });
 
-      expect(await settledCount(`${queue}.dead`, 1)).toBe(1);
+      await untilCount(`${queue}.dead`, 1);
+      await settle(amqp);
+      expect(await messageCount(`${queue}.dead`)).toBe(1);
       expect(deliveries).toEqual([false, true, true]);
       // The pause doubles: ~60 ms (±20 %) before the second delivery, ~120 ms before the third.
       const [first = 0, second = 0, third = 0] = deliveredAt;
@@ -190,10 +203,12 @@ describe('dead letters', () => {
           await expect.poll(() => handled, { timeout: 10_000 }).toBe(delivery);
           await closeConnectionsFromServer(`${prefix}.${label}`);
         }
-        expect(await settledCount(`${queue}.dead`, 1)).toBe(1);
+        await untilCount(`${queue}.dead`, 1);
       } finally {
         for (const release of hanging) release();
       }
+      await settle(amqp);
+      expect(await messageCount(`${queue}.dead`)).toBe(1);
       // Three deliveries ran the handler; none after the third.
       expect(handled).toBe(3);
       expect(deadLettered).toEqual([
@@ -226,7 +241,8 @@ describe('dead letters', () => {
     });
 
     await expect.poll(() => succeeded.length, { timeout: 10_000 }).toBe(1);
-    expect(await settledCount(queue, 0)).toBe(0);
+    await settle(amqp);
+    expect(await messageCount(queue)).toBe(0);
     expect(seen).toHaveLength(3);
     expect(succeeded).toHaveLength(1);
     // Every delivery looks like the message as published: the copies' bookkeeping does not show.
@@ -256,7 +272,7 @@ describe('dead letters', () => {
       if (!fixed) throw new Error('bug');
     });
     await bus.publish({ topic: 'refund.issued', messageId: 'refund-1', payload: { amount: 5 } });
-    expect(await settledCount(`${queue}.dead`, 1)).toBe(1);
+    await untilCount(`${queue}.dead`, 1);
 
     fixed = true;
     // What a shovel from <queue>.dead to <queue> does: the same body and properties, through the default exchange.
@@ -273,8 +289,10 @@ describe('dead letters', () => {
       payload: { amount: 5 },
       headers: {},
     });
-    expect(await settledCount(queue, 0)).toBe(0);
+    await settle(amqp);
+    expect(await messageCount(queue)).toBe(0);
     expect(await messageCount(`${queue}.dead`)).toBe(0);
+    expect(seen).toHaveLength(3);
   });
 
   it('declares <queue>.dead with its first dead letter, and again after an operator deleted it', async () => {
@@ -288,11 +306,13 @@ describe('dead letters', () => {
     });
     expect(await queueExists(`${queue}.dead`)).toBe(false);
     await amqp.publish('', queue, Buffer.from('{}'), { messageId: 'm-1' });
-    expect(await settledCount(`${queue}.dead`, 1)).toBe(1);
+    await untilCount(`${queue}.dead`, 1);
 
     await withBrokerChannel((channel) => channel.deleteQueue(`${queue}.dead`));
     await amqp.publish('', queue, Buffer.from('{}'), { messageId: 'm-2' });
-    expect(await settledCount(`${queue}.dead`, 1)).toBe(1);
+    await untilCount(`${queue}.dead`, 1);
+    await settle(amqp);
+    expect(await messageCount(queue)).toBe(0);
     expect((await takeAll(`${queue}.dead`)).map((m) => m.properties.messageId)).toEqual(['m-2']);
     expect(deadLettered.map((info) => info.messageId)).toEqual(['m-1', 'm-2']);
   });
@@ -321,7 +341,9 @@ describe('dead letters', () => {
     );
     await publish('', queue, Buffer.from('{}'), { persistent: true, messageId: 'kept-1' });
 
-    expect(await settledCount(`${queue}.dead`, 1)).toBe(1);
+    await untilCount(`${queue}.dead`, 1);
+    await settle(amqp);
+    expect(await messageCount(`${queue}.dead`)).toBe(1);
     // The requeued delivery comes back flagged as redelivered and is counted then: two deliveries in all.
     expect(deliveries).toBe(2);
     expect(errors.map((error) => (error as Error).message)).toContain('not confirmed');
@@ -346,14 +368,18 @@ describe('dead letters of remote steps', () => {
     await amqp.publish('', queue, Buffer.from(JSON.stringify({ ...command, input: {}, outputs: {} })));
 
     await expect.poll(() => outcomes, { timeout: 10_000 }).toEqual(['unknown-step']);
-    expect(await settledCount(`${queue}.dead`, 1)).toBe(1);
+    await untilCount(`${queue}.dead`, 1);
+    await participant.stop();
+    await settle(amqp);
+    expect(await messageCount(queue)).toBe(0);
+    expect(await messageCount(`${queue}.dead`)).toBe(1);
     const [dead] = await takeAll(`${queue}.dead`);
     expect(JSON.parse(dead!.content.toString())).toEqual({ sagaId: 's-1', step: 'charge' });
     expect(dead?.properties.headers?.['x-txkit-dead-error']).toBe(
       "MalformedMessageError: a remote command has no valid 'sagaName'",
     );
     expect(deadLettered.map((info) => info.reason)).toEqual(['malformed']);
-    await participant.stop();
+    expect(outcomes).toEqual(['unknown-step']);
     await pool.end();
   });
 
@@ -366,7 +392,11 @@ describe('dead letters of remote steps', () => {
       correlationId: 's-1:charge:action',
     });
 
-    expect(await settledCount(`${replyQueue}.dead`, 1)).toBe(1);
+    await untilCount(`${replyQueue}.dead`, 1);
+    await remote.stop();
+    await settle(amqp);
+    expect(await messageCount(replyQueue)).toBe(0);
+    expect(await messageCount(`${replyQueue}.dead`)).toBe(1);
     // It expires with the reply queue: declaring it with other arguments would fail (PRECONDITION_FAILED).
     await withBrokerChannel((channel) =>
       channel.assertQueue(`${replyQueue}.dead`, { durable: true, expires: 60_000 }),
@@ -378,6 +408,5 @@ describe('dead letters of remote steps', () => {
         error: expect.objectContaining({ message: "a remote 'ok' reply has no valid 'duplicate'" }),
       }),
     ]);
-    await remote.stop();
   });
 });
