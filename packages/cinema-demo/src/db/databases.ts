@@ -27,7 +27,9 @@ export interface DatabaseUrls {
  */
 export function openDatabases(urls: DatabaseUrls, max: number, onError: (error: Error) => void): Databases {
   const open = (connectionString: string) => {
-    const pool = new pg.Pool({ connectionString, max });
+    // A request waits at most this long for a pooled connection (pg's default is for ever); txkit retries the
+    // step that hit it, like a lock timeout.
+    const pool = new pg.Pool({ connectionString, max, connectionTimeoutMillis: 10_000 });
     pool.on('error', onError);
     return pool;
   };

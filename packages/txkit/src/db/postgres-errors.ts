@@ -36,8 +36,18 @@ export const retryablePostgresCodes: readonly string[] = [
 ];
 
 /**
+ * pg-pool's own error when no connection could be had within its `connectionTimeoutMillis` (every client busy,
+ * or the server slow to accept): nothing ran, and a later attempt may find one free.
+ */
+function isPoolConnectTimeout(error: unknown): boolean {
+  return /^timeout exceeded when trying to connect$/i.test(
+    (error as { message?: string } | undefined)?.message ?? '',
+  );
+}
+
+/**
  * Whether a database error is transient (serialization failure, deadlock, lock timeout, server shutting
- * down, connection lost).
+ * down, connection lost, no pooled connection free in time).
  *
  * @example
  * if (isRetryablePostgresError(error)) await sleep(backoff);
@@ -49,5 +59,5 @@ export function isRetryablePostgresError(error: unknown): boolean {
       if (entry.endsWith('*') ? code.startsWith(entry.slice(0, -1)) : code === entry) return true;
     }
   }
-  return isConnectionError(error);
+  return isConnectionError(error) || isPoolConnectTimeout(error);
 }

@@ -152,6 +152,38 @@ describe('SagaRunner', () => {
     expect(rows[0].attempt).toBe(3);
   });
 
+  it('retries a step that found no pooled connection in time (pg-pool connectionTimeoutMillis)', async () => {
+    const pool = new pg.Pool({
+      connectionString: world.dbs.on('b').connectionString,
+      max: 1,
+      connectionTimeoutMillis: 100,
+    });
+    // The pool's only connection, busy until the first attempt has timed out waiting for it.
+    let busy: pg.PoolClient | undefined = await pool.connect();
+    const definition = saga<{ n: number }>('pool-wait')
+      .step('read', {
+        run: async (ctx) => {
+          try {
+            return (await pool.query<{ n: number }>('SELECT $1::int AS n', [ctx.input.n])).rows[0]!.n;
+          } finally {
+            busy?.release();
+            busy = undefined;
+          }
+        },
+      })
+      .build();
+    try {
+      const runner = await newRunner({ sagas: [definition] });
+      const events = record(runner);
+      const outcome = await runner.run(definition, { n: 7 });
+      expect(outcome).toMatchObject({ status: 'completed', result: { read: 7 } });
+      expect(events.filter((e) => e === 'step:retrying read')).toHaveLength(1);
+    } finally {
+      busy?.release();
+      await pool.end();
+    }
+  });
+
   it('compensates when retries are exhausted', async () => {
     const runner = await newRunner();
     const outcome = await runner.run(world.definition, { label: 'down', transientFailures: { pay: 3 } });
