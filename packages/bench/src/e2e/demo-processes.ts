@@ -17,7 +17,7 @@ export interface DemoDeployment {
   note: string;
   /** Process ids of the running API instances (for the CPU meter). */
   apiPids(): number[];
-  /** kill -9 of one API instance, then a restart of it on the same port (crash injection). */
+  /** kill -9 of one API instance, then a restart of it on the same port under a new id (crash injection). */
   crashInstance(index: number): Promise<void>;
   stop(): Promise<void>;
 }
@@ -78,10 +78,14 @@ export async function startDemo(options: {
     POOL_SIZE: '40',
   };
   const children: ChildProcess[] = [];
+  // Every start is a new instance id, as a restarted container or pod gets one: a crashed instance's prepared
+  // transactions are taken over by the live ones once its lease expires (txkit), not by its own return.
+  const starts: number[] = [];
   const startInstance = async (i: number) => {
     const port = options.basePort + 1 + i;
+    starts[i] = (starts[i] ?? 0) + 1;
     const child = spawn(process.execPath, [apiServer], {
-      env: { ...env, PORT: String(port), INSTANCE_ID: `bench-api-${i + 1}` },
+      env: { ...env, PORT: String(port), INSTANCE_ID: `bench-api-${i + 1}-${starts[i]}` },
       stdio: ['ignore', 'ignore', 'inherit'],
     });
     children[i] = child;
