@@ -1,6 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FaultHook, type SagaFaultPoint, SimulatedCrash, saga } from '../../src/index.js';
-import { type BookingWorld, createBookingWorld, freshSchema } from './support/booking-fixture.js';
+import {
+  type BookingWorld,
+  createBookingWorld,
+  freshSchema,
+  untilLeasesLapsed,
+} from './support/booking-fixture.js';
 import { bookingSaga } from './support/booking-saga.js';
 
 // Each durability rule of the saga runner, crashed at its fault point (SimulatedCrash = the process dies
@@ -9,7 +14,6 @@ import { bookingSaga } from './support/booking-saga.js';
 
 let world: BookingWorld;
 const leaseMs = 300;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 beforeAll(async () => {
   world = await createBookingWorld('saga crash');
@@ -30,7 +34,9 @@ function crashAt(point: SagaFaultPoint, step: string): FaultHook & { hits: numbe
 /** Runs until the crash, checks the run rejected with it, then recovers with a healthy runner. */
 async function crashAndRecover(faults: FaultHook & { hits: number }, input: Parameters<typeof run>[1]) {
   const schema = freshSchema();
-  const dying = world.runner({ schema, id: 'dying', leaseMs, faults });
+  // A lease that cannot run out during the test, so that it is certainly live when the healthy runner first looks;
+  // the test then ends it, as the clock would have.
+  const dying = world.runner({ schema, id: 'dying', leaseMs: 10 * 60_000, faults });
   await dying.migrate();
   let sagaId = '';
   dying.on('saga:started', (e) => {
@@ -43,7 +49,9 @@ async function crashAndRecover(faults: FaultHook & { hits: number }, input: Para
   const healthy = world.runner({ schema, id: 'healthy', leaseMs });
   // A live lease is never taken over.
   expect((await healthy.recover()).resumed).toBe(0);
-  await sleep(leaseMs + 100);
+  await world.logPool.query(
+    `UPDATE ${schema}.saga SET lease_until = now() - interval '1 second' WHERE status IN ('running', 'compensating')`,
+  );
   // A crash after the last record (it ends the saga in the same statement) leaves nothing to recover.
   const finished = await healthy.outcome(sagaId);
   if (finished) {
@@ -54,8 +62,8 @@ async function crashAndRecover(faults: FaultHook & { hits: number }, input: Para
   expect(errors).toEqual([]);
   expect(outcomes).toHaveLength(1);
   expect(outcomes[0]?.sagaId).toBe(sagaId);
-  // Nothing left to recover.
-  await sleep(leaseMs + 100);
+  // Nothing left to recover, even once every lease has run out.
+  await untilLeasesLapsed(world, schema);
   expect((await healthy.recover()).resumed).toBe(0);
   return { outcome: outcomes[0]!, ledger: await world.ledger(sagaId), healthy };
 }
@@ -141,7 +149,7 @@ describe('saga crash recovery (fault hooks)', () => {
     const dying = world.runner({ schema, leaseMs, faults, sagas: [definition] });
     await dying.migrate();
     await expect(dying.run(definition, {})).rejects.toBeInstanceOf(SimulatedCrash);
-    await sleep(leaseMs + 100);
+    await untilLeasesLapsed(world, schema);
     const healthy = world.runner({ schema, leaseMs, sagas: [definition] });
     const { outcomes } = await healthy.recover();
     expect(outcomes).toMatchObject([{ status: 'completed' }]);
@@ -210,7 +218,7 @@ describe('saga crash recovery (fault hooks)', () => {
       sagaId,
     ]);
     expect(steps.rows.map((r) => r.step)).toEqual(['seat']); // pay's record was still deferred
-    await sleep(leaseMs + 100);
+    await untilLeasesLapsed(world, schema);
     const healthy = world.runner({ schema, id: 'healthy', leaseMs, sagas: [definition] });
     const { outcomes } = await healthy.recover();
     expect(outcomes).toMatchObject([{ status: 'completed', sagaId }]);
@@ -251,7 +259,7 @@ describe('saga crash recovery (fault hooks)', () => {
     const runner = world.runner({ schema, leaseMs, faults });
     await runner.migrate();
     await expect(runner.run(world.definition, { label: 'runner-bug' })).rejects.toThrow('runner bug');
-    await sleep(leaseMs + 100);
+    await untilLeasesLapsed(world, schema);
     const { outcomes } = await runner.recover();
     expect(outcomes).toMatchObject([{ status: 'completed' }]);
     expect(await world.ledger(outcomes[0]!.sagaId)).toEqual({ seat: done, pay: done, ticket: done });

@@ -5,6 +5,7 @@ import {
   createBookingWorld,
   expectEverySagaSettledOnce,
   freshSchema,
+  untilLeasesLapsed,
 } from './support/booking-fixture.js';
 import { bookingSaga, stepNames } from './support/booking-saga.js';
 
@@ -63,7 +64,7 @@ describe('saga recovery', () => {
     const crashed = results.filter((r) => r.status === 'rejected' && isSimulatedCrash(r.reason)).length;
     expect(crashed).toBe(22);
 
-    await sleep(leaseMs + 100);
+    await untilLeasesLapsed(world, schema);
     const one = world.runner({ schema, id: 'one', leaseMs, sagas: [definition] });
     const two = world.runner({ schema, id: 'two', leaseMs, sagas: [definition] });
     const resumed: string[] = [];
@@ -89,9 +90,13 @@ describe('saga recovery', () => {
     const runner = world.runner({ schema, leaseMs, sagas: [slow] });
     const other = world.runner({ schema, id: 'other', leaseMs, sagas: [slow] });
     await runner.migrate();
-    const running = runner.run(slow, {});
+    let finished = false;
+    const running = runner.run(slow, {}).finally(() => {
+      finished = true;
+    });
+    // Another runner tries to claim it all through the step, which lasts four leases, until the saga ended.
     let claimed = 0;
-    for (let i = 0; i < 8; i++) {
+    while (!finished) {
       await sleep(leaseMs / 2);
       claimed += (await other.recover()).resumed;
     }
@@ -124,14 +129,15 @@ describe('saga recovery', () => {
     const lost: string[] = [];
     a.on('saga:lease-lost', (e) => lost.push(e.sagaId));
     const first = a.run(definition, {});
-    await sleep(50);
+    await expect.poll(() => signals.length, { timeout: 10_000, message: "a's step never started" }).toBe(1);
     // Make a's lease look expired (as after a long pause of its process), and let b take the saga over.
     await world.logPool.query(`UPDATE ${schema}.saga SET lease_until = now() - interval '1 second'`);
     const { outcomes } = await b.recover();
     expect(outcomes).toMatchObject([{ status: 'completed', result: { slow: { by: 2 } } }]);
     // a's next heartbeat finds its token gone and aborts its step; its late result is never recorded.
-    await sleep(leaseMs / 2);
-    expect(signals[0]?.aborted).toBe(true);
+    await expect
+      .poll(() => signals[0]?.aborted, { timeout: 10_000, message: "a's step was never aborted" })
+      .toBe(true);
     release();
     expect(await first).toEqual(outcomes[0]);
     expect(lost).toHaveLength(1);
@@ -154,12 +160,12 @@ describe('saga recovery', () => {
       SimulatedCrash,
     );
     for (let i = 1; i <= maxClaims; i++) {
-      await sleep(leaseMs + 50);
+      await untilLeasesLapsed(world, schema);
       const { errors } = await runners[i]!.recover();
       expect(errors).toHaveLength(1);
       expect(isSimulatedCrash(errors[0])).toBe(true);
     }
-    await sleep(leaseMs + 50);
+    await untilLeasesLapsed(world, schema);
     const { outcomes } = await runners[3]!.recover();
     expect(outcomes).toMatchObject([{ status: 'compensated', failedStep: 'pay', reason: 'recovery-limit' }]);
     const ledger = await world.ledger(outcomes[0]!.sagaId);
@@ -183,7 +189,13 @@ describe('saga recovery', () => {
     const completed: string[] = [];
     healthy.on('saga:completed', (e) => completed.push(e.sagaId));
     const service = healthy.startRecovery({ intervalMs: 50 });
-    for (let i = 0; i < 100 && completed.length < 3; i++) await sleep(20);
+    // The dying runner's leases run out, and the service's next pass takes the sagas over.
+    await expect
+      .poll(() => completed.length, {
+        timeout: 10_000,
+        message: 'the recovery service did not finish the sagas',
+      })
+      .toBe(3);
     await service.stop();
     expect(service.stopped).toBe(true);
     expect(completed).toHaveLength(3);

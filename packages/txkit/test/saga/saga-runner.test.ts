@@ -300,18 +300,32 @@ describe('SagaRunner', () => {
   });
 
   it('gives up waiting for an in-flight key after waitTimeoutMs', async () => {
-    const runner = await newRunner();
-    const first = runner.run(world.definition, { label: 'long', hangs: { seat: 1 } }, { key: 'slow' });
-    await expect(
-      runner.run(world.definition, { label: 'long' }, { key: 'slow', waitTimeoutMs: 50 }),
-    ).resolves.toMatchObject({ status: 'completed' }); // same process: it awaits the run in flight
-    const other = world.runner({ schema: runner.schema, id: 'elsewhere' });
-    const second = runner.run(world.definition, { label: 'long', hangs: { seat: 1 } }, { key: 'slow-2' });
-    await new Promise((r) => setTimeout(r, 50));
-    await expect(
-      other.run(world.definition, { label: 'long' }, { key: 'slow-2', waitTimeoutMs: 50 }),
-    ).rejects.toMatchObject({ code: 'IN_DOUBT' });
-    await Promise.all([first, second]);
+    // A saga whose step runs until the test lets it end.
+    let finish: () => void = () => {};
+    const gate = new Promise<void>((resolve) => {
+      finish = resolve;
+    });
+    const held = saga<unknown>('held')
+      .step('wait', { run: () => gate.then(() => 'done') })
+      .build();
+    const runner = await newRunner({ sagas: [world.definition, held] });
+    const other = world.runner({ schema: runner.schema, id: 'elsewhere', sagas: [held] });
+    const startedKeys: (string | null)[] = [];
+    runner.on('saga:started', (e) => startedKeys.push(e.key));
+    const first = runner.run(held, {}, { key: 'slow' });
+    await expect.poll(() => startedKeys, { timeout: 10_000 }).toEqual(['slow']);
+    // The same runner awaits its own run in flight, however long it takes; another runner gives up after its limit.
+    let sameSettled = false;
+    const same = runner.run(held, {}, { key: 'slow', waitTimeoutMs: 50 }).finally(() => {
+      sameSettled = true;
+    });
+    await expect(other.run(held, {}, { key: 'slow', waitTimeoutMs: 50 })).rejects.toMatchObject({
+      code: 'IN_DOUBT',
+    });
+    expect(sameSettled).toBe(false);
+    finish();
+    await expect(same).resolves.toMatchObject({ status: 'completed', result: { wait: 'done' } });
+    expect(await first).toEqual(await same);
   });
 
   it('runs local steps in the log transaction, their record folded in', async () => {

@@ -88,6 +88,21 @@ export async function createBookingWorld(label: string): Promise<BookingWorld> {
 }
 
 /**
+ * Waits until no unfinished saga of the log is held by a lease that is still running, by the database's clock
+ * (the one recovery's claim goes by): from then on recovery may claim every saga a dead runner left behind.
+ */
+export async function untilLeasesLapsed(world: BookingWorld, schema: string): Promise<void> {
+  const live = async () =>
+    (
+      await world.logPool.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM ${schema}.saga
+          WHERE status IN ('running', 'compensating') AND lease_until >= now()`,
+      )
+    ).rows[0]!.n;
+  await expect.poll(live, { timeout: 10_000, message: 'a saga lease was still running' }).toBe(0);
+}
+
+/**
  * Checks that all `count` sagas in the log ended, each as its input wanted — completed, or compensated when it
  * was to be rejected — with every effect applied exactly once (the ledger of the barrier-guarded participants).
  */
