@@ -8,25 +8,58 @@ describe('startBackgroundService', () => {
     let running = 0;
     let maxRunning = 0;
     let finished = 0;
+    // While set, a pass runs until the test lets it end.
+    let hold: Promise<void> | undefined;
     const service = startBackgroundService({
       intervalMs: 1,
       onError: () => {},
       pass: async () => {
         running++;
         maxRunning = Math.max(maxRunning, running);
-        await sleep(20);
+        await (hold ?? sleep(20));
         running--;
         finished++;
       },
     });
+    // Two passes asked for at once, besides the timer's: they run one after another.
+    await Promise.all([service.runNow(), service.runNow()]);
+    expect(finished).toBeGreaterThanOrEqual(2);
+    expect(maxRunning).toBe(1);
+
+    let release: () => void = () => {};
+    hold = new Promise<void>((resolve) => {
+      release = resolve;
+    });
     void service.runNow();
-    void service.runNow();
-    await sleep(50);
-    await service.stop();
+    await expect.poll(() => running, { timeout: 10_000 }).toBe(1);
+    let stopped = false;
+    const stopping = service.stop().then(() => {
+      stopped = true;
+    });
+    // A full turn of the event loop: past anything stop() could resolve by without waiting for the pass.
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(stopped).toBe(false);
+    release();
+    await stopping;
     expect(running).toBe(0);
     expect(maxRunning).toBe(1);
+
+    // A second service on the same 1 ms interval paces the check: after three of its passes, the stopped one
+    // would have run again had its timer not been cleared.
     const after = finished;
-    await sleep(30);
+    let paced = 0;
+    const pacer = startBackgroundService({
+      intervalMs: 1,
+      onError: () => {},
+      pass: async () => {
+        paced++;
+      },
+    });
+    try {
+      await expect.poll(() => paced, { timeout: 10_000 }).toBeGreaterThanOrEqual(3);
+    } finally {
+      await pacer.stop();
+    }
     expect(finished).toBe(after);
   });
 
@@ -41,7 +74,7 @@ describe('startBackgroundService', () => {
         if (calls === 1) throw new Error('boom');
       },
     });
-    await sleep(30);
+    await expect.poll(() => calls, { timeout: 10_000 }).toBeGreaterThan(1);
     await service.stop();
     expect(errors).toHaveLength(1);
     expect(calls).toBeGreaterThan(1);
