@@ -44,6 +44,28 @@ describe('txkit CLI', () => {
     return gids;
   }
 
+  /** Waits until both branches of a transaction are older than `ms` by their servers' clocks (the age the CLI reads). */
+  const untilOlderThan = (t: { seats: string; payments: string }, ms: number) =>
+    expect
+      .poll(
+        async () => {
+          const ages = await Promise.all(
+            (['a', 'b'] as const).map(async (n) => {
+              const { rows } = await dbs
+                .on(n)
+                .pool.query<{ age: number }>(
+                  'SELECT (extract(epoch FROM now() - prepared) * 1000)::float8 AS age FROM pg_prepared_xacts WHERE gid = ANY($1)',
+                  [[t.seats, t.payments]],
+                );
+              return rows.map((r) => r.age);
+            }),
+          );
+          return ages.flat().length === 2 ? Math.min(...ages.flat()) : -1;
+        },
+        { timeout: 10_000 },
+      )
+      .toBeGreaterThan(ms);
+
   const decisionOf = async (id: string) =>
     (
       await dbs
@@ -210,7 +232,7 @@ describe('txkit CLI', () => {
       });
       expect(report.prepared[0].ageMs).toBeGreaterThanOrEqual(0);
 
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      await untilOlderThan(young, 10);
       r = await cli('status', '--prepare-timeout-ms', '10');
       expect(r.code).toBe(3);
       expect(r.out).toMatch(/seats\s+in-doubt !/);
@@ -304,7 +326,7 @@ describe('txkit CLI', () => {
       const decided = await prepareTransaction();
       await recordDecision(decided.id, 'commit');
       const undecided = await prepareTransaction('api-2');
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      await untilOlderThan(undecided, 10);
       const r = await cli('recover', '--json', '--prepare-timeout-ms', '10');
       expect(r.code).toBe(0);
       const report = JSON.parse(r.out);
@@ -362,7 +384,7 @@ describe('txkit CLI', () => {
       expect(await rowsOf(decided.id)).toEqual([1, 1]);
 
       const undecided = await prepareTransaction();
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      await untilOlderThan(undecided, 10);
       r = await cli('resolve', undecided.seats, '--commit', '--json', '--prepare-timeout-ms', '10');
       expect(r.code).toBe(1);
       expect(JSON.parse(r.out).refused).toContain('presumed abort');
@@ -374,7 +396,6 @@ describe('txkit CLI', () => {
       expect(r).toMatchObject({ code: 1, err: expect.stringContaining('within the prepare timeout') });
       expect(await decisionOf(undecided.id)).toBeUndefined();
 
-      await new Promise((resolve) => setTimeout(resolve, 50));
       r = await cli('resolve', undecided.seats, '--commit', '--force', '--prepare-timeout-ms', '10');
       expect(r.code).toBe(0);
       expect(await decisionOf(undecided.id)).toBe('commit');
