@@ -4,7 +4,8 @@ import { ConfigurationError } from '../errors.js';
 /**
  * Global transaction ids (gids) of prepared transactions: `tx:<coordinatorId>:<transactionId>:<participant>`.
  *
- * - The coordinator id is the prefix recovery looks for, so each coordinator finds its own orphans.
+ * - The coordinator id says whose branch it is: recovery finishes its own coordinator's and those of coordinators
+ *   whose lease expired (see `coordinator-lease.ts`).
  * - The participant name makes the gid unique per participant: two participants may be two databases of one
  *   server, and PostgreSQL requires gids to be unique server-wide.
  * - `PREPARE TRANSACTION` takes no bind parameters, so the gid is spliced into SQL. Every piece is restricted
