@@ -151,7 +151,6 @@ describe('TwoPhaseCoordinator', () => {
       try {
         await holder.query('BEGIN');
         await holder.query("SELECT 1 FROM bookings WHERE key = 'lock-holder' FOR UPDATE");
-        const started = Date.now();
         const error = await coordinator
           .transaction(
             async (tx) => {
@@ -162,7 +161,9 @@ describe('TwoPhaseCoordinator', () => {
           )
           .catch((e: unknown) => e);
         expect(error).toBeInstanceOf(TransactionTimeoutError);
-        expect(Date.now() - started).toBeLessThan(3_000);
+        // Its own 300 ms limit ended the wait (the holder keeps its lock until the end of the test), not a lock
+        // or statement timeout.
+        expect((error as Error).message).toContain('within 300 ms');
         // The server-side wait is cancelled (the holder still holds its lock): nobody waits for it any more.
         const lockWaiters = async () =>
           (
