@@ -3,7 +3,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { auditBookings } from '../src/library/audit.js';
 import { bookingSql, createBenchSchema, resetBenchData } from '../src/library/bench-schema.js';
 import type { BenchDatabases } from '../src/library/booking-mode.js';
-import { readSnapshot, startInconsistencySampler } from '../src/library/inconsistency-sampler.js';
+import {
+  readSnapshot,
+  SAMPLER_APPLICATION_NAME,
+  startInconsistencySampler,
+} from '../src/library/inconsistency-sampler.js';
 import { classifyMixedStates } from '../src/library/mixed-states.js';
 import { localMode } from '../src/library/modes/local.js';
 
@@ -118,7 +122,23 @@ describe('library bench audit', () => {
     // State left by the previous test: one booking with only a seat, one with seat and payment.
     const urls = ['a', 'b', 'c'].map((name) => test.on(name).connectionString);
     const sampler = await startInconsistencySampler(urls, { kind: 'library', singleDatabase: false });
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    // Each sample reads the tickets database once: once its connection there has started a third query, the
+    // first two samples are complete.
+    const started = new Set<string>();
+    await expect
+      .poll(
+        async () => {
+          const { rows } = await dbs.tickets.query<{ at: string }>(
+            `SELECT query_start::text AS at FROM pg_stat_activity
+              WHERE datname = current_database() AND application_name = $1 AND query_start IS NOT NULL`,
+            [SAMPLER_APPLICATION_NAME],
+          );
+          for (const row of rows) started.add(row.at);
+          return started.size;
+        },
+        { timeout: 10_000, interval: 5, message: 'the sampler never began a third sample' },
+      )
+      .toBeGreaterThanOrEqual(3);
     const report = await sampler.stop();
     expect(report.samples).toBeGreaterThan(1);
     expect(report.samplesWithMixed).toBe(report.samples);

@@ -1,8 +1,16 @@
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import pg from 'pg';
 import { createTestDatabases, type TestDatabases, testCluster } from 'txkit/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cpuText, cpuUsed, openCpuMeter, perBooking } from '../src/library/cpu-meter.js';
+
+/** CPU time used so far by a process or thread, read from its /proc stat file (clock ticks of 10 ms). */
+function cpuMsOf(statFile: string): number {
+  const stat = readFileSync(statFile, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
 
 describe('CPU meter', () => {
   let test: TestDatabases;
@@ -18,7 +26,9 @@ describe('CPU meter', () => {
     if (!meter) throw new Error('the test servers run on this machine: /proc must show them');
     const before = await meter.read();
     await a.query('SELECT count(*) FROM generate_series(1, 5000000)');
-    for (const end = performance.now() + 150; performance.now() < end; );
+    // 150 ms of this thread's CPU time, not of the clock: on a busy machine the loop is not always on a core.
+    const thread = `/proc/self/task/${process.pid}/stat`;
+    for (const start = cpuMsOf(thread); cpuMsOf(thread) - start < 150; );
     const used = cpuUsed(before, await meter.read());
     // Clock ticks are 10 ms; a 5-million-row count takes far more than one on any machine.
     expect(used.postgres).toBeGreaterThanOrEqual(50);
@@ -57,7 +67,11 @@ describe('CPU meter', () => {
     try {
       const meter = await openCpuMeter([a], { nodeProcesses: () => (child.pid ? [child.pid] : []) });
       const before = await meter!.read();
-      await new Promise((resolve) => setTimeout(resolve, 600));
+      const start = cpuMsOf(`/proc/${child.pid}/stat`);
+      // Until the child itself has used 150 ms of CPU, however long a busy machine takes to give it that much.
+      await expect
+        .poll(() => cpuMsOf(`/proc/${child.pid}/stat`) - start, { timeout: 10_000 })
+        .toBeGreaterThanOrEqual(150);
       const used = cpuUsed(before, await meter!.read());
       expect(used.node).toBeGreaterThanOrEqual(100);
     } finally {
