@@ -106,6 +106,15 @@ export async function startApi(o: ApiRuntimeOptions): Promise<ApiRuntime> {
     onError: (error) => logger.error({ err: error }, 'txkit background failure'),
   });
   await engine.migrate();
+  // A dead instance's transaction finished by this one: the trace of a crash, worth a line in the log.
+  engine.coordinator.on('recovered', (event) => {
+    if (event.takeover) {
+      logger.info(
+        { gid: event.gid, outcome: event.outcome, deadInstance: event.coordinatorId },
+        'finished a prepared transaction of a dead instance',
+      );
+    }
+  });
   // Leftovers first, so that seeding meets as few of their locks as possible; then seeding, which must not
   // wait for the rest (those of instances whose lease has not expired yet, or still in their grace period).
   await recoverBeforeSeeding(engine, logger, startupWaitMs);
