@@ -83,9 +83,9 @@ describe('order saga', () => {
     await expect(dying.run(placeOrder, order())).rejects.toThrow();
     expect((await state()).wallet).toBe(80); // charged, and the log does not know yet
 
-    await new Promise((resolve) => setTimeout(resolve, 400)); // the dead runner's lease runs out
     const survivor = new SagaRunner({ pool: dbs.pools.shop, id: 'shop-2', sagas: [placeOrder] });
-    await survivor.recover();
+    // Recovery takes the saga over as soon as the dead runner's lease has run out.
+    await expect.poll(async () => (await survivor.recover()).resumed, { timeout: 10_000 }).toBe(1);
     // The charge step ran again on recovery; the barrier made it a no-op, so the money was taken once.
     expect(await state()).toEqual({ stock: 8, wallet: 80, shipments: 1 });
     expect(await listUnfinishedSagas(dbs.pools.shop)).toEqual([]);

@@ -71,9 +71,10 @@ describe('saga with a remote payment step over RabbitMQ', () => {
     const key = randomUUID();
     const first = await orders.place({ customer: 'grace', sku: 'lamp', quantity: 1, unitPrice: 30 }, key);
     const again = await orders.place({ customer: 'grace', sku: 'lamp', quantity: 1, unitPrice: 30 }, key);
-    payments.participant.off('handled', onHandled);
     expect(again).toEqual(first);
-    expect(handled).toEqual(['charge:action:applied']);
+    // The participant reports a command once its reply is confirmed, which may be after the saga has ended.
+    await expect.poll(() => handled).toEqual(['charge:action:applied']);
+    payments.participant.off('handled', onHandled);
     expect((await state()).wallet).toBe(70);
   });
 });
