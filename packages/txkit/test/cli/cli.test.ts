@@ -44,28 +44,6 @@ describe('txkit CLI', () => {
     return gids;
   }
 
-  /** Waits until both branches of a transaction are older than `ms` by their servers' clocks (the age the CLI reads). */
-  const untilOlderThan = (t: { seats: string; payments: string }, ms: number) =>
-    expect
-      .poll(
-        async () => {
-          const ages = await Promise.all(
-            (['a', 'b'] as const).map(async (n) => {
-              const { rows } = await dbs
-                .on(n)
-                .pool.query<{ age: number }>(
-                  'SELECT (extract(epoch FROM now() - prepared) * 1000)::float8 AS age FROM pg_prepared_xacts WHERE gid = ANY($1)',
-                  [[t.seats, t.payments]],
-                );
-              return rows.map((r) => r.age);
-            }),
-          );
-          return ages.flat().length === 2 ? Math.min(...ages.flat()) : -1;
-        },
-        { timeout: 10_000 },
-      )
-      .toBeGreaterThan(ms);
-
   const decisionOf = async (id: string) =>
     (
       await dbs
@@ -91,19 +69,32 @@ describe('txkit CLI', () => {
     return counts;
   };
   // Prepared transactions are per server, and a and b are two servers: ask each about its own database.
-  const preparedGids = async () => {
-    const gids = await Promise.all(
+  const preparedBranches = async () => {
+    const branches = await Promise.all(
       (['a', 'b'] as const).map(async (n) => {
-        const { rows } = await dbs
-          .on(n)
-          .pool.query<{ gid: string }>(
-            'SELECT gid FROM pg_prepared_xacts WHERE database = current_database()',
-          );
-        return rows.map((r) => r.gid);
+        const { rows } = await dbs.on(n).pool.query<{ gid: string; ageMs: number }>(
+          `SELECT gid, (extract(epoch FROM now() - prepared) * 1000)::float8 AS "ageMs"
+             FROM pg_prepared_xacts WHERE database = current_database()`,
+        );
+        return rows;
       }),
     );
-    return gids.flat().sort();
+    return branches.flat();
   };
+  const preparedGids = async () => (await preparedBranches()).map((b) => b.gid).sort();
+  /** Waits until both branches of a transaction are older than `ms` by their servers' clocks (the age the CLI reads). */
+  const untilOlderThan = (t: { seats: string; payments: string }, ms: number) =>
+    expect
+      .poll(
+        async () => {
+          const ages = (await preparedBranches())
+            .filter((b) => b.gid === t.seats || b.gid === t.payments)
+            .map((b) => b.ageMs);
+          return ages.length === 2 ? Math.min(...ages) : -1;
+        },
+        { timeout: 10_000 },
+      )
+      .toBeGreaterThan(ms);
 
   beforeAll(async () => {
     dbs = await createTestDatabases(cluster, 'cli');
