@@ -11,6 +11,20 @@ export {
   SAGA_FAULT_POINTS,
   TWO_PHASE_FAULT_POINTS,
 } from './fault-plan.js';
+export {
+  type FaultProxy,
+  type FaultProxyStats,
+  type StartFaultProxyOptions,
+  startFaultProxy,
+} from './fault-proxy.js';
+export type { FaultProxyDirection, FaultProxyMode, FaultProxyModeInput } from './fault-proxy-mode.js';
+export {
+  type FaultSchedulePlayback,
+  type FaultScheduleStep,
+  playFaultSchedule,
+  type RandomFaultScheduleOptions,
+  randomFaultSchedule,
+} from './fault-schedule.js';
 export { type Leftovers, listLeftovers, listUnfinishedSagas, type UnfinishedSaga } from './leftovers.js';
 export {
   clusterFromDescription,
