@@ -274,7 +274,8 @@ describe('fault proxy', () => {
     const refused = tcpConnect({ host: '127.0.0.1', port });
     const [refusal] = await once(refused, 'error');
     expect((refusal as NodeJS.ErrnoException).code).toBe('ECONNREFUSED');
-    await waitFor('the sockets to close', () => tcpHandles() === baseline);
+    // At most the baseline: an idle pooled connection of the test's own pools may time out meanwhile.
+    await waitFor('the sockets to close', () => tcpHandles() <= baseline);
   });
 
   it('until() rejects when its deadline passes', async () => {
