@@ -3,7 +3,7 @@
 # the multi-instance setup. Needs the three databases and RabbitMQ:
 #   SEATS_DATABASE_URL, PAYMENTS_DATABASE_URL, TICKETS_DATABASE_URL, AMQP_URL
 # Optional: API_INSTANCES (default 2), PROXY_PORT (8080), API_BASE_PORT (4001), READ_MODEL_PORT (4100),
-#   SESSION_SECRET, OPERATOR_TOKEN, HAPROXY_STATS_PASSWORD (throwaway ones are generated when unset), and every
+#   OPERATOR_TOKEN, HAPROXY_STATS_PASSWORD (throwaway ones are generated when unset), and every
 #   setting of src/config.ts (failure injection, limits), passed on to the API instances.
 # Stops everything on Ctrl-C / SIGTERM. Build first: npm run build -w cinema-demo.
 set -euo pipefail
@@ -30,7 +30,6 @@ api_base="${API_BASE_PORT:-4001}"
 read_model_port="${READ_MODEL_PORT:-4100}"
 stats_port="${HAPROXY_STATS_PORT:-8404}"
 secret() { node -e "console.log(require('crypto').randomBytes(32).toString('base64url'))"; }
-if [ -z "${SESSION_SECRET:-}" ]; then export SESSION_SECRET="$(secret)"; echo "SESSION_SECRET not set: generated a throwaway one"; fi
 if [ -z "${OPERATOR_TOKEN:-}" ]; then export OPERATOR_TOKEN="$(secret)"; echo "OPERATOR_TOKEN not set: throwaway token $OPERATOR_TOKEN"; fi
 if [ -z "${HAPROXY_STATS_PASSWORD:-}" ]; then export HAPROXY_STATS_PASSWORD="$(secret)"; echo "HAPROXY_STATS_PASSWORD not set: throwaway password $HAPROXY_STATS_PASSWORD"; fi
 export HAPROXY_STATS_BIND="127.0.0.1:$stats_port"

@@ -16,13 +16,20 @@ const schema = z.object({
   READ_MODEL_PORT: z.coerce.number().int().min(0).max(65_535).default(3001),
   /** The origin the browser app is served from; CORS and socket.io accept only this one. */
   APP_ORIGIN: z.string().url().optional(),
-  SESSION_SECRET: z.string().min(32, 'SESSION_SECRET must be at least 32 characters'),
   SESSION_TTL_SECONDS: z.coerce
     .number()
     .int()
     .min(60)
     .max(7 * 86_400)
     .default(3600),
+  /** Sign-in attempts per account (email) per 15 minutes, then 429: a password cannot be guessed online. */
+  SIGN_IN_ATTEMPTS_PER_ACCOUNT: z.coerce.number().int().min(1).max(100_000).default(10),
+  /** Sign-in attempts per client address per 15 minutes: one client cannot try many accounts either. */
+  SIGN_IN_ATTEMPTS_PER_CLIENT: z.coerce.number().int().min(1).max(100_000).default(100),
+  /** New accounts per client address per hour: each is a wallet the demo top-up can fill. */
+  SIGN_UPS_PER_CLIENT: z.coerce.number().int().min(1).max(100_000).default(10),
+  /** Demo top-ups: at most this much per customer per 24 hours, and no wallet above it. */
+  TOP_UP_CENTS_PER_DAY: z.coerce.number().int().min(0).max(100_000_000).default(50_000),
   OPERATOR_TOKEN: z.string().min(24, 'OPERATOR_TOKEN must be at least 24 characters'),
   INSTANCE_ID: z
     .string()

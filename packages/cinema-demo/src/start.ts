@@ -6,6 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
+import { demoEmail, generateDemoPasswords } from './auth/demo-passwords.js';
 import { loadConfig } from './config.js';
 import { startApi } from './server/api-runtime.js';
 import { openBus } from './server/bus.js';
@@ -15,6 +16,7 @@ import { createLogger } from './server/logger.js';
 const env: Record<string, string | undefined> = { ...process.env };
 const notes: string[] = [];
 let stopPostgres: (() => Promise<void>) | undefined;
+let demoPasswords: Record<string, string> | undefined;
 
 if (!env.SEATS_DATABASE_URL && !env.PAYMENTS_DATABASE_URL && !env.TICKETS_DATABASE_URL) {
   const dataRoot = fileURLToPath(new URL('../.data', import.meta.url));
@@ -25,10 +27,13 @@ if (!env.SEATS_DATABASE_URL && !env.PAYMENTS_DATABASE_URL && !env.TICKETS_DATABA
   env.PAYMENTS_DATABASE_URL = embedded.urls.payments;
   env.TICKETS_DATABASE_URL = embedded.urls.tickets;
   notes.push(`embedded PostgreSQL on 127.0.0.1:${port}, data in ${dataRoot}`);
-}
-if (!env.SESSION_SECRET) {
-  env.SESSION_SECRET = randomBytes(32).toString('base64url');
-  notes.push('SESSION_SECRET not set: generated a throwaway one (sessions end when this process stops)');
+  // Only here, on the demo's own throwaway database: a deployment's seeded customers get no password.
+  demoPasswords = generateDemoPasswords();
+  notes.push(
+    `demo customers' throwaway passwords for this run: ${Object.entries(demoPasswords)
+      .map(([name, password]) => `${demoEmail(name)} ${password}`)
+      .join(', ')}`,
+  );
 }
 if (!env.OPERATOR_TOKEN) {
   env.OPERATOR_TOKEN = randomBytes(24).toString('base64url');
@@ -46,6 +51,7 @@ const api = await startApi({
   withReadModel: true,
   readModelQueue: 'cinema.read-model.embedded',
   webDir: fileURLToPath(new URL('./web', import.meta.url)),
+  demoPasswords,
 });
 notes.push(
   kind === 'rabbitmq'

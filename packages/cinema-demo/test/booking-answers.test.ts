@@ -55,7 +55,9 @@ it('a retry after a crash answers a rejection that recovery compensated with its
   const token = await h.signIn(1);
   const retry = await h.book(token, request, key);
 
-  expect(retry.status).toBe(200);
+  // The retry answers the refusal as the first attempt would have: 409, never a 2xx.
+  expect(retry.status).toBe(409);
+  expect(retry.headers.get('idempotent-replayed')).toBe('true');
   expect(retry.body.booking).toMatchObject({
     id: booking.id,
     status: 'rejected',

@@ -120,7 +120,8 @@ describe.each(modes)('booking in %s mode', (mode) => {
     h.faults.paymentDeclineRate = 1;
     try {
       const res = await h.book(alice, { screeningId, seatIds, mode });
-      expect(res.status).toBe(201);
+      // A refusal answers 409 (never a 2xx), with the rejected booking and its reason in the body.
+      expect(res.status).toBe(409);
       expect(res.body.booking).toMatchObject({ status: 'rejected', reason: 'payment-declined' });
       const after = await writeCounts(h.dbs);
       expect(after).toEqual({ ...before, bookings: before.bookings + 1 });

@@ -66,7 +66,7 @@ it('a saga step blocked by a leftover times out, is retried, and the booking end
       'saga booking behind a leftover',
       h.book(token, { screeningId: 1, seatIds: [seat!], mode: 'saga' }),
     );
-    expect(res.status).toBe(201);
+    expect(res.status).toBe(409);
     expect(res.body.booking).toMatchObject({ status: 'rejected', reason: 'aborted' });
     // The charge waited for the wallet, timed out, and was retried by txkit's policy until it gave up.
     expect(retries.filter((step) => step === 'charge-payment').length).toBeGreaterThan(0);
@@ -97,7 +97,7 @@ it('a 2PC branch blocked by a leftover rolls back after the lock timeout and ans
       h.book(token, { screeningId: 2, seatIds: [seat!], mode: '2pc' }),
     );
     // Everything rolled back (the lock wait failed before any prepare): a known outcome, not a pending one.
-    expect(res.status).toBe(201);
+    expect(res.status).toBe(409);
     expect(res.body.booking).toMatchObject({ status: 'rejected', reason: 'aborted' });
     expect(await seatStatus(2, seat!)).toBe('free');
   } finally {

@@ -28,6 +28,7 @@ describe.each(['saga', '2pc'] as const)('20 concurrent requests for one seat in 
     expect(statuses.filter((s) => s === 'confirmed')).toHaveLength(1);
     expect(statuses.filter((s) => s === 'rejected')).toHaveLength(19);
     for (const r of results.filter((x) => x.body.booking.status === 'rejected')) {
+      expect(r.status).toBe(409);
       expect(['seat-taken', 'seat-locked']).toContain(r.body.booking.reason);
     }
     const winner = results.find((r) => r.body.booking.status === 'confirmed')!.body.booking.id;

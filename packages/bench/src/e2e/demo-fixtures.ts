@@ -57,11 +57,15 @@ export async function fundCustomers(dbs: BenchDatabases): Promise<number> {
   return moneyInSystem(dbs);
 }
 
-/** Wallet balances plus captured payments: constant while money is only moved, never created or lost. */
+/**
+ * Wallet balances plus captured payments, less the demo's recorded top-ups (money that came in from outside):
+ * constant while money is only moved, never created or lost.
+ */
 export async function moneyInSystem(dbs: BenchDatabases): Promise<number> {
   const { rows } = await dbs.payments.query<{ n: string }>(
     `SELECT ((SELECT coalesce(sum(balance_cents), 0) FROM cinema.customers)
-           + (SELECT coalesce(sum(amount_cents), 0) FROM cinema.payments WHERE status = 'captured'))::text AS n`,
+           + (SELECT coalesce(sum(amount_cents), 0) FROM cinema.payments WHERE status = 'captured')
+           - (SELECT coalesce(sum(amount_cents), 0) FROM cinema.top_ups))::text AS n`,
   );
   return Number(rows[0]?.n ?? 0);
 }

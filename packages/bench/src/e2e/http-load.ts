@@ -21,9 +21,13 @@ async function postJson(url: string, body: unknown, headers: Record<string, stri
   };
 }
 
-/** Signs a new customer up (`POST /api/session { name }`) and returns its bearer token. */
+/**
+ * Signs a new customer up (`POST /api/accounts { email, password, name }`, a throwaway password) and returns its
+ * bearer token.
+ */
 export async function signUp(baseUrl: string, name: string): Promise<string> {
-  const { status, json } = await postJson(`${baseUrl}/api/session`, { name }, {});
+  const account = { email: `${name}@bench.example`, password: randomUUID(), name };
+  const { status, json } = await postJson(`${baseUrl}/api/accounts`, account, {});
   if (status !== 201 || !json.token)
     throw new Error(`sign-up of ${name} answered ${status}: ${JSON.stringify(json)}`);
   return json.token;
@@ -83,8 +87,14 @@ export async function runHttpLoad(options: {
           booking = await awaitOutcome(options.baseUrl, token, booking.id);
         if (answer.status >= 500 && !booking) answer = await post();
         booking ??= answer.json.booking;
-        if (booking?.status === 'confirmed') outcome = 'confirmed';
-        else if (booking?.status === 'rejected') {
+        // The status says the outcome (201/200 confirmed, 409 refused with the rejected booking in the body,
+        // 202 running); the booking in the body says why. Both must agree, or the answer counts as an error.
+        if (
+          booking?.status === 'confirmed' &&
+          (answer.status === 201 || answer.status === 200 || answer.status === 202)
+        )
+          outcome = 'confirmed';
+        else if (booking?.status === 'rejected' && (answer.status === 409 || answer.status === 202)) {
           const reason = booking.reason ?? 'unknown';
           reasons[reason] = (reasons[reason] ?? 0) + 1;
           outcome = reason === 'payment-declined' ? 'declined' : 'rejected';

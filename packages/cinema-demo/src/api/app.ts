@@ -4,12 +4,16 @@ import express, { type Express, type Router } from 'express';
 import helmet from 'helmet';
 import type { Logger } from 'pino';
 import { requireCustomer, requireOperator } from '../auth/auth-middleware.js';
+import { SessionStore } from '../auth/session-store.js';
 import type { BookingEngine } from '../booking/booking-engine.js';
 import type { BookingService } from '../booking/booking-service.js';
 import type { Config } from '../config.js';
 import type { Databases } from '../db/databases.js';
 import { errorHandler, HttpError } from './http-error.js';
 import type { ApiMetrics } from './metrics.js';
+import { apiRoutes } from './openapi/api-routes.js';
+import { docsRoutes } from './openapi/docs-routes.js';
+import { openApiDocument } from './openapi/openapi-document.js';
 import { originGuard } from './origin-guard.js';
 import { customerRoutes } from './routes/customer-routes.js';
 import { opsRoutes } from './routes/ops-routes.js';
@@ -72,15 +76,33 @@ export function createApp(deps: AppDeps): Express {
 
   app.use(publicRoutes(deps.dbs));
   app.use(
+    docsRoutes(
+      openApiDocument(
+        apiRoutes({ maxSeats: config.MAX_SEATS_PER_BOOKING, topUpCentsPerDay: config.TOP_UP_CENTS_PER_DAY }),
+      ),
+    ),
+  );
+  const sessions = new SessionStore(deps.dbs.seats, config.SESSION_TTL_SECONDS);
+  app.use(
     sessionRoutes({
       dbs: deps.dbs,
-      secret: config.SESSION_SECRET,
-      ttlSeconds: config.SESSION_TTL_SECONDS,
-      secureCookie: (config.APP_ORIGIN ?? '').startsWith('https:'),
+      sessions,
+      secureCookie: https,
+      signInAttemptsPerAccount: config.SIGN_IN_ATTEMPTS_PER_ACCOUNT,
+      signInAttemptsPerClient: config.SIGN_IN_ATTEMPTS_PER_CLIENT,
+      signUpsPerClient: config.SIGN_UPS_PER_CLIENT,
     }),
   );
-  app.use(['/api/me', '/api/bookings'], requireCustomer(config.SESSION_SECRET));
-  app.use(customerRoutes({ dbs: deps.dbs, service: deps.service, maxSeats: config.MAX_SEATS_PER_BOOKING }));
+  app.use(['/api/me', '/api/bookings'], requireCustomer(sessions));
+  app.use(
+    customerRoutes({
+      dbs: deps.dbs,
+      service: deps.service,
+      maxSeats: config.MAX_SEATS_PER_BOOKING,
+      topUpCentsPerDay: config.TOP_UP_CENTS_PER_DAY,
+      limits: { lockTimeoutMs: config.LOCK_TIMEOUT_MS, statementTimeoutMs: config.STATEMENT_TIMEOUT_MS },
+    }),
+  );
   app.use(['/api/ops', '/metrics'], requireOperator(config.OPERATOR_TOKEN));
   app.use(opsRoutes({ engine: deps.engine, metrics }));
   for (const router of deps.extraRouters ?? []) app.use(router);

@@ -17,7 +17,10 @@ export function originGuard(allowedOrigin: string): RequestHandler {
       res.setHeader('Vary', 'Origin');
       if (req.method === 'OPTIONS') {
         res.setHeader('Access-Control-Allow-Methods', 'GET, POST, DELETE');
-        res.setHeader('Access-Control-Allow-Headers', 'Content-Type, Idempotency-Key, Authorization');
+        res.setHeader(
+          'Access-Control-Allow-Headers',
+          'Content-Type, Idempotency-Key, Authorization, X-CSRF-Token',
+        );
         res.setHeader('Access-Control-Max-Age', '600');
         res.status(204).end();
         return;

@@ -19,20 +19,37 @@ export function bookingBody(maxSeats: number) {
     .strict();
 }
 
-/** Body of `POST /api/session`: one of the existing customers, or a new one by name. */
-export const signInBody = z.union([
-  z.object({ customerId: id }).strict(),
-  z
-    .object({
-      name: z
-        .string()
-        .trim()
-        .min(2)
-        .max(40)
-        .regex(/^[\p{L}\p{N} .'-]+$/u, "letters, digits, spaces and . ' - only"),
-    })
-    .strict(),
-]);
+// Lower-cased by the routes before use: one account per address, whatever its case.
+const email = z.email('a valid email address').max(254);
+
+/** Body of `POST /api/session`: sign in with the account's email and password. */
+export const signInBody = z
+  .object({
+    email,
+    // Only an upper bound here: the policy is for new passwords, and hashing megabytes would be a cheap DoS.
+    password: z.string().min(1).max(128),
+  })
+  .strict();
+
+/** Body of `POST /api/accounts`: a new account, with a name shown in the app and a wallet that starts empty. */
+export const signUpBody = z
+  .object({
+    email,
+    // ASVS 5 (2.1.1): at least 12 characters; no composition rules; at most 128 (cost of hashing).
+    password: z.string().min(12, 'at least 12 characters').max(128),
+    name: z
+      .string()
+      .trim()
+      .min(2)
+      .max(40)
+      .regex(/^[\p{L}\p{N} .'-]+$/u, "letters, digits, spaces and . ' - only"),
+  })
+  .strict();
+
+/** Body of `POST /api/me/top-up`: demo money, in cents, at most the daily allowance. */
+export function topUpBody(maxCents: number) {
+  return z.object({ amountCents: z.number().int().min(100).max(Math.max(100, maxCents)) }).strict();
+}
 
 /** Idempotency keys: 8-100 characters of letters, digits, '-', '_', ':' or '.' (UUIDs fit). */
 const idempotencyKey = z

@@ -1,9 +1,13 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { Request, RequestHandler } from 'express';
 import { HttpError } from '../api/http-error.js';
-import { sameSecret, verifySessionToken } from './session-token.js';
+import type { SessionInfo, SessionStore } from './session-store.js';
 
 /** The session cookie's name. */
 export const SESSION_COOKIE = 'cinema_session';
+
+/** The header a cookie-authenticated state-changing request must carry (the session's CSRF token). */
+export const CSRF_HEADER = 'x-csrf-token';
 
 function cookie(req: Request, name: string): string | undefined {
   const header = req.headers.cookie;
@@ -20,6 +24,14 @@ function bearer(req: Request): string | undefined {
   return header?.startsWith('Bearer ') ? header.slice(7).trim() : undefined;
 }
 
+/** Compares two secrets in constant time (operator token, CSRF token). */
+export function sameSecret(given: string, expected: string): boolean {
+  // Through an HMAC, so that both sides have one length and the comparison leaks nothing about it.
+  const a = createHmac('sha256', 'compare').update(given).digest();
+  const b = createHmac('sha256', 'compare').update(expected).digest();
+  return timingSafeEqual(a, b);
+}
+
 /** The signed-in customer of a request that went through {@link requireCustomer}. */
 export function customerOf(req: Request): number {
   const id = req.res?.locals.customerId;
@@ -27,21 +39,55 @@ export function customerOf(req: Request): number {
   return id;
 }
 
+/** The session (and its token) of a request that went through {@link requireCustomer}. */
+export function sessionOf(req: Request): { token: string; session: SessionInfo } {
+  const locals = req.res?.locals;
+  if (!locals?.session) throw new HttpError(401, 'unauthenticated', 'sign in first');
+  return { token: locals.sessionToken, session: locals.session };
+}
+
+const messages = {
+  invalid: 'invalid session; sign in again',
+  expired: 'session expired; sign in again',
+  revoked: 'session ended (signed out); sign in again',
+};
+
 /**
- * Requires a valid session (HttpOnly cookie from the browser, or `Authorization: Bearer` for programs) and
- * records the customer it names. The customer is never taken from the request body.
+ * Requires a live server-side session: the HttpOnly cookie from the browser, or `Authorization: Bearer <token>`
+ * from programs. The customer is never taken from the request body.
+ *
+ * A browser sends the cookie by itself, so a state-changing request that came with the cookie must also carry
+ * the session's CSRF token in `X-CSRF-Token` (a page of another site cannot read it). A bearer token is never
+ * sent by itself, so it needs none.
+ *
+ * @example
+ * app.use('/api/bookings', requireCustomer(sessions));
  */
-export function requireCustomer(secret: string): RequestHandler {
-  return (req, res, next) => {
-    const token = bearer(req) ?? cookie(req, SESSION_COOKIE);
-    if (!token) return next(new HttpError(401, 'unauthenticated', 'sign in first'));
-    const result = verifySessionToken(token, secret, Date.now() / 1000);
-    if ('problem' in result) {
-      const message = result.problem === 'expired' ? 'session expired; sign in again' : 'invalid session';
-      return next(new HttpError(401, `session-${result.problem}`, message));
+export function requireCustomer(sessions: SessionStore): RequestHandler {
+  return async (req, res, next) => {
+    try {
+      const fromHeader = bearer(req);
+      const token = fromHeader ?? cookie(req, SESSION_COOKIE);
+      if (!token) throw new HttpError(401, 'unauthenticated', 'sign in first');
+      const found = await sessions.find(token);
+      if ('problem' in found) throw new HttpError(401, `session-${found.problem}`, messages[found.problem]);
+      const safe = req.method === 'GET' || req.method === 'HEAD' || req.method === 'OPTIONS';
+      if (!fromHeader && !safe) {
+        const given = req.get(CSRF_HEADER);
+        if (!given || !sameSecret(given, found.session.csrfToken))
+          throw new HttpError(
+            403,
+            'csrf-token-invalid',
+            `the ${CSRF_HEADER} header must carry the session's CSRF token`,
+          );
+      }
+      res.locals.customerId = found.session.customerId;
+      res.locals.session = found.session;
+      res.locals.sessionToken = token;
+      next();
+    } catch (error) {
+      next(error);
     }
-    res.locals.customerId = result.session.customerId;
-    next();
   };
 }
 

@@ -1,6 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { HttpError } from '../api/http-error.js';
+import { hitLimit } from '../api/rate-limit.js';
 import type { Databases } from '../db/databases.js';
 import * as seatsSql from '../db/seats-sql.js';
 import { rows } from '../db/statement.js';
@@ -256,22 +257,11 @@ export class BookingService {
     return current;
   }
 
-  async #checkRateLimit(customerId: number): Promise<void> {
-    const now = Date.now();
-    const windowStart = new Date(now - (now % 60_000));
-    const [hit] = await rows<{ hits: number }>(
-      this.#o.dbs.seats,
-      seatsSql.hitRateLimit(`bookings:${customerId}`, windowStart),
-    );
-    if ((hit?.hits ?? 0) > this.#o.bookingsPerMinute) {
-      const retryAfter = Math.max(1, Math.ceil((windowStart.getTime() + 60_000 - now) / 1000));
-      throw new HttpError(
-        429,
-        'rate-limited',
-        `at most ${this.#o.bookingsPerMinute} bookings per minute; retry in ${retryAfter}s`,
-        undefined,
-        { 'Retry-After': String(retryAfter) },
-      );
-    }
+  #checkRateLimit(customerId: number): Promise<void> {
+    return hitLimit(this.#o.dbs.seats, `bookings:${customerId}`, {
+      max: this.#o.bookingsPerMinute,
+      windowMs: 60_000,
+      what: 'bookings per minute',
+    });
   }
 }

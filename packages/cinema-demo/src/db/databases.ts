@@ -1,7 +1,9 @@
 import pg from 'pg';
 import { runMigrations } from 'txkit';
 import payments1 from '../../sql/payments/000001_schema.sql';
+import payments2 from '../../sql/payments/000002_accounts.sql';
 import seats1 from '../../sql/seats/000001_schema.sql';
+import seats2 from '../../sql/seats/000002_sessions.sql';
 import tickets1 from '../../sql/tickets/000001_schema.sql';
 import { SCHEMA } from './statement.js';
 
@@ -46,12 +48,18 @@ export async function migrateDatabases(dbs: Databases): Promise<void> {
   await runMigrations(dbs.seats, {
     schema: SCHEMA,
     component: 'cinema-seats',
-    migrations: [{ version: 1, sql: seats1 }],
+    migrations: [
+      { version: 1, sql: seats1 },
+      { version: 2, sql: seats2 },
+    ],
   });
   await runMigrations(dbs.payments, {
     schema: SCHEMA,
     component: 'cinema-payments',
-    migrations: [{ version: 1, sql: payments1 }],
+    migrations: [
+      { version: 1, sql: payments1 },
+      { version: 2, sql: payments2 },
+    ],
   });
   await runMigrations(dbs.tickets, {
     schema: SCHEMA,

@@ -2,20 +2,9 @@ import type { Statement } from './statement.js';
 
 // All SQL of the payments database.
 
-export const listCustomers = (): Statement => ({
-  text: `SELECT id, name FROM cinema.customers ORDER BY id`,
-  values: [],
-});
-
 export const getCustomer = (id: number): Statement => ({
   text: `SELECT id, name, balance_cents::int AS "balanceCents" FROM cinema.customers WHERE id = $1`,
   values: [id],
-});
-
-export const insertCustomer = (name: string, balanceCents: number): Statement => ({
-  text: `INSERT INTO cinema.customers (name, balance_cents) VALUES ($1, $2)
-         ON CONFLICT (name) DO NOTHING RETURNING id, name`,
-  values: [name, balanceCents],
 });
 
 /** Locks the wallet so two charges of one customer cannot both spend the same balance. */

@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import { type MessageBus, Outbox, OutboxRelay } from 'txkit';
 import { appOrigin, createApp } from '../api/app.js';
 import { type ApiMetrics, createMetrics } from '../api/metrics.js';
+import { setDemoPasswords } from '../auth/demo-passwords.js';
 import { BookingService } from '../booking/booking-service.js';
 import { type SweepReport, startStaleBookingSweeper } from '../booking/stale-booking-sweeper.js';
 import { TxkitBookingEngine } from '../booking/txkit-engine.js';
@@ -30,6 +31,11 @@ export interface ApiRuntimeOptions {
   readModelQueue?: string;
   /** Serve the built web UI from here when it exists. */
   webDir?: string;
+  /**
+   * Passwords of the seeded demo customers by name (`npm start` in embedded mode; tests). Without them the seeded
+   * customers have no account and cannot sign in: a deployment's customers sign up.
+   */
+  demoPasswords?: Record<string, string>;
   /** Use these databases instead of opening the configured ones (tests). */
   dbs?: Databases;
   /** Override the configured failure injection (tests). */
@@ -127,6 +133,7 @@ export async function startApi(o: ApiRuntimeOptions): Promise<ApiRuntime> {
   for (const { part, reason } of seeded.skipped) {
     logger.warn({ part }, `seeding left out ${part}: ${reason}`);
   }
+  if (o.demoPasswords) await setDemoPasswords(dbs.payments, o.demoPasswords);
   await engine.start();
   const metrics = createMetrics(() => engine.counts());
   const service = new BookingService({

@@ -1,6 +1,8 @@
 import { join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { demoEmail } from '../../src/auth/demo-passwords.js';
+import { DEMO_PASSWORDS } from '../support/demo-harness.js';
 import { launchChromium } from './support/chromium.js';
 import {
   ARTIFACTS,
@@ -140,7 +142,7 @@ describe('the room page in a real browser', { timeout: 180_000 }, () => {
     await page.locator('[data-testid="customer-name"]', { hasText: 'Carol' }).waitFor();
     await page.context().addCookies([{ name: 'cinema_session', value: 'forged.token', url: demo.url }]);
     await page.reload();
-    await page.getByLabel('Book as').waitFor();
+    await page.getByLabel('Email').waitFor();
     expect(await page.locator('.app-header .account-name').count()).toBe(0);
   });
 
@@ -148,8 +150,10 @@ describe('the room page in a real browser', { timeout: 180_000 }, () => {
     const page = await newPage();
     await roomPage.open(page, demo.url, 3);
 
-    await tabTo(page, 'select');
-    await page.keyboard.type('Dave');
+    await tabTo(page, 'input[type="email"]');
+    await page.keyboard.type(demoEmail('Dave'));
+    await page.keyboard.press('Tab');
+    await page.keyboard.type(DEMO_PASSWORDS.Dave!);
     await tabTo(page, 'button.primary');
     await page.keyboard.press('Enter');
     await page.locator('[data-testid="customer-name"]', { hasText: 'Dave' }).waitFor();

@@ -13,12 +13,16 @@ async function column(pool: pg.Pool, sql: string, values: unknown[] = []): Promi
   return rows.map((r) => r.v);
 }
 
-/** Wallet balances plus captured payments: constant while money only moves, never created or lost. */
+/**
+ * Wallet balances plus captured payments, less the recorded top-ups (money that came in from outside):
+ * constant while money only moves, never created or lost.
+ */
 export async function moneyInSystem(payments: pg.Pool): Promise<number> {
   const [total] = await column(
     payments,
     `SELECT ((SELECT coalesce(sum(balance_cents), 0) FROM cinema.customers)
-           + (SELECT coalesce(sum(amount_cents), 0) FROM cinema.payments WHERE status = 'captured'))::text AS v`,
+           + (SELECT coalesce(sum(amount_cents), 0) FROM cinema.payments WHERE status = 'captured')
+           - (SELECT coalesce(sum(amount_cents), 0) FROM cinema.top_ups))::text AS v`,
   );
   return Number(total);
 }

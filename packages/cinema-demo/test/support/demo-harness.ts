@@ -2,15 +2,28 @@ import { randomUUID } from 'node:crypto';
 import { pino } from 'pino';
 import { InProcessBus, type MessageBus } from 'txkit';
 import { createTestDatabases, type TestDatabases, testCluster } from 'txkit/testing';
+import { demoEmail } from '../../src/auth/demo-passwords.js';
 import { type Config, type FaultSettings, loadConfig } from '../../src/config.js';
 import type { Databases } from '../../src/db/databases.js';
+import { SEED_CUSTOMERS } from '../../src/db/seed.js';
 import { type ApiRuntime, startApi } from '../../src/server/api-runtime.js';
 
 // biome-ignore lint/suspicious/noExplicitAny: tests read arbitrary JSON answers field by field
 type JsonBody = any;
 
 export const OPERATOR_TOKEN = 'operator-token-for-tests-0123456789';
-export const SESSION_SECRET = 'session-secret-for-tests-0123456789abcdef';
+
+/** The seeded customers' passwords in tests (`npm start` makes throwaway ones and prints them). */
+export const DEMO_PASSWORDS: Record<string, string> = Object.fromEntries(
+  SEED_CUSTOMERS.map((name) => [name, `${name.toLowerCase()}-password-for-tests`]),
+);
+
+/** Email and password of seeded customer `customerId` (1 = Alice, 2 = Bob, ...: the seeding order). */
+export function demoCredentials(customerId: number): { email: string; password: string } {
+  const name = SEED_CUSTOMERS[customerId - 1];
+  if (!name) throw new Error(`no seeded customer ${customerId}`);
+  return { email: demoEmail(name), password: DEMO_PASSWORDS[name]! };
+}
 
 /** A running API on fresh databases (seats on instance a, payments on b, tickets on c). */
 export interface DemoHarness {
@@ -20,6 +33,7 @@ export interface DemoHarness {
   /** Mutable: change rates between requests. */
   faults: FaultSettings;
   testDbs: TestDatabases;
+  /** Signs a seeded customer in with their email and password; returns the bearer token. */
   signIn(customerId: number): Promise<string>;
   request(
     method: string,
@@ -51,12 +65,14 @@ export async function startHarness(
     SEATS_DATABASE_URL: testDbs.on('a').connectionString,
     PAYMENTS_DATABASE_URL: testDbs.on('b').connectionString,
     TICKETS_DATABASE_URL: testDbs.on('c').connectionString,
-    SESSION_SECRET,
     OPERATOR_TOKEN,
     PORT: '0',
     INSTANCE_ID: `t-${randomUUID().slice(0, 8)}`,
     LOG_LEVEL: 'silent',
     BOOKINGS_PER_MINUTE: '1000',
+    // Every test signs in from 127.0.0.1: only the tests of these limits set them low.
+    SIGN_IN_ATTEMPTS_PER_CLIENT: '10000',
+    SIGN_UPS_PER_CLIENT: '10000',
     ...env,
   });
   const faults: FaultSettings = {
@@ -72,6 +88,7 @@ export async function startHarness(
     withReadModel: options.withReadModel ?? true,
     dbs,
     faults,
+    demoPasswords: DEMO_PASSWORDS,
     recoveryIntervalMs: 500,
     relayPollMs: 100,
     // Tests that need the sweep call it themselves, so its timing is theirs: a background pass (the first one runs
@@ -101,7 +118,7 @@ export async function startHarness(
     testDbs,
     request,
     async signIn(customerId) {
-      const res = await request('POST', '/api/session', { body: { customerId } });
+      const res = await request('POST', '/api/session', { body: demoCredentials(customerId) });
       if (res.status !== 201) throw new Error(`sign-in failed: ${res.status} ${JSON.stringify(res.body)}`);
       return res.body.token as string;
     },
@@ -116,9 +133,14 @@ export async function startHarness(
 }
 
 /** Row counts that must not change when a request is refused. */
-export async function writeCounts(
-  dbs: Databases,
-): Promise<{ bookings: number; soldSeats: number; payments: number; balance: number; tickets: number }> {
+export async function writeCounts(dbs: Databases): Promise<{
+  bookings: number;
+  soldSeats: number;
+  payments: number;
+  balance: number;
+  topUps: number;
+  tickets: number;
+}> {
   const count = async (pool: Databases['seats'], sql: string) => Number((await pool.query(sql)).rows[0].n);
   return {
     bookings: await count(dbs.seats, 'SELECT count(*) AS n FROM cinema.bookings'),
@@ -128,6 +150,7 @@ export async function writeCounts(
     ),
     payments: await count(dbs.payments, 'SELECT count(*) AS n FROM cinema.payments'),
     balance: await count(dbs.payments, 'SELECT sum(balance_cents) AS n FROM cinema.customers'),
+    topUps: await count(dbs.payments, 'SELECT count(*) AS n FROM cinema.top_ups'),
     tickets: await count(dbs.tickets, 'SELECT count(*) AS n FROM cinema.tickets'),
   };
 }

@@ -5,13 +5,25 @@ import type { BookingService } from '../../booking/booking-service.js';
 import type { Databases } from '../../db/databases.js';
 import * as paymentsSql from '../../db/payments-sql.js';
 import { rows } from '../../db/statement.js';
+import type { WaitLimits } from '../../db/wait-limits.js';
+import { topUpWallet } from '../../wallet/top-up.js';
 import { HttpError } from '../http-error.js';
-import { bookingBody, idempotencyKeyOf, parse, uuidParam } from '../validation.js';
+import { bookingBody, idempotencyKeyOf, parse, topUpBody, uuidParam } from '../validation.js';
+
+export interface CustomerRoutesOptions {
+  dbs: Databases;
+  service: BookingService;
+  maxSeats: number;
+  /** Demo top-ups: most per customer per 24 hours, and the most a wallet may hold. */
+  topUpCentsPerDay: number;
+  limits: WaitLimits;
+}
 
 /** Routes that act as the signed-in customer (mounted behind `requireCustomer`). */
-export function customerRoutes(o: { dbs: Databases; service: BookingService; maxSeats: number }): Router {
+export function customerRoutes(o: CustomerRoutesOptions): Router {
   const router = Router();
   const body = bookingBody(o.maxSeats);
+  const topUp = topUpBody(o.topUpCentsPerDay);
 
   router.get('/api/me', async (req, res) => {
     const customerId = customerOf(req);
@@ -19,6 +31,14 @@ export function customerRoutes(o: { dbs: Databases; service: BookingService; max
     if (!customer) throw new HttpError(404, 'customer-not-found', 'your customer record no longer exists');
     const payments = await rows(o.dbs.payments, paymentsSql.paymentsOfCustomer(customerId, 50));
     res.json({ customer, payments });
+  });
+
+  router.post('/api/me/top-up', async (req, res) => {
+    const { amountCents } = parse(topUp, req.body, 'top-up request');
+    const customerId = customerOf(req);
+    res.status(201).json({
+      topUp: await topUpWallet(o.dbs.payments, o.limits, customerId, amountCents, o.topUpCentsPerDay),
+    });
   });
 
   router.get('/api/bookings', async (req, res) => {
@@ -33,8 +53,11 @@ export function customerRoutes(o: { dbs: Databases; service: BookingService; max
     const request = parse(body, req.body, 'booking request');
     const { booking, replayed } = await o.service.book(customerId, request, key);
     if (replayed) res.setHeader('Idempotent-Replayed', 'true');
-    // 201 for a new booking attempt (whatever its outcome), 200 for the answer to a retry; still running: 202.
-    const status = booking.status === 'pending' ? 202 : replayed ? 200 : 201;
+    // The status alone tells success from refusal (a client that reads nothing else must not take a refusal
+    // for a booking): 409 for a refused booking (the rejected booking, with its reason, in the body; the same
+    // for a retry), 201 for a new confirmed one, 200 for a retry answered; still running: 202.
+    const status =
+      booking.status === 'pending' ? 202 : booking.status === 'rejected' ? 409 : replayed ? 200 : 201;
     res.status(status).json({ booking: publicBooking(booking) });
   });
 

@@ -1,12 +1,11 @@
 import { Router } from 'express';
 import type { Databases } from '../../db/databases.js';
-import * as paymentsSql from '../../db/payments-sql.js';
 import * as seatsSql from '../../db/seats-sql.js';
 import { rows } from '../../db/statement.js';
 import { HttpError } from '../http-error.js';
 import { intParam } from '../validation.js';
 
-/** Routes anyone may call: health, screenings, seat maps, and the customers one can sign in as. */
+/** Routes anyone may call: health, screenings and seat maps. */
 export function publicRoutes(dbs: Databases): Router {
   const router = Router();
   router.get('/healthz', async (_req, res) => {
@@ -29,10 +28,6 @@ export function publicRoutes(dbs: Databases): Router {
     const [screening] = await rows(dbs.seats, seatsSql.getScreening(id));
     if (!screening) throw new HttpError(404, 'screening-not-found', `screening ${id} does not exist`);
     res.json({ screening, seats: await rows(dbs.seats, seatsSql.seatMap(id)) });
-  });
-  // Names only: enough to pick whom to sign in as in the demo; wallets are private.
-  router.get('/api/customers', async (_req, res) => {
-    res.json({ customers: await rows(dbs.payments, paymentsSql.listCustomers()) });
   });
   return router;
 }

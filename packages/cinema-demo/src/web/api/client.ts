@@ -24,7 +24,16 @@ export class ApiError extends Error {
   }
 }
 
-async function call<T>(method: string, path: string, init: { body?: unknown; headers?: HeadersInit } = {}) {
+// The session's CSRF token, from the sign-in answer or GET /api/session. Sent on every request that is not a
+// read: the server refuses a write that came with the cookie alone (another site can make a browser send the
+// cookie, but cannot read this token). Kept in memory only.
+let csrfToken: string | undefined;
+
+async function call<T>(
+  method: string,
+  path: string,
+  init: { body?: unknown; headers?: HeadersInit; answers?: number[] } = {},
+) {
   let response: Response;
   try {
     response = await fetch(path, {
@@ -34,6 +43,7 @@ async function call<T>(method: string, path: string, init: { body?: unknown; hea
       headers: {
         Accept: 'application/json',
         ...(init.body === undefined ? {} : { 'Content-Type': 'application/json' }),
+        ...(method !== 'GET' && csrfToken ? { 'X-CSRF-Token': csrfToken } : {}),
         ...init.headers,
       },
       body: init.body === undefined ? null : JSON.stringify(init.body),
@@ -45,7 +55,9 @@ async function call<T>(method: string, path: string, init: { body?: unknown; hea
   const payload = (await response.json().catch(() => null)) as
     | (T & { error?: { code?: string; message?: string } })
     | null;
-  if (!response.ok) {
+  // A status the caller takes as an answer (a refused booking's 409) still fails when its body is an error.
+  const answered = init.answers?.includes(response.status) && payload && !payload.error;
+  if (!response.ok && !answered) {
     const retryAfter = Number(response.headers.get('retry-after'));
     throw new ApiError(
       response.status,
@@ -55,6 +67,18 @@ async function call<T>(method: string, path: string, init: { body?: unknown; hea
     );
   }
   return payload as T;
+}
+
+/** What sign-in and sign-up answer (the bearer token in it is for programs; the page uses the cookie). */
+interface SessionAnswer {
+  customer: CustomerName;
+  csrfToken: string;
+  expiresAt: string;
+}
+
+function keepCsrf<T extends { csrfToken: string }>(answer: T): T {
+  csrfToken = answer.csrfToken;
+  return answer;
 }
 
 /** A fresh idempotency key; also where `crypto.randomUUID` is missing (plain http on a LAN address). */
@@ -73,16 +97,31 @@ export function newIdempotencyKey(): string {
 export const api = {
   screenings: () => call<{ screenings: ScreeningSummary[] }>('GET', '/api/screenings'),
   screening: (id: number) => call<{ screening: Screening; seats: Seat[] }>('GET', `/api/screenings/${id}`),
-  customers: () => call<{ customers: CustomerName[] }>('GET', '/api/customers'),
-  signIn: (who: { customerId: number } | { name: string }) =>
-    call<{ customer: CustomerName; expiresAt: string }>('POST', '/api/session', { body: who }),
-  signOut: () => call<void>('DELETE', '/api/session'),
+  signIn: async (credentials: { email: string; password: string }) =>
+    keepCsrf(await call<SessionAnswer>('POST', '/api/session', { body: credentials })),
+  signUp: async (account: { email: string; password: string; name: string }) =>
+    keepCsrf(await call<SessionAnswer>('POST', '/api/accounts', { body: account })),
+  /** The current session (after a reload: its CSRF token); 401 when signed out. */
+  session: async () => keepCsrf(await call<{ csrfToken: string; expiresAt: string }>('GET', '/api/session')),
+  signOut: async () => {
+    try {
+      await call<void>('DELETE', '/api/session');
+    } finally {
+      csrfToken = undefined;
+    }
+  },
   me: () => call<{ customer: Customer; payments: Payment[] }>('GET', '/api/me'),
+  topUp: (amountCents: number) =>
+    call<{ topUp: { amountCents: number; balanceCents: number } }>('POST', '/api/me/top-up', {
+      body: { amountCents },
+    }),
   bookings: () => call<{ bookings: Booking[] }>('GET', '/api/bookings'),
+  /** A refused booking answers 409 with the rejected booking (and its reason): an outcome, not an error. */
   book: (request: { screeningId: number; seatIds: number[]; mode: BookingMode }, idempotencyKey: string) =>
     call<{ booking: Booking }>('POST', '/api/bookings', {
       body: request,
       headers: { 'Idempotency-Key': idempotencyKey },
+      answers: [409],
     }),
   booking: (id: string) => call<{ booking: Booking }>('GET', `/api/bookings/${id}`),
   cancel: (id: string) => call<{ booking: Booking }>('POST', `/api/bookings/${id}/cancel`),

@@ -3,6 +3,7 @@ import type { BookingMode, Customer } from '../api/types';
 import { money } from '../format';
 import { useSession } from '../session/session-context';
 import { SignInForm } from './sign-in-form';
+import { TopUpButton } from './top-up-button';
 
 const modes: { value: BookingMode; title: string; text: string }[] = [
   {
@@ -49,9 +50,11 @@ export function BookingPanel(props: BookingPanelProps) {
             <span className="muted">
               Wallet <span data-testid="wallet">{money(customer.balanceCents)}</span>
             </span>
+            <br />
+            <TopUpButton />
           </p>
           <button type="button" className="link" onClick={() => void signOut()}>
-            Switch customer
+            Sign out
           </button>
         </div>
       )}

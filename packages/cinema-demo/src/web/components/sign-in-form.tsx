@@ -1,86 +1,111 @@
-import { type FormEvent, useEffect, useId, useState } from 'react';
-import { ApiError, api } from '../api/client';
-import type { CustomerName } from '../api/types';
+import { type FormEvent, useId, useState } from 'react';
+import { ApiError } from '../api/client';
 import { useSession } from '../session/session-context';
 
 /**
- * Demo sign-in: choose one of the customers, or sign up with a new name (a wallet with the starting balance).
- * The server answers with a signed, expiring HttpOnly session cookie.
+ * Sign in with email and password, or sign up (name, email, password: a new wallet that starts empty and can be
+ * topped up with demo money). The server answers with an expiring HttpOnly session cookie.
  */
 export function SignInForm() {
-  const { signIn } = useSession();
-  const [customers, setCustomers] = useState<CustomerName[]>([]);
-  const [choice, setChoice] = useState('');
+  const { signIn, signUp } = useSession();
+  const [mode, setMode] = useState<'sign-in' | 'sign-up'>('sign-in');
+  const [email, setEmail] = useState('');
+  const [password, setPassword] = useState('');
   const [name, setName] = useState('');
   const [error, setError] = useState<string>();
   const [busy, setBusy] = useState(false);
-  const ids = { pick: useId(), name: useId(), error: useId() };
+  const ids = { email: useId(), password: useId(), name: useId(), error: useId() };
+  const signingUp = mode === 'sign-up';
 
-  useEffect(() => {
-    api
-      .customers()
-      .then(({ customers }) => {
-        setCustomers(customers);
-        setChoice((c) => c || String(customers[0]?.id ?? ''));
-      })
-      .catch((e: Error) => setError(e.message));
-  }, []);
-
-  const submit = async (who: { customerId: number } | { name: string }) => {
+  const onSubmit = async (event: FormEvent) => {
+    event.preventDefault();
     setBusy(true);
     setError(undefined);
     try {
-      await signIn(who);
+      if (signingUp) await signUp({ email: email.trim(), password, name: name.trim() });
+      else await signIn({ email: email.trim(), password });
     } catch (e) {
       setError(e instanceof ApiError ? e.message : String(e));
     } finally {
       setBusy(false);
     }
   };
-  const onPick = (event: FormEvent) => {
-    event.preventDefault();
-    if (choice) void submit({ customerId: Number(choice) });
-  };
-  const onSignUp = (event: FormEvent) => {
-    event.preventDefault();
-    if (name.trim()) void submit({ name: name.trim() });
-  };
 
   return (
     <div className="sign-in">
-      <form onSubmit={onPick} className="inline-form" aria-describedby={error ? ids.error : undefined}>
-        <label htmlFor={ids.pick}>Book as</label>
-        <select id={ids.pick} value={choice} onChange={(e) => setChoice(e.target.value)} disabled={busy}>
-          {customers.map((c) => (
-            <option key={c.id} value={c.id}>
-              {c.name}
-            </option>
-          ))}
-        </select>
-        <button type="submit" className="primary" disabled={busy || !choice}>
-          Sign in
-        </button>
-      </form>
-      <form onSubmit={onSignUp} className="inline-form">
-        <label htmlFor={ids.name}>Or sign up as a new customer</label>
-        <input
-          id={ids.name}
-          value={name}
-          onChange={(e) => setName(e.target.value)}
-          placeholder="Your name"
-          maxLength={40}
-          autoComplete="name"
+      <form onSubmit={onSubmit} aria-describedby={error ? ids.error : undefined}>
+        {signingUp && (
+          <Field
+            id={ids.name}
+            label="Name"
+            value={name}
+            onChange={setName}
+            disabled={busy}
+            maxLength={40}
+            autoComplete="name"
+          />
+        )}
+        <Field
+          id={ids.email}
+          label="Email"
+          type="email"
+          value={email}
+          onChange={setEmail}
           disabled={busy}
+          autoComplete="username"
         />
-        <button type="submit" disabled={busy || name.trim().length < 2}>
-          Sign up
+        <Field
+          id={ids.password}
+          label="Password"
+          type="password"
+          value={password}
+          onChange={setPassword}
+          disabled={busy}
+          autoComplete={signingUp ? 'new-password' : 'current-password'}
+          minLength={signingUp ? 12 : undefined}
+          maxLength={128}
+        />
+        <button type="submit" className="primary" disabled={busy}>
+          {signingUp ? 'Create account' : 'Sign in'}
         </button>
       </form>
+      <button
+        type="button"
+        className="link"
+        onClick={() => {
+          setMode(signingUp ? 'sign-in' : 'sign-up');
+          setError(undefined);
+        }}
+      >
+        {signingUp ? 'I have an account: sign in' : 'New here? Create an account'}
+      </button>
       {error && (
         <p id={ids.error} role="alert" className="error-text">
           {error}
         </p>
       )}
     </div>
+  );
+}
+
+interface FieldProps {
+  id: string;
+  label: string;
+  value: string;
+  onChange(value: string): void;
+  disabled: boolean;
+  type?: 'text' | 'email' | 'password';
+  autoComplete: string;
+  minLength?: number;
+  maxLength?: number;
+}
+
+/** One labelled, required input of the form. */
+function Field({ id, label, onChange, type = 'text', ...input }: FieldProps) {
+  return (
+    <p className="field">
+      <label htmlFor={id}>{label}</label>
+      <input id={id} type={type} onChange={(e) => onChange(e.target.value)} required {...input} />
+    </p>
   );
 }

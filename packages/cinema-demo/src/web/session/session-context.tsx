@@ -5,7 +5,8 @@ import type { Customer } from '../api/types';
 interface SessionValue {
   /** The signed-in customer with their wallet, undefined when signed out, null while still checking. */
   customer: Customer | undefined | null;
-  signIn(who: { customerId: number } | { name: string }): Promise<void>;
+  signIn(credentials: { email: string; password: string }): Promise<void>;
+  signUp(account: { email: string; password: string; name: string }): Promise<void>;
   signOut(): Promise<void>;
   /** Reloads the wallet (after a booking or a cancellation). */
   refresh(): Promise<void>;
@@ -23,7 +24,7 @@ const hint = {
 
 /**
  * Holds who is signed in. The session itself is an HttpOnly cookie the page cannot read: the page asks
- * `/api/me` who it is, and a 401 means signed out (or expired).
+ * `/api/session` for the session's CSRF token and `/api/me` who it is; a 401 means signed out (or expired).
  *
  * @example
  * <SessionProvider><App /></SessionProvider>
@@ -44,7 +45,15 @@ export function SessionProvider({ children }: { children: ReactNode }) {
   }, []);
 
   useEffect(() => {
-    if (hint.get()) refresh().catch(() => setCustomer(undefined));
+    // After a reload the page has the cookie but not the session's CSRF token: ask for it first.
+    if (hint.get())
+      api
+        .session()
+        .then(refresh)
+        .catch(() => {
+          hint.set(false);
+          setCustomer(undefined);
+        });
     else setCustomer(undefined);
   }, [refresh]);
 
@@ -52,14 +61,22 @@ export function SessionProvider({ children }: { children: ReactNode }) {
     () => ({
       customer,
       refresh,
-      async signIn(who) {
-        await api.signIn(who);
+      async signIn(credentials) {
+        await api.signIn(credentials);
+        await refresh();
+      },
+      async signUp(account) {
+        await api.signUp(account);
         await refresh();
       },
       async signOut() {
-        await api.signOut();
-        hint.set(false);
-        setCustomer(undefined);
+        try {
+          await api.signOut();
+        } finally {
+          // Signed out here whatever the server said (an expired session is signed out already).
+          hint.set(false);
+          setCustomer(undefined);
+        }
       },
     }),
     [customer, refresh],

@@ -10,6 +10,7 @@ import { build } from 'vite';
 import { type Config, loadConfig } from '../../../src/config.js';
 import type { Databases } from '../../../src/db/databases.js';
 import { type ApiRuntime, startApi } from '../../../src/server/api-runtime.js';
+import { DEMO_PASSWORDS } from '../../support/demo-harness.js';
 import { freePort } from '../../support/free-port.js';
 
 const packageRoot = fileURLToPath(new URL('../../../', import.meta.url));
@@ -66,7 +67,6 @@ export async function startDemoServer(label: string, env: Record<string, string>
     SEATS_DATABASE_URL: testDbs.on('a').connectionString,
     PAYMENTS_DATABASE_URL: testDbs.on('b').connectionString,
     TICKETS_DATABASE_URL: testDbs.on('c').connectionString,
-    SESSION_SECRET: randomUUID() + randomUUID(),
     OPERATOR_TOKEN: randomUUID(),
     HOST: '127.0.0.1',
     PORT: String(port),
@@ -78,6 +78,7 @@ export async function startDemoServer(label: string, env: Record<string, string>
     config,
     bus: new InProcessBus(),
     logger: pino({ level: 'silent' }),
+    demoPasswords: DEMO_PASSWORDS,
     withReadModel: true,
     dbs,
     webDir,

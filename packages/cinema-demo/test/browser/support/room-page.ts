@@ -1,4 +1,6 @@
 import type { Page } from 'playwright-core';
+import { demoEmail } from '../../../src/auth/demo-passwords.js';
+import { DEMO_PASSWORDS } from '../../support/demo-harness.js';
 
 /** Steps a person takes on the room page, written the way they read. */
 export const roomPage = {
@@ -8,10 +10,17 @@ export const roomPage = {
     await page.locator('[data-testid="connection"][data-state="live"]').waitFor({ timeout: 30_000 });
   },
 
+  /** Signs a seeded customer in with their email and password (the tests' demo passwords). */
   async signIn(page: Page, name: string): Promise<void> {
-    await page.getByLabel('Book as').selectOption({ label: name });
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await roomPage.signInWith(page, demoEmail(name), DEMO_PASSWORDS[name]!);
     await page.locator('[data-testid="customer-name"]', { hasText: name }).waitFor();
+  },
+
+  /** Fills the sign-in form and submits it (does not wait for the outcome). */
+  async signInWith(page: Page, email: string, password: string): Promise<void> {
+    await page.getByLabel('Email').fill(email);
+    await page.getByLabel('Password').fill(password);
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
   },
 
   seat(page: Page, name: string) {
