@@ -35,7 +35,9 @@ export type TxkitErrorCode =
   | 'STEP_REJECTED'
   | 'SAGA_NOT_FOUND'
   | 'ROLLED_BACK'
-  | 'TRANSPORT';
+  | 'TRANSPORT'
+  | 'TRANSACTION_ABORTED'
+  | 'RESPONSE_TIMEOUT';
 
 /**
  * Base class of every txkit error.
@@ -106,6 +108,36 @@ export class InDoubtError extends TxkitError {
 export class TransactionTimeoutError extends TxkitError {
   constructor(message: string, options: { cause?: unknown; context?: TxkitErrorContext } = {}) {
     super('TRANSACTION_TIMEOUT', message, options);
+  }
+}
+
+/**
+ * A transaction was rolled back everywhere, not by the callback's own error but because a participant's
+ * connection was lost or its session ended (a network fault, the server's `idle_in_transaction_session_timeout`,
+ * a server restart), or because its commit decision could not be confirmed and the fence then decided abort.
+ * Nothing was committed; running it again is safe. `cause` is the underlying error.
+ *
+ * @example
+ * try { await coordinator.transaction(work); }
+ * catch (e) { if (e instanceof TransactionAbortedError) await coordinator.transaction(work); else throw e; }
+ */
+export class TransactionAbortedError extends TxkitError {
+  constructor(message: string, options: { cause?: unknown; context?: TxkitErrorContext } = {}) {
+    super('TRANSACTION_ABORTED', message, options);
+  }
+}
+
+/**
+ * A database server did not answer one of txkit's round trips within `responseTimeoutMs` (a connection lost
+ * without a reset: the network dropped it, the server is frozen). The connection is destroyed; txkit then treats
+ * it as a lost connection (retried, fenced, or in doubt, per protocol step).
+ *
+ * @example
+ * coordinator.on('error', (e) => { if (e instanceof ResponseTimeoutError) metrics.silentServers.inc(); });
+ */
+export class ResponseTimeoutError extends TxkitError {
+  constructor(message: string, options: { cause?: unknown; context?: TxkitErrorContext } = {}) {
+    super('RESPONSE_TIMEOUT', message, options);
   }
 }
 

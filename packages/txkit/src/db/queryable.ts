@@ -86,8 +86,9 @@ export function isConnectionError(error: unknown): boolean {
   if (!e) return false;
   if (
     typeof e.code === 'string' &&
-    (e.code.startsWith('08') || e.code === '57P01' || e.code === '57P02' || e.code === '57P03')
+    (e.code.startsWith('08') || ['57P01', '57P02', '57P03', '25P03', 'RESPONSE_TIMEOUT'].includes(e.code))
   ) {
+    // 25P03: the server ended an idle-in-transaction session; RESPONSE_TIMEOUT: txkit gave up on a silent one.
     return true;
   }
   if (typeof e.code === 'string' && ['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT'].includes(e.code))

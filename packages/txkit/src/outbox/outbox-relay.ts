@@ -1,6 +1,7 @@
 import { setMaxListeners } from 'node:events';
 import { EventEmitter } from 'eventemitter3';
 import type pg from 'pg';
+import { boundedPool } from '../db/bounded-pool.js';
 import { isConnectionError } from '../db/queryable.js';
 import { DEFAULT_SCHEMA, quoteSchema } from '../db/schema-name.js';
 import { type FaultHook, isSimulatedCrash, type OutboxFaultPoint } from '../faults.js';
@@ -45,6 +46,11 @@ export interface OutboxRelayOptions {
   retentionMs?: number;
   /** Time between cleanup passes (default 1 min). */
   cleanupIntervalMs?: number;
+  /**
+   * How long the relay waits for any one answer from the database before it gives the connection up for lost
+   * (default 30 s): a pass never hangs on a server that stopped answering; it fails and the next one retries.
+   */
+  responseTimeoutMs?: number;
   /** Fault injection for tests (see `txkit/testing`): called at every `outbox:*` fault point. Unset in production. */
   faults?: FaultHook;
 }
@@ -90,11 +96,11 @@ export class OutboxRelay extends EventEmitter<OutboxRelayEvents> {
 
   constructor(options: OutboxRelayOptions) {
     super();
-    this.#options = options;
+    this.#options = { ...options, pool: boundedPool(options.pool, options.responseTimeoutMs ?? 30_000) };
     this.name = options.name ?? 'outbox-relay';
     this.#schemaName = options.schema ?? DEFAULT_SCHEMA;
     this.#schema = quoteSchema(this.#schemaName);
-    this.#listener = new RelayListener(options.pool, this.#schemaName, () => this.#wake());
+    this.#listener = new RelayListener(this.#options.pool, this.#schemaName, () => this.#wake());
   }
 
   /** Whether the relay is started and not stopped. */

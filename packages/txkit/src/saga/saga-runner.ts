@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'eventemitter3';
 import type pg from 'pg';
+import { boundedPool } from '../db/bounded-pool.js';
 import { runMigrations } from '../db/migrations.js';
 import { isRetryablePostgresError } from '../db/postgres-errors.js';
 import { prepared } from '../db/prepared-statement.js';
@@ -63,6 +64,13 @@ export interface SagaRunnerOptions {
    * (PgBouncer before 1.21).
    */
   preparedStatements?: boolean;
+  /**
+   * How long the runner waits for any one answer from the log database before it gives the connection up for
+   * lost (default: a third of `leaseMs`, at least 1 s). It bounds every log write, lease renewal and recovery
+   * claim, and the statements of local steps, even on a server that never answers; shorter than the lease, so a
+   * runner cut off from its log stops its sagas before another runner may claim them.
+   */
+  responseTimeoutMs?: number;
   /** Fault injection for tests (see `txkit/testing`): called at every `saga:*` fault point. Unset in production. */
   faults?: FaultHook;
 }
@@ -131,7 +139,12 @@ export class SagaRunner extends EventEmitter<SagaRunnerEvents> {
     super();
     if (!options.pool) throw new ConfigurationError('SagaRunner needs a pool (the saga log database)');
     if (!options.id) throw new ConfigurationError('SagaRunner needs an id');
-    this.#pool = options.pool;
+    const leaseMs = options.leaseMs ?? 30_000;
+    const pool = boundedPool(
+      options.pool,
+      options.responseTimeoutMs ?? Math.max(1_000, Math.floor(leaseMs / 3)),
+    );
+    this.#pool = pool;
     this.#schemaName = options.schema ?? DEFAULT_SCHEMA;
     this.#owner = options.id;
     this.#waitTimeoutMs = options.waitTimeoutMs ?? 60_000;
@@ -142,13 +155,12 @@ export class SagaRunner extends EventEmitter<SagaRunnerEvents> {
       }
       this.#definitions.set(definition.name, definition);
     }
-    const leaseMs = options.leaseMs ?? 30_000;
     const schema = quoteSchema(this.#schemaName);
     const count = () => {
       this.#logStatements++;
     };
     this.#env = {
-      pool: options.pool,
+      pool,
       schema,
       leaseMs,
       faults: options.faults,
@@ -159,7 +171,7 @@ export class SagaRunner extends EventEmitter<SagaRunnerEvents> {
         backoffFactor: 2,
       }),
       leases: new LeaseKeeper({
-        pool: options.pool,
+        pool,
         schema,
         leaseMs,
         onStatement: count,

@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { boundedPool } from '../db/bounded-pool.js';
 import { DEFAULT_SCHEMA, quoteSchema } from '../db/schema-name.js';
 import { ConfigurationError } from '../errors.js';
 import type { FaultHook } from '../faults.js';
@@ -49,6 +50,15 @@ export interface TwoPhaseCoordinatorOptions {
    */
   leaseMs?: number;
   /**
+   * How long txkit waits for any one answer from a database before it gives the connection up for lost
+   * (default: the larger of 30 s and `prepareTimeoutMs`). PostgreSQL's own timeouts cannot end a wait on a
+   * server that never answers (a connection lost without a reset); this does, on every connection txkit uses:
+   * the connection is destroyed and the step is treated as a lost connection (rolled back before the
+   * decision, fenced at the decision, left to recovery after it). See `docs/operations.md` for the worst case
+   * of each call.
+   */
+  responseTimeoutMs?: number;
+  /**
    * Write the commit decision inside the log participant's own transaction and commit that branch one-phase,
    * last, instead of preparing it and inserting the decision separately (default true; only applies when `log`
    * is a participant's pool and that participant is touched). Saves one round trip and one fsync.
@@ -88,6 +98,7 @@ export interface ResolvedCoordinatorOptions {
   decisionRetentionMs: number;
   commitAttempts: number;
   leaseMs: number;
+  responseTimeoutMs: number;
   /** The participant whose branch carries the decision, if any. */
   logParticipant: string | undefined;
   faults: FaultHook | undefined;
@@ -137,10 +148,17 @@ export function resolveCoordinatorOptions(options: TwoPhaseCoordinatorOptions): 
     throw new ConfigurationError('decisionRetentionMs must be at least 10 × prepareTimeoutMs');
   }
   const useLogParticipant = options.decisionInLogParticipant ?? true;
+  const responseTimeoutMs = positiveInteger(
+    'responseTimeoutMs',
+    options.responseTimeoutMs ?? Math.max(30_000, prepareTimeoutMs),
+  );
+  // Every pool as txkit uses it: bounded round trips (the same wrapper for the same pool, so that the log
+  // participant stays recognisable by identity).
+  const bounded = (pool: pg.Pool) => boundedPool(pool, responseTimeoutMs);
   return {
     id: options.id,
-    participants: new Map(entries),
-    log: options.log,
+    participants: new Map(entries.map(([name, pool]) => [name, bounded(pool)])),
+    log: bounded(options.log),
     schema,
     prepareTimeoutMs,
     isolationLevel,
@@ -149,6 +167,7 @@ export function resolveCoordinatorOptions(options: TwoPhaseCoordinatorOptions): 
     decisionRetentionMs,
     commitAttempts: positiveInteger('commitAttempts', options.commitAttempts ?? 3, 100),
     leaseMs: positiveInteger('leaseMs', options.leaseMs ?? 30_000),
+    responseTimeoutMs,
     logParticipant: useLogParticipant ? entries.find(([, pool]) => pool === options.log)?.[0] : undefined,
     faults: options.faults,
   };

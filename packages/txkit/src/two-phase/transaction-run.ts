@@ -6,6 +6,8 @@ import {
   ConfigurationError,
   InDoubtError,
   PrepareFailedError,
+  ResponseTimeoutError,
+  TransactionAbortedError,
   TransactionTimeoutError,
   TxkitError,
 } from '../errors.js';
@@ -130,7 +132,7 @@ export class TransactionRun<T> {
         throw error;
       }
       await this.#abortAll(error);
-      throw error instanceof DecidedAbort ? error.cause : error;
+      throw this.#abortedError(error);
     }
     // The decision is commit and durable: from here on, only forward. A failure injected here cannot change
     // the outcome, only a crash stops the commit phase (and recovery finishes it).
@@ -278,6 +280,33 @@ export class TransactionRun<T> {
     });
   }
 
+  /**
+   * What the caller of an aborted run gets: the callback's own error as it is, txkit's typed errors as they are,
+   * and otherwise — a lost connection, a session the server ended, a commit decision that could not be
+   * confirmed and was fenced to abort — a {@link TransactionAbortedError} with the cause attached.
+   */
+  #abortedError(error: unknown): unknown {
+    const context = { transactionId: this.id };
+    if (error instanceof DecidedAbort) {
+      // Recovery's fence came first: the run outlived its time limit, and the cause says so.
+      if (error.cause instanceof TransactionTimeoutError) return error.cause;
+      return new TransactionAbortedError(
+        `the commit decision of ${this.id} could not be written (${messageOf(error.cause)}); rolled back everywhere`,
+        { cause: error.cause, context },
+      );
+    }
+    // txkit's own typed errors stand as they are (a PrepareFailedError may mention a lost connection too).
+    if (error instanceof TxkitError && !(error instanceof ResponseTimeoutError)) return error;
+    if (isConnectionError(error)) {
+      return new TransactionAbortedError(
+        `a participant's connection was lost before the commit decision of ${this.id} (${messageOf(error)}); ` +
+          'rolled back everywhere',
+        { cause: error, context },
+      );
+    }
+    return error;
+  }
+
   /** A simulated process death: no more SQL, connections destroyed (the server rolls back unprepared work). */
   #die(crash: unknown): unknown {
     this.#closed = true;
@@ -330,4 +359,8 @@ export class TransactionRun<T> {
       durationMs: performance.now() - this.#started,
     });
   }
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }

@@ -1,0 +1,127 @@
+import type pg from 'pg';
+import { ResponseTimeoutError } from '../errors.js';
+import { isConnectionError } from './queryable.js';
+
+/**
+ * A `pg.Pool` as txkit uses it: every round trip bounded on the client side, every borrowed client watched.
+ *
+ * PostgreSQL's own timeouts (`statement_timeout`, `lock_timeout`) bound what a *server* does; they cannot help
+ * when the server never answers at all — a connection lost without a reset (a network partition, a frozen
+ * host). Then only the client can give up. Through this wrapper:
+ * - `connect()` and every `query()` (on the pool or on a borrowed client) fail with a {@link ResponseTimeoutError}
+ *   after `responseTimeoutMs`, and the connection is destroyed (its socket closed), so that nothing is ever
+ *   queued behind the lost answer and the pool never hands the connection out again;
+ * - a borrowed client has an `'error'` listener for as long as it is borrowed (and for good once destroyed): a
+ *   connection that fails while txkit holds it is reported on its next statement, never as an uncaught
+ *   exception.
+ *
+ * The same pool and bound always give the same wrapper, so that identity comparisons of pools keep working.
+ */
+export function boundedPool(pool: pg.Pool, responseTimeoutMs: number): pg.Pool {
+  const byBound = wrappers.get(pool) ?? new Map<number, pg.Pool>();
+  wrappers.set(pool, byBound);
+  const wrapped = byBound.get(responseTimeoutMs) ?? wrapPool(pool, responseTimeoutMs);
+  byBound.set(responseTimeoutMs, wrapped);
+  return wrapped;
+}
+
+const wrappers = new WeakMap<pg.Pool, Map<number, pg.Pool>>();
+
+function wrapPool(pool: pg.Pool, ms: number): pg.Pool {
+  const connect = () => connectWithin(pool, ms);
+  const query = async (...args: unknown[]) => {
+    const client = await connect();
+    try {
+      const result = await (client.query as (...a: unknown[]) => Promise<unknown>)(...args);
+      client.release();
+      return result;
+    } catch (error) {
+      // A broken connection is not given back for reuse.
+      client.release(isConnectionError(error) ? (error as Error) : undefined);
+      throw error;
+    }
+  };
+  return new Proxy(pool, {
+    get(target, property) {
+      if (property === 'connect') return connect;
+      if (property === 'query') return query;
+      const value = Reflect.get(target, property, target);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+}
+
+/** Clients whose connection txkit destroyed (timed out) or that reported an error while borrowed. */
+const broken = new WeakSet<object>();
+
+async function connectWithin(pool: pg.Pool, ms: number): Promise<pg.PoolClient> {
+  const connecting = pool.connect();
+  let timedOut = false;
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      timedOut = true;
+      reject(new ResponseTimeoutError(`no database connection within ${ms} ms`));
+    }, ms);
+  });
+  // A connection that arrives after the deadline goes straight back.
+  connecting.then(
+    (client) => timedOut && client.release(),
+    () => {},
+  );
+  try {
+    return watchClient(await Promise.race([connecting, late]), ms);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+const onClientError = (client: pg.PoolClient) => () => broken.add(client);
+
+/** The borrowed client with bounded queries and an `'error'` listener until it is given back intact. */
+function watchClient(client: pg.PoolClient, ms: number): pg.PoolClient {
+  const listener = onClientError(client);
+  client.on('error', listener);
+  const query = (...args: unknown[]) => queryWithin(client, ms, args);
+  const release = (error?: Error | boolean) => {
+    const destroy = error !== undefined && error !== false ? error : broken.has(client) ? true : undefined;
+    // A destroyed connection may still report its end: the listener stays on it.
+    if (!destroy) client.off('error', listener);
+    client.release(destroy);
+  };
+  return new Proxy(client, {
+    get(target, property) {
+      if (property === 'query') return query;
+      if (property === 'release') return release;
+      const value = Reflect.get(target, property, target);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+}
+
+/** One round trip with a client-side deadline; on expiry the connection is destroyed and the call fails. */
+async function queryWithin(client: pg.PoolClient, ms: number, args: unknown[]): Promise<unknown> {
+  const run = () => (client.query as (...a: unknown[]) => Promise<unknown>).apply(client, args);
+  // The callback form (not used by txkit) is passed through as it is.
+  if (typeof args[args.length - 1] === 'function') return run();
+  const running = run();
+  // When the deadline wins, the query fails later with "Connection terminated": nobody waits for it any more.
+  running.catch(() => {});
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      broken.add(client);
+      socketOf(client)?.destroy();
+      reject(new ResponseTimeoutError(`the database did not answer within ${ms} ms; connection closed`));
+    }, ms);
+  });
+  try {
+    return await Promise.race([running, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function socketOf(client: pg.PoolClient): { destroy(): void } | undefined {
+  return (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream;
+}
