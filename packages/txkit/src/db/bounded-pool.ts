@@ -41,12 +41,19 @@ function wrapPool(pool: pg.Pool, ms: number): pg.Pool {
       throw error;
     }
   };
-  return new Proxy(pool, {
-    get(target, property) {
-      if (property === 'connect') return connect;
-      if (property === 'query') return query;
-      const value = Reflect.get(target, property, target);
-      return typeof value === 'function' ? value.bind(target) : value;
+  return overriding(pool, { connect, query });
+}
+
+/**
+ * `target` with some methods replaced; everything else is the target's own, bound to it (pg's methods rely on
+ * `this` being the real pool or client, not the proxy).
+ */
+function overriding<T extends object>(target: T, overrides: Record<string, unknown>): T {
+  return new Proxy(target, {
+    get(object, property) {
+      if (typeof property === 'string' && Object.hasOwn(overrides, property)) return overrides[property];
+      const value = Reflect.get(object, property, object);
+      return typeof value === 'function' ? value.bind(object) : value;
     },
   });
 }
@@ -89,14 +96,7 @@ function watchClient(client: pg.PoolClient, ms: number): pg.PoolClient {
     if (!destroy) client.off('error', listener);
     client.release(destroy);
   };
-  return new Proxy(client, {
-    get(target, property) {
-      if (property === 'query') return query;
-      if (property === 'release') return release;
-      const value = Reflect.get(target, property, target);
-      return typeof value === 'function' ? value.bind(target) : value;
-    },
-  });
+  return overriding(client, { query, release });
 }
 
 /** One round trip with a client-side deadline; on expiry the connection is destroyed and the call fails. */
