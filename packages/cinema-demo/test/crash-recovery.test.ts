@@ -6,8 +6,9 @@ import { sweepStaleBookings } from '../src/booking/stale-booking-sweeper.js';
 import { TxkitBookingEngine } from '../src/booking/txkit-engine.js';
 import { type DemoHarness, seatsOf, startHarness } from './support/demo-harness.js';
 
-// A booking process that "dies" at a fault point, and the same instance restarted: what it finds in the three
-// databases must be settled by txkit's recovery and the stale-booking sweep into one consistent outcome.
+// A booking process that "dies" at a fault point, and a restart of it under a new instance id (as deployments
+// restart): what it finds in the three databases must be settled by txkit's recovery — taking over the dead
+// instance's work once its lease ran out — and the stale-booking sweep into one consistent outcome.
 
 let h: DemoHarness;
 const PREPARE_TIMEOUT_MS = 1_000;
@@ -28,6 +29,7 @@ function engine(instanceId: string, faults?: FaultHook) {
     lockTimeoutMs: 2_000,
     prepareTimeoutMs: PREPARE_TIMEOUT_MS,
     sagaLeaseMs: 500,
+    coordinatorLeaseMs: 500,
     recoveryIntervalMs: 200,
     faultHook: faults,
   });
@@ -65,13 +67,24 @@ async function state(bookingId: string, seatId: number, screeningId: number) {
   };
 }
 
+/** Polls `read` until `done` holds; fails with the last value when `timeoutMs` passes first. */
 async function until<T>(read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 20_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await read();
-    if (done(value) || Date.now() > deadline) return value;
+    if (done(value)) return value;
+    if (Date.now() > deadline)
+      throw new Error(`still not done after ${timeoutMs} ms: ${JSON.stringify(value)}`);
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/** Prepared transactions in this test's payments database (other test files share the server). */
+async function preparedInPayments(): Promise<number> {
+  const { rows } = await h.dbs.payments.query(
+    'SELECT count(*)::int AS n FROM pg_prepared_xacts WHERE database = current_database()',
+  );
+  return rows[0].n;
 }
 
 async function bookWithCrash(mode: 'saga' | '2pc', faults: FaultHook, screeningId: number, seatId: number) {
@@ -99,7 +112,7 @@ describe('saga', () => {
     );
     expect(statusAtCrash).toBe('pending');
 
-    const restarted = engine(instanceId);
+    const restarted = engine(`${instanceId}-next`);
     await restarted.start();
     try {
       const after = await until(
@@ -133,22 +146,25 @@ describe('two-phase commit', () => {
     );
     expect(statusAtCrash).toBe('pending');
 
-    const restarted = engine(instanceId);
+    const restarted = engine(`${instanceId}-next`);
     await restarted.start();
     try {
       // Recovery rolls the orphaned branches back once they are older than the prepare timeout.
+      await until(preparedInPayments, (n) => n === 0);
+      // The sweep records a 2PC booking rejected once it is older than twice the prepare timeout (by the
+      // database's clock): pass after pass until it has.
       await until(
-        async () =>
-          (await h.dbs.payments.query('SELECT count(*)::int AS n FROM pg_prepared_xacts')).rows[0].n,
-        (n) => n === 0,
+        async () => {
+          await sweepStaleBookings({
+            dbs: h.dbs,
+            engine: restarted,
+            prepareTimeoutMs: PREPARE_TIMEOUT_MS,
+            onError: () => {},
+          });
+          return (await state(bookingId, seat!, 6)).booking.status;
+        },
+        (status) => status !== 'pending',
       );
-      await new Promise((r) => setTimeout(r, 2 * PREPARE_TIMEOUT_MS));
-      await sweepStaleBookings({
-        dbs: h.dbs,
-        engine: restarted,
-        prepareTimeoutMs: PREPARE_TIMEOUT_MS,
-        onError: () => {},
-      });
       expect(await state(bookingId, seat!, 6)).toEqual({
         booking: { status: 'rejected', reason: 'aborted' },
         seat: 'free',
@@ -177,7 +193,7 @@ describe('two-phase commit', () => {
     expect(statusAtCrash).toBe('confirmed');
     expect((await state(bookingId, seat!, 6)).payments).toEqual([]);
 
-    const restarted = engine(instanceId);
+    const restarted = engine(`${instanceId}-next`);
     await restarted.start();
     try {
       const after = await until(
