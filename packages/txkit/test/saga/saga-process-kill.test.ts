@@ -8,6 +8,7 @@ import {
   createBookingWorld,
   expectEverySagaSettledOnce,
   freshSchema,
+  untilLeasesLapsed,
 } from './support/booking-fixture.js';
 import { bookingSaga } from './support/booking-saga.js';
 
@@ -15,7 +16,6 @@ import { bookingSaga } from './support/booking-saga.js';
 // sagas (right after a participant's write, before the runner could log it); the parent then recovers.
 
 let world: BookingWorld;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const here = (file: string) => fileURLToPath(new URL(file, import.meta.url));
 
 beforeAll(async () => {
@@ -37,13 +37,13 @@ describe('saga runner killed with SIGKILL', () => {
         '--import',
         here('./support/sql-text-hook.mjs'),
         here('./support/child-runner.ts'),
-        JSON.stringify({ urls, schema, count, leaseMs, pauseAfterEffectMs: 150 }),
+        JSON.stringify({ urls, schema, count, leaseMs, pauseAfterEffectMs: 150, freezeAtEffect: 14 }),
       ],
       { stdio: ['ignore', 'pipe', 'inherit'] },
     );
     const started = new Set<string>();
     let effects = 0;
-    const killedAfterEffects = 14;
+    const killedAfterEffects = 14; // the child freezes at that effect (freezeAtEffect)
     const lines = createInterface({ input: child.stdout! });
     const exited = once(child, 'exit');
     for await (const line of lines) {
@@ -70,7 +70,7 @@ describe('saga runner killed with SIGKILL', () => {
 
     const definition = bookingSaga({ ...world, stepTimeoutMs: 10_000 });
     const runner = world.runner({ schema, id: 'parent', leaseMs, sagas: [definition] });
-    await sleep(leaseMs + 200);
+    await untilLeasesLapsed(world, schema);
     let resumed = 0;
     for (;;) {
       const pass = await runner.recover();

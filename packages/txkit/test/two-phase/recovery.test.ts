@@ -99,12 +99,16 @@ describe('2PC recovery', () => {
       );
       const running = slow.transaction(writeBooking(key)).catch((e: unknown) => e);
       await reachedDecision;
-      const recoverer = await startCoordinator(coordinatorOptions(dbs, mode, { id: `slow-${mode}` }));
-      // Younger than the prepare timeout: recovery must leave it alone.
-      const early = await recoverer.recover();
+      // Younger than the prepare timeout: recovery must leave it alone. (A recoverer whose timeout cannot pass
+      // during this check, however slow the machine; the one after it has the coordinator's own 1 s.)
+      const patient = await startCoordinator(
+        coordinatorOptions(dbs, mode, { id: `slow-${mode}`, prepareTimeoutMs: 600_000 }),
+      );
+      const early = await patient.recover();
       expect(early.aborted).toEqual([]);
       expect(early.waiting.length).toBeGreaterThan(0);
-      await sleep(1_100);
+      const recoverer = await startCoordinator(coordinatorOptions(dbs, mode, { id: `slow-${mode}` }));
+      await sleep(1_100); // a lower bound: past the 1 s prepare timeout by the servers' clocks too
       const late = await recoverer.recover();
       expect(late.aborted).toHaveLength(mode === 'in-participant' ? 2 : 3);
       release();
