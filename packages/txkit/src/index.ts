@@ -4,6 +4,7 @@
  * Every public export is listed here by name; nothing else is part of the API.
  * @packageDocumentation
  */
+export { boundedPool } from './db/bounded-pool.js';
 export { type Migration, runMigrations } from './db/migrations.js';
 export { isRetryablePostgresError, PgCode, retryablePostgresCodes } from './db/postgres-errors.js';
 export { isConnectionError, type Queryable, withClient, withTransaction } from './db/queryable.js';

@@ -16,6 +16,11 @@ import { isConnectionError } from './queryable.js';
  *   exception.
  *
  * The same pool and bound always give the same wrapper, so that identity comparisons of pools keep working.
+ * txkit wraps the pools it is given itself; wrap your own for the work of saga steps on other databases.
+ *
+ * @example
+ * const payments = boundedPool(new pg.Pool({ connectionString: process.env.PAYMENTS_URL }), 5_000);
+ * await payments.query('SELECT 1'); // fails with ResponseTimeoutError after 5 s of silence, never hangs
  */
 export function boundedPool(pool: pg.Pool, responseTimeoutMs: number): pg.Pool {
   const byBound = wrappers.get(pool) ?? new Map<number, pg.Pool>();

@@ -42,7 +42,10 @@ export async function assertProperty<T>(
   );
   if (details.failed) {
     // The same report fc.assert throws: seed, path and the shrunk counterexample, ready to replay.
-    throw new Error(`${name}\n${fc.defaultReportMessage(details)}`);
+    // The report lists the counterexamples; the violations themselves are in the failing run's error.
+    const why =
+      details.errorInstance instanceof Error ? details.errorInstance.message : String(details.errorInstance);
+    throw new Error(`${name}\n${fc.defaultReportMessage(details)}\nThe shrunk case failed with:\n${why}`);
   }
 }
 
