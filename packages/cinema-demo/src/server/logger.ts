@@ -5,6 +5,6 @@ export function createLogger(service: string, level: string): Logger {
   return pino({
     name: service,
     level,
-    redact: ['*.authorization', '*.cookie', '*.password', '*.SESSION_SECRET', '*.OPERATOR_TOKEN'],
+    redact: ['*.authorization', '*.cookie', '*.password', '*.OPERATOR_TOKEN'],
   });
 }
