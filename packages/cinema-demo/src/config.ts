@@ -54,6 +54,11 @@ const schema = z.object({
   RECOVERY_INTERVAL_MS: z.coerce.number().int().min(50).max(600_000).default(2_000),
   /** Age after which the stale-booking sweep takes over a pending saga booking or a cancellation. */
   STALE_BOOKING_AFTER_MS: z.coerce.number().int().min(100).max(3_600_000).default(60_000),
+  /**
+   * How long a booking request waits for its outcome before it answers 202 (pending) and lets the work go on;
+   * HAProxy's `timeout server` must be above it.
+   */
+  BOOKING_ANSWER_MS: z.coerce.number().int().min(100).max(600_000).default(20_000),
   /** Interval of the stale-booking sweep. */
   SWEEP_INTERVAL_MS: z.coerce.number().int().min(50).max(600_000).default(10_000),
   PAYMENT_DECLINE_RATE: rate.default(0),

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type DemoHarness, OPERATOR_TOKEN, seatsOf, startHarness } from './support/demo-harness.js';
+import { prepareLeftover } from './support/leftovers.js';
 import { expressRoutes, OpenApiContract } from './support/openapi-contract.js';
 
 // Every route's real answers, success and error alike, checked against the OpenAPI document the server serves
@@ -13,6 +14,9 @@ const client = (n: number) => ({ 'x-forwarded-for': `192.0.2.${n}` });
 
 beforeAll(async () => {
   h = await startHarness('openapi contract', {
+    // Long enough for any booking of a loaded machine, short enough to provoke the 202 below.
+    BOOKING_ANSWER_MS: '4000',
+    LOCK_TIMEOUT_MS: '3000',
     SIGN_UPS_PER_CLIENT: '3',
     SIGN_IN_ATTEMPTS_PER_ACCOUNT: '3',
     BODY_LIMIT_BYTES: '1024',
@@ -212,6 +216,31 @@ describe('customer routes', () => {
     expect((await cancel(id)).body.booking.status).toBe('cancelled');
     expect((await cancel(refused.body.booking.id)).body.error.code).toBe('not-cancellable');
     expect((await cancel(other)).status).toBe(404);
+  });
+
+  it('bookings: still running when the answer is due (202), then settled', async () => {
+    // The customer's wallet is held by a leftover prepared transaction: the saga's charge waits out its lock
+    // timeouts and retries, longer than the request waits for an answer (BOOKING_ANSWER_MS).
+    const wallet = await prepareLeftover(
+      h.dbs.payments,
+      'SELECT 1 FROM cinema.customers WHERE id = 1 FOR UPDATE',
+    );
+    const [seat] = await seatsOf(h.dbs, 2, 1);
+    let pending: { status: number; body: { booking: { id: string } } };
+    try {
+      pending = await call('post', '/api/bookings', '/api/bookings', {
+        token: alice,
+        key: randomUUID(),
+        body: { screeningId: 2, seatIds: [seat!], mode: 'saga' },
+      });
+    } finally {
+      await wallet.rollback();
+    }
+    expect(pending.status).toBe(202);
+    const id = pending.body.booking.id;
+    await expect
+      .poll(async () => (await h.api.service.get(id)).status, { timeout: 30_000 })
+      .not.toBe('pending');
   });
 });
 

@@ -141,6 +141,7 @@ export async function startApi(o: ApiRuntimeOptions): Promise<ApiRuntime> {
     engine,
     limits,
     bookingsPerMinute: config.BOOKINGS_PER_MINUTE,
+    answerWithinMs: config.BOOKING_ANSWER_MS,
     onOutcome: (mode, outcome, seconds) => {
       metrics.bookingOutcome(mode, outcome, seconds);
       logger.info({ mode, outcome, ms: Math.round(seconds * 1000) }, 'booking');
