@@ -100,6 +100,17 @@ export class ProxyLink implements LaneOwner {
     return this.closed;
   }
 
+  /**
+   * The last resort of `close()`: destroys both sockets outright and counts the link closed, whether or not
+   * their 'close' events ever come.
+   */
+  abandon(): void {
+    this.#client.destroy();
+    this.#server?.destroy();
+    this.#open = 1;
+    this.#socketClosed();
+  }
+
   /** Applies a switch of the upstream's mode from `from` to `to` (already in force). */
   switched(from: FaultProxyMode, to: FaultProxyMode): Promise<void> | undefined {
     if (this.#finished) return undefined;

@@ -88,6 +88,9 @@ export interface FaultProxy {
   close(): Promise<void>;
 }
 
+/** How long `close()` waits for reset connections to close before it destroys what is left. */
+const CLOSE_GRACE_MS = 3_000;
+
 interface Waiter {
   condition: (stats: FaultProxyStats) => boolean;
   settle: (error?: Error) => void;
@@ -176,7 +179,17 @@ class ProxiedUpstream implements LinkHost {
   async close(): Promise<void> {
     this.#closing = true;
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
-    await Promise.all([...this.#links].map((link) => link.reset(false)));
+    const links = [...this.#links];
+    // Reset every connection and wait for both of its sockets to close — but not for ever: in about one run of
+    // eight of the partition property one link stayed open after its reset (cause not found yet); what is left
+    // after a few seconds is destroyed outright, so that closing the proxy always ends.
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, CLOSE_GRACE_MS);
+    });
+    await Promise.race([Promise.all(links.map((link) => link.reset(false))), late]);
+    clearTimeout(timer);
+    for (const link of this.#links) link.abandon();
     for (const waiter of [...this.#waiters]) waiter.settle(new Error(`fault proxy closed`));
     await closed;
   }
