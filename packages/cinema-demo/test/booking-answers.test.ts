@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { SimulatedCrash } from 'txkit';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { withDeadline } from '../src/deadline.js';
 import { type DemoHarness, seatsOf, startHarness } from './support/demo-harness.js';
-import { within } from './support/leftovers.js';
 import { otherInstance } from './support/other-instance.js';
 
 // What the booking routes answer: the same projection everywhere, and a real reason with every rejection.
@@ -48,7 +48,7 @@ it('a retry after a crash answers a rejection that recovery compensated with its
   expect(booking.status).toBe('pending');
   await dying.engine.stop();
   try {
-    await within(20_000, 'recovery to compensate the saga', untilStatus(booking.id, 'rejected'));
+    await withDeadline(untilStatus(booking.id, 'rejected'), 20_000, 'recovery to compensate the saga');
   } finally {
     h.faults.paymentDeclineRate = 0;
   }

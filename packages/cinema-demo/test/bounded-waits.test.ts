@@ -2,8 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { type FaultHook, isRetryablePostgresError } from 'txkit';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { sweepStaleBookings } from '../src/booking/stale-booking-sweeper.js';
+import { withDeadline } from '../src/deadline.js';
 import { type DemoHarness, seatsOf, startHarness } from './support/demo-harness.js';
-import { type Leftover, prepareLeftover, within } from './support/leftovers.js';
+import { type Leftover, prepareLeftover } from './support/leftovers.js';
 import { otherInstance } from './support/other-instance.js';
 
 // A dead instance's prepared transactions keep their row locks until recovery resolves them. Participant work
@@ -61,10 +62,10 @@ it('a saga step blocked by a leftover times out, is retried, and the booking end
   const onRetry = (event: { step: string }) => retries.push(event.step);
   h.api.engine.runner.on('step:retrying', onRetry);
   try {
-    const res = await within(
+    const res = await withDeadline(
+      h.book(token, { screeningId: 1, seatIds: [seat!], mode: 'saga' }),
       20_000,
       'saga booking behind a leftover',
-      h.book(token, { screeningId: 1, seatIds: [seat!], mode: 'saga' }),
     );
     expect(res.status).toBe(409);
     expect(res.body.booking).toMatchObject({ status: 'rejected', reason: 'aborted' });
@@ -91,10 +92,10 @@ it('a 2PC branch blocked by a leftover rolls back after the lock timeout and ans
   const before = await balanceOf(2);
   const leftover = await holdWallet(2);
   try {
-    const res = await within(
+    const res = await withDeadline(
+      h.book(token, { screeningId: 2, seatIds: [seat!], mode: '2pc' }),
       20_000,
       '2PC booking behind a leftover',
-      h.book(token, { screeningId: 2, seatIds: [seat!], mode: '2pc' }),
     );
     // Everything rolled back (the lock wait failed before any prepare): a known outcome, not a pending one.
     expect(res.status).toBe(409);
@@ -124,10 +125,10 @@ it('a compensation blocked by a leftover waits it out: answered pending in bound
   const [seat] = await seatsOf(h.dbs, 3, 1);
   const before = await balanceOf(3);
   try {
-    const { booking } = await within(
+    const { booking } = await withDeadline(
+      service.book(3, { screeningId: 3, seatIds: [seat!], mode: 'saga' }, randomUUID()),
       10_000,
       'the answer to a booking whose compensation is blocked',
-      service.book(3, { screeningId: 3, seatIds: [seat!], mode: 'saga' }, randomUUID()),
     );
     // The refund cannot get the wallet yet: the compensation keeps retrying (a dead instance's lock lasts until
     // the takeover), so the request is answered pending instead of waiting for it.
@@ -156,10 +157,10 @@ it('a cancellation step blocked by a leftover fails after its retries instead of
   expect(booked.body.booking.status).toBe('confirmed');
   const leftover = await holdWallet(4);
   try {
-    const res = await within(
+    const res = await withDeadline(
+      h.request('POST', `/api/bookings/${booked.body.booking.id}/cancel`, { token }),
       20_000,
       'cancellation behind a leftover',
-      h.request('POST', `/api/bookings/${booked.body.booking.id}/cancel`, { token }),
     );
     expect(res.status).toBe(500);
     const { rows } = await h.dbs.seats.query('SELECT status FROM cinema.bookings WHERE id = $1', [

@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { sweepStaleBookings } from '../src/booking/stale-booking-sweeper.js';
+import { withDeadline } from '../src/deadline.js';
 import { type DemoHarness, seatsOf, startHarness } from './support/demo-harness.js';
-import { prepareLeftover, within } from './support/leftovers.js';
+import { prepareLeftover } from './support/leftovers.js';
 import { otherInstance } from './support/other-instance.js';
 
 let h: DemoHarness;
@@ -95,7 +96,7 @@ it('one stuck saga holds up nothing: 2PC bookings are settled in the same pass, 
   const key = randomUUID();
   const [seat] = await seatsOf(h.dbs, 2, 1);
   const stuckBooking = stuckInstance.service.book(1, { screeningId: 2, seatIds: [seat!], mode: 'saga' }, key);
-  const stuck = await within(10_000, 'the stuck saga to start', stuckSagaBooking(key));
+  const stuck = await withDeadline(stuckSagaBooking(key), 10_000, 'the stuck saga to start');
   await h.dbs.seats.query(
     "UPDATE cinema.bookings SET updated_at = now() - interval '5 minutes' WHERE id = $1",
     [stuck],
@@ -120,7 +121,7 @@ it('one stuck saga holds up nothing: 2PC bookings are settled in the same pass, 
     onError: () => {},
   };
   try {
-    const report = await within(10_000, 'a sweep pass', sweepStaleBookings(options));
+    const report = await withDeadline(sweepStaleBookings(options), 10_000, 'a sweep pass');
 
     expect(report.settled).toContain(plain);
     expect(await bookingRow(plain)).toMatchObject({ status: 'rejected', reason: 'aborted' });
@@ -141,7 +142,7 @@ it('one stuck saga holds up nothing: 2PC bookings are settled in the same pass, 
 
     // Recovery commits the confirmation: the next pass finds nothing to reject, and the confirmation stands.
     await confirmation.commit();
-    const next = await within(10_000, 'the next pass', sweepStaleBookings(options));
+    const next = await withDeadline(sweepStaleBookings(options), 10_000, 'the next pass');
     expect(next.unsettled.map((u) => u.bookingId)).not.toContain(confirming);
     expect(await bookingRow(confirming)).toMatchObject({ status: 'confirmed', reason: null });
   } finally {

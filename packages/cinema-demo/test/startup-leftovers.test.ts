@@ -2,9 +2,10 @@ import { randomUUID } from 'node:crypto';
 import { pino } from 'pino';
 import { InProcessBus, SimulatedCrash } from 'txkit';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { withDeadline } from '../src/deadline.js';
 import { startApi } from '../src/server/api-runtime.js';
 import { type DemoHarness, seatsOf, startHarness } from './support/demo-harness.js';
-import { type Leftover, prepareLeftover, within } from './support/leftovers.js';
+import { type Leftover, prepareLeftover } from './support/leftovers.js';
 import { otherInstance } from './support/other-instance.js';
 
 // An instance killed with prepared transactions in flight, started again: start-up must resolve what it can
@@ -60,13 +61,11 @@ it('start-up does not wait behind leftovers: recovery first, existing seed rows 
   );
   leftovers.push(dave);
   // Past the prepare timeout, the crashed branches are recovery's to abort.
-  await within(10_000, 'the crashed branches to age', untilOlderThan(`tx:${instanceId}:%`, 1_000));
+  await withDeadline(untilOlderThan(`tx:${instanceId}:%`, 1_000), 10_000, 'the crashed branches to age');
   const logs: { level: number; msg: string; [key: string]: unknown }[] = [];
   const logger = pino({ level: 'info' }, { write: (line: string) => logs.push(JSON.parse(line)) });
   try {
-    const restarted = await within(
-      20_000,
-      'start-up behind leftovers',
+    const restarted = await withDeadline(
       startApi({
         config: { ...h.config, INSTANCE_ID: instanceId, PREPARE_TIMEOUT_MS: 1_000 },
         bus: new InProcessBus(),
@@ -76,6 +75,8 @@ it('start-up does not wait behind leftovers: recovery first, existing seed rows 
         sweepIntervalMs: false,
         startupWaitMs: 1_000,
       }),
+      20_000,
+      'start-up behind leftovers',
     );
     await restarted.close();
   } finally {

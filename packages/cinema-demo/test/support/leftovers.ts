@@ -37,17 +37,3 @@ export async function prepareLeftover(pool: pg.Pool, sql: string, values: unknow
     );
   return { gid, rollback: () => finish('ROLLBACK'), commit: () => finish('COMMIT') };
 }
-
-/** Fails with a clear message when `work` takes longer than `ms` (instead of the test's own timeout). */
-export async function within<T>(ms: number, what: string, work: Promise<T>): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: still waiting after ${ms} ms`)), ms);
-  });
-  work.catch(() => {});
-  try {
-    return await Promise.race([work, late]);
-  } finally {
-    clearTimeout(timer);
-  }
-}

@@ -96,8 +96,8 @@ export async function resolveInDoubt(options: InDoubtRecoveryOptions): Promise<R
     byTransaction.set(branch.transactionId, [...(byTransaction.get(branch.transactionId) ?? []), branch]);
   }
   const owners = await readOwners(options, branches);
-  const mine = new Map<string, Branch[]>();
-  const graceMs = new Map<string, number>();
+  /** The transactions this pass finishes, with the grace their undecided branches get. */
+  const mine = new Map<string, { group: Branch[]; graceMs: number }>();
   for (const [transactionId, group] of byTransaction) {
     const owner = owners.get(group[0]!.coordinatorId);
     if (owner === 'live') continue; // its own recovery finishes it
@@ -105,25 +105,25 @@ export async function resolveInDoubt(options: InDoubtRecoveryOptions): Promise<R
       report.unowned.push(...group.map((b) => b.gid));
       continue;
     }
-    mine.set(transactionId, group);
-    graceMs.set(
-      transactionId,
-      Math.max(options.prepareTimeoutMs, typeof owner === 'object' ? owner.prepareTimeoutMs : 0),
-    );
-    if (typeof owner === 'object' && !report.takenOver.includes(group[0]!.coordinatorId)) {
+    const dead = typeof owner === 'object';
+    mine.set(transactionId, {
+      group,
+      graceMs: Math.max(options.prepareTimeoutMs, dead ? owner.prepareTimeoutMs : 0),
+    });
+    if (dead && !report.takenOver.includes(group[0]!.coordinatorId)) {
       report.takenOver.push(group[0]!.coordinatorId);
     }
   }
   const decided = await readDecisions(options, [...mine.keys()]);
 
-  for (const [transactionId, group] of mine) {
+  for (const [transactionId, { group, graceMs }] of mine) {
     let outcome = decided.get(transactionId);
     if (!outcome) {
       // Prepared times come from the servers' own clocks; every prepare happens after the transaction began, so
       // once any branch is older than the prepare timeout the coordinator's deadline has passed. A dead
       // coordinator's branches get the same grace: one that only lost its lease (paused, cut off from the log)
       // may still be running them, and its own timeout would abort them anyway.
-      if (Math.max(...group.map((b) => b.ageMs)) < graceMs.get(transactionId)!) {
+      if (Math.max(...group.map((b) => b.ageMs)) < graceMs) {
         report.waiting.push(...group.map((b) => b.gid));
         continue;
       }

@@ -155,7 +155,6 @@ export class TwoPhaseCoordinator extends EventEmitter<TwoPhaseEvents> {
     // Started before the callback takes any connection (a log pool of one connection shared with a participant
     // would otherwise wait on itself); awaited only before a PREPARE. A no-op once registered.
     const registered = this.#registered();
-    registered.catch(() => {}); // a transaction that never prepares does not care
     const run = new TransactionRun<T>(
       {
         options: this.#options,
@@ -233,10 +232,14 @@ export class TwoPhaseCoordinator extends EventEmitter<TwoPhaseEvents> {
   }
 
   #registered(): Promise<void> {
-    this.#registration ??= this.#lease.renew().catch((error: unknown) => {
-      this.#registration = undefined; // tried again by the next caller
-      throw error;
-    });
+    if (!this.#registration) {
+      this.#registration = this.#lease.renew().catch((error: unknown) => {
+        this.#registration = undefined; // tried again by the next caller
+        throw error;
+      });
+      // Once per registration, not per call: a transaction that never prepares does not await it.
+      this.#registration.catch(() => {});
+    }
     return this.#registration;
   }
 
