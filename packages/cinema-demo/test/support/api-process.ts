@@ -3,6 +3,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
+import { watchChild } from '../../src/deploy/watched-child.js';
 import { freePort } from './free-port.js';
 
 const packageRoot = fileURLToPath(new URL('../../', import.meta.url));
@@ -64,19 +65,12 @@ export async function startApiProcess(
     env: { ...process.env, ...options.env, PORT: String(port), INSTANCE_ID: options.instanceId },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  let output = '';
-  const collect = (chunk: Buffer) => {
-    output = (output + chunk.toString()).slice(-20_000);
-  };
-  child.stdout!.on('data', collect);
-  child.stderr!.on('data', collect);
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const running = () => child.exitCode === null && child.signalCode === null;
+  const { output, running, exited } = watchChild(child);
   const api: ApiProcess = {
     url,
     instanceId: options.instanceId,
     child,
-    output: () => output,
+    output,
     async kill() {
       if (running()) child.kill('SIGKILL');
       await exited;
@@ -91,7 +85,7 @@ export async function startApiProcess(
   };
   const deadline = Date.now() + (options.startTimeoutMs ?? 60_000);
   for (;;) {
-    if (!running()) throw new Error(`API ${options.instanceId} exited during start-up:\n${output}`);
+    if (!running()) throw new Error(`API ${options.instanceId} exited during start-up:\n${output()}`);
     try {
       if ((await fetch(`${url}/healthz`)).ok) return api;
     } catch {
@@ -100,7 +94,7 @@ export async function startApiProcess(
     if (Date.now() > deadline) {
       await api.kill();
       throw new Error(
-        `API ${options.instanceId} not healthy after ${options.startTimeoutMs ?? 60_000} ms:\n${output}`,
+        `API ${options.instanceId} not healthy after ${options.startTimeoutMs ?? 60_000} ms:\n${output()}`,
       );
     }
     await new Promise((resolve) => setTimeout(resolve, 100));
