@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { pipelining } from '../db/pipelining.js';
 import { isConnectionError } from '../db/queryable.js';
 import { type BranchSettings, beginSql, prepareSql } from './branch-sql.js';
 import { finishPrepared } from './finish-prepared.js';
@@ -21,6 +22,10 @@ export class ParticipantSession {
   #client: pg.PoolClient | undefined;
   #state: BranchState = 'active';
   #busy = 0;
+  /** BEGIN's answer, which every use of the branch waits for (BEGIN itself is pipelined, see {@link open}). */
+  #begun: Promise<void> = Promise.resolve();
+  /** Puts the client's pipeline mode back as the pool's other users expect it. */
+  readonly #restorePipelining: () => void;
   /**
    * A pinned client whose server goes away while it is idle emits 'error'; without a listener that would be an
    * uncaught exception. The failure shows up on the next statement anyway, which is where it is handled.
@@ -33,9 +38,17 @@ export class ParticipantSession {
     this.pool = pool;
     this.#client = client;
     client.on('error', this.#onClientError);
+    this.#restorePipelining = pipelining(client);
   }
 
-  /** Borrows a connection and begins the branch (BEGIN and SET LOCALs in one round trip). */
+  /**
+   * Borrows a connection and begins the branch: BEGIN and its SET LOCALs go out at once, in one string, but are
+   * not waited for — the branch's first statement follows them on the wire (see {@link pipelining}), so a
+   * participant's first statement costs one round trip, not two. That is safe because BEGIN cannot fail on its
+   * own: the string is txkit's, validated; a broken connection fails the statements behind it too, and a SET
+   * LOCAL that failed would leave the transaction aborted, failing them as well. Every use of the branch waits
+   * for BEGIN's answer before it reports anything.
+   */
   static async open(
     name: string,
     gid: string,
@@ -44,12 +57,9 @@ export class ParticipantSession {
   ): Promise<ParticipantSession> {
     const client = await pool.connect();
     const session = new ParticipantSession(name, gid, pool, client);
-    try {
-      await session.#run(beginSql(settings));
-    } catch (error) {
-      session.destroy(error);
-      throw error;
-    }
+    session.#begun = session.#run(beginSql(settings)).then(() => {});
+    // Reported by the first use of the branch, which waits for it.
+    session.#begun.catch(() => {});
     return session;
   }
 
@@ -73,7 +83,7 @@ export class ParticipantSession {
     values?: unknown[],
   ): Promise<pg.QueryResult<R>> {
     if (this.#state !== 'active') throw new Error(`participant ${this.name} is no longer active`);
-    return this.#run<R>(text, values);
+    return this.#afterBegin(this.#run<R>(text, values));
   }
 
   /**
@@ -83,6 +93,7 @@ export class ParticipantSession {
   async prepare(): Promise<void> {
     this.#state = 'preparing';
     try {
+      await this.#begun;
       const result = await this.#run(prepareSql(this.gid));
       if (result.command !== 'PREPARE') {
         this.#state = 'ended';
@@ -98,6 +109,7 @@ export class ParticipantSession {
 
   /** One-phase COMMIT (the only participant, or the log participant whose COMMIT carries the decision). */
   async commit(sql = 'COMMIT'): Promise<void> {
+    await this.#begun;
     const results = await this.#run(sql);
     const last = Array.isArray(results) ? results[results.length - 1] : results;
     this.#state = 'ended';
@@ -107,7 +119,6 @@ export class ParticipantSession {
     }
   }
 
-  /** COMMIT PREPARED on the pinned connection if it is still usable, otherwise on a fresh one from the pool. */
   /**
    * Runs a statement outside the branch, in autocommit, on the pinned connection: once the branch is prepared
    * the session is free, so the decision insert can use it instead of borrowing another connection.
@@ -122,6 +133,7 @@ export class ParticipantSession {
     return this.#run<R>(text, values);
   }
 
+  /** COMMIT PREPARED on the pinned connection if it is still usable, otherwise on a fresh one from the pool. */
   async commitPrepared(): Promise<void> {
     await finishPrepared(this.#runner(), this.gid, 'commit');
     this.#state = 'ended';
@@ -152,6 +164,7 @@ export class ParticipantSession {
     if (!client) return;
     this.#client = undefined;
     client.off('error', this.#onClientError);
+    this.#restorePipelining();
     client.release(this.#state === 'ended' || this.#state === 'prepared' ? undefined : true);
   }
 
@@ -164,6 +177,17 @@ export class ParticipantSession {
     if (this.#state === 'preparing') this.#state = 'unknown';
     // The listener stays: a dying connection may still report its end.
     client.release(error instanceof Error ? error : new Error('txkit: connection destroyed'));
+  }
+
+  /** A statement already sent (behind BEGIN), reported only once BEGIN's answer is in. */
+  async #afterBegin<R>(statement: Promise<R>): Promise<R> {
+    try {
+      await this.#begun;
+    } catch (error) {
+      statement.catch(() => {}); // it fails too (see open); BEGIN's failure is the one that explains it
+      throw error;
+    }
+    return statement;
   }
 
   /** Runs phase-two SQL on the pinned connection while it is usable and idle, else on a pooled one. */
