@@ -1,0 +1,115 @@
+import { errorCode } from './error-attributes.js';
+import { otelApi } from './otel-api.js';
+
+/** Attribute values txkit puts on spans (OpenTelemetry's primitive attribute values). */
+export type SpanAttributes = Record<string, string | number | boolean | string[] | undefined>;
+
+/**
+ * One unit of txkit's work as a trace span: a 2PC transaction, a participant's phase, a saga run, a step
+ * attempt. Without `@opentelemetry/api` (or without a registered SDK) every method is a no-op, so the protocols
+ * call it unconditionally.
+ *
+ * @internal
+ */
+export interface TxkitSpan {
+  /** Adds attributes (undefined values are skipped). */
+  set(attributes: SpanAttributes): void;
+  /** Marks the span failed: the exception as an event, status ERROR, `error.type` = the error's code or name. */
+  fail(error: unknown): void;
+  /** Ends the span (once; later calls do nothing). */
+  end(): void;
+  /** Runs `work` with this span as the active one, so spans started inside (txkit's or the app's) are children. */
+  within<T>(work: () => T): T;
+  /** Starts a child span of this one. */
+  child(name: string, attributes?: SpanAttributes): TxkitSpan;
+  /** Ends the span when `work` settles, failed if it rejects; returns what `work` returns. */
+  around<T>(work: (span: TxkitSpan) => Promise<T>): Promise<T>;
+}
+
+const TRACER_NAME = 'txkit';
+
+function defined(
+  attributes: SpanAttributes | undefined,
+): Record<string, string | number | boolean | string[]> {
+  const out: Record<string, string | number | boolean | string[]> = {};
+  for (const [key, value] of Object.entries(attributes ?? {})) if (value !== undefined) out[key] = value;
+  return out;
+}
+
+const noopSpan: TxkitSpan = {
+  set() {},
+  fail() {},
+  end() {},
+  within: (work) => work(),
+  child: () => noopSpan,
+  around: (work) => work(noopSpan),
+};
+
+/**
+ * Starts a span as a child of `parent`, or of the active context when there is none (a request handler's
+ * span, when the application is instrumented), or as a root.
+ *
+ * @internal
+ */
+export function startSpan(name: string, attributes?: SpanAttributes, parent?: TxkitSpan): TxkitSpan {
+  const api = otelApi();
+  if (!api) return noopSpan;
+  const parentContext = parent instanceof OtelSpan ? parent.context : api.context.active();
+  const span = api.trace
+    .getTracer(TRACER_NAME)
+    .startSpan(name, { attributes: defined(attributes) }, parentContext);
+  // A non-recording span (no SDK registered, or sampled out) skips attribute and error work; it still carries
+  // the context, so a sampled-out parent's decision propagates to children and across RabbitMQ.
+  return new OtelSpan(api, span, api.trace.setSpan(parentContext, span), span.isRecording());
+}
+
+type Api = NonNullable<ReturnType<typeof otelApi>>;
+type Span = ReturnType<ReturnType<Api['trace']['getTracer']>['startSpan']>;
+type Context = ReturnType<Api['context']['active']>;
+
+class OtelSpan implements TxkitSpan {
+  #ended = false;
+  constructor(
+    private readonly api: Api,
+    private readonly span: Span,
+    readonly context: Context,
+    private readonly recording: boolean,
+  ) {}
+
+  set(attributes: SpanAttributes): void {
+    if (this.recording) this.span.setAttributes(defined(attributes));
+  }
+
+  fail(error: unknown): void {
+    if (!this.recording) return;
+    const exception = error instanceof Error ? error : new Error(String(error));
+    this.span.recordException(exception);
+    this.span.setStatus({ code: this.api.SpanStatusCode.ERROR, message: exception.message });
+    this.span.setAttribute('error.type', errorCode(error));
+  }
+
+  end(): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    this.span.end();
+  }
+
+  within<T>(work: () => T): T {
+    return this.api.context.with(this.context, work);
+  }
+
+  child(name: string, attributes?: SpanAttributes): TxkitSpan {
+    return startSpan(name, attributes, this);
+  }
+
+  async around<T>(work: (span: TxkitSpan) => Promise<T>): Promise<T> {
+    try {
+      return await this.within(() => work(this));
+    } catch (error) {
+      this.fail(error);
+      throw error;
+    } finally {
+      this.end();
+    }
+  }
+}
