@@ -11,7 +11,10 @@ export interface AuditReport {
   refunded: number;
   voided: number;
   preparedLeft: number;
-  /** Sagas not finished (running, compensating, or failed) in the seats database's saga log, if it has one. */
+  /**
+   * Sagas not finished (running, compensating, or failed) in the seats database's saga log, and DBOS workflows not
+   * in SUCCESS in its system tables, where they exist.
+   */
   sagasUnfinished: number;
   violations: string[];
 }
@@ -26,6 +29,15 @@ async function count(pool: pg.Pool, sql: string): Promise<number> {
   return rows[0]?.n ?? 0;
 }
 
+// A log's unfinished entries, or 0 when the log's table does not exist (no mode that writes it has run).
+async function unfinishedIfTable(pool: pg.Pool, schema: string, table: string, sql: string): Promise<number> {
+  const exists = await count(
+    pool,
+    `SELECT count(*)::int AS n FROM pg_tables WHERE schemaname = '${schema}' AND tablename = '${table}'`,
+  );
+  return exists > 0 ? count(pool, sql) : 0;
+}
+
 function difference(a: Set<string>, b: Set<string>): string[] {
   return [...a].filter((x) => !b.has(x));
 }
@@ -35,7 +47,7 @@ function difference(a: Set<string>, b: Set<string>): string[] {
  * ticket for the same booking and vice versa (uniqueness is enforced by constraints) — so a declined or
  * refused booking has none, or only a refunded payment and a voided ticket; a refunded payment's ticket is
  * voided; the number of confirmed bookings matches (when known: a killed process's count is not); no prepared
- * transaction is left; no saga is left unfinished. Money: the library-level schema has no wallets, so money is
+ * transaction is left; no saga or DBOS workflow is left unfinished. Money: the library-level schema has no wallets, so money is
  * conserved exactly when every captured payment belongs to a sold seat, which the first rule checks.
  *
  * @example
@@ -60,17 +72,20 @@ export async function auditBookings(
       'SELECT count(*)::int AS n FROM pg_prepared_xacts WHERE database = current_database()',
     );
   }
-  const hasSagaLog = await count(
-    dbs.seats,
-    "SELECT count(*)::int AS n FROM pg_tables WHERE schemaname = 'txkit' AND tablename = 'saga'",
-  );
   const sagasUnfinished =
-    hasSagaLog > 0
-      ? await count(
-          dbs.seats,
-          "SELECT count(*)::int AS n FROM txkit.saga WHERE status IN ('running', 'compensating', 'failed')",
-        )
-      : 0;
+    (await unfinishedIfTable(
+      dbs.seats,
+      'txkit',
+      'saga',
+      "SELECT count(*)::int AS n FROM txkit.saga WHERE status IN ('running', 'compensating', 'failed')",
+    )) +
+    // The dbos mode's workflows: anything but SUCCESS is a booking DBOS did not finish.
+    (await unfinishedIfTable(
+      dbs.seats,
+      'dbos',
+      'workflow_status',
+      "SELECT count(*)::int AS n FROM dbos.workflow_status WHERE status <> 'SUCCESS'",
+    ));
   const violations: string[] = [];
   const report = (label: string, list: string[]) => {
     if (list.length > 0) violations.push(`${list.length} ${label} (e.g. ${list[0]})`);

@@ -33,8 +33,15 @@ export async function openBenchCluster(options: {
   const cluster: PostgresCluster = options.pgUrls
     ? clusterFromUrls(options.pgUrls)
     : await startPostgresCluster({ names: ['seats', 'payments', 'tickets'], settings: benchSettings });
-  const [seats, payments, tickets] = cluster.instances.map(
-    (instance) => new pg.Pool({ connectionString: instance.connectionString, max: options.poolSize }),
+  // Given URLs are used as given: clusterFromUrls keeps only host, port and user of each (its instances point
+  // at the `postgres` database), and a test's URLs name its own database, which two test files must not share.
+  const urls =
+    options.pgUrls
+      ?.split(',')
+      .map((url) => url.trim())
+      .filter(Boolean) ?? cluster.instances.map((instance) => instance.connectionString);
+  const [seats, payments, tickets] = urls.map(
+    (connectionString) => new pg.Pool({ connectionString, max: options.poolSize }),
   );
   if (!seats || !payments || !tickets) throw new Error('the bench needs three PostgreSQL servers');
   const dbs = { seats, payments, tickets };
@@ -45,7 +52,7 @@ export async function openBenchCluster(options: {
   );
   return {
     dbs,
-    urls: cluster.instances.map((instance) => instance.connectionString),
+    urls,
     server: Object.fromEntries(rows.map((r) => [r.name, r.setting])),
     async close() {
       await Promise.all([seats.end(), payments.end(), tickets.end()]);

@@ -3,6 +3,8 @@ import type { ReportChart } from '../report/write-report.js';
 import { median } from '../stats/median.js';
 import { cellFigures } from './cell-figures.js';
 import { cpuText } from './cpu-meter.js';
+import { peerRatioMarkdown } from './peer-ratios.js';
+import { pairedRoundRatios } from './round-ratios.js';
 import type { CellSummary, LibraryBenchResult } from './run-library-bench.js';
 
 const fixed = (n: number, digits = 1) => n.toFixed(digits);
@@ -42,10 +44,7 @@ function sweepTable(result: LibraryBenchResult, sweep: string, baseline: string)
 function ratioText(s: CellSummary, base: CellSummary): string {
   if (base.bookingsPerSecond <= 0) return '–';
   const merged = fixed(s.bookingsPerSecond / base.bookingsPerSecond, 2);
-  const perRound = s.rounds.flatMap(({ round, bookingsPerSecond }) => {
-    const paired = base.rounds.find((b) => b.round === round);
-    return paired && paired.bookingsPerSecond > 0 ? [bookingsPerSecond / paired.bookingsPerSecond] : [];
-  });
+  const perRound = pairedRoundRatios(s, base);
   const middle = perRound.length > 1 ? median(perRound) : undefined;
   return middle === undefined ? merged : `${merged} (${fixed(middle, 2)})`;
 }
@@ -81,6 +80,8 @@ export function libraryReportMarkdown(
   for (const sweep of new Set(result.summaries.map((s) => s.sweep))) {
     lines.push('', `### ${sweep}`, '', ...sweepTable(result, sweep, baseline));
   }
+  const peer = peerRatioMarkdown(result);
+  if (peer.length > 0) lines.push('', ...peer);
   if (result.crashes.length > 0) {
     lines.push(
       '',

@@ -1,4 +1,5 @@
 import type { BookingModeFactory } from '../booking-mode.js';
+import { dbosMode } from './dbos.js';
 import { localMode } from './local.js';
 import { rawSagaMode } from './raw-saga.js';
 import { rawTwoPhaseMode } from './raw-two-phase.js';
@@ -15,4 +16,5 @@ export const bookingModes: Readonly<Record<string, BookingModeFactory>> = {
   saga: sagaMode,
   'raw-saga': rawSagaMode,
   'saga-floor': sagaFloorMode,
+  dbos: dbosMode,
 };
