@@ -15,11 +15,18 @@ export interface LinkHost {
 
 /**
  * Resets a socket (RST, so the peer reads ECONNRESET), or destroys it where no reset is possible: a socket
- * still connecting has no connection to reset.
+ * still connecting has no connection to reset, and one whose `end()` is still under way cannot be reset.
+ *
+ * The second case is the cause of links that stayed open after their reset: the lane delivers a FIN
+ * (`end()`) and a fault resets the same socket before the shutdown went out (the same tick, or while the
+ * peer does not read). libuv refuses to reset a stream with a shutdown pending (`EINVAL`), and Node then
+ * drops the handle without closing it: no 'close' event ever, and the connection stays open for good. A plain
+ * destroy closes it; the peer reads the FIN already on its way, then nothing more.
  */
 export function hardReset(socket: Socket): void {
   if (socket.destroyed) return;
-  if (socket.connecting) socket.destroy();
+  const shutdownUnderWay = socket.writableEnded && !socket.writableFinished;
+  if (socket.connecting || shutdownUnderWay) socket.destroy();
   else socket.resetAndDestroy();
 }
 

@@ -84,12 +84,16 @@ export interface FaultProxy {
     condition: (stats: FaultProxyStats) => boolean,
     timeoutMs?: number,
   ): Promise<FaultProxyStats>;
-  /** Closes the listeners and resets every connection; resolves when no socket is left. Idempotent. */
+  /**
+   * Closes the listeners and resets every connection; resolves when no socket is left. Idempotent. A
+   * connection still open 10 s after its reset (a proxy bug: a reset always closes) is destroyed and named in
+   * the error `close()` then rejects with, so that a leak fails the suite instead of hanging it.
+   */
   close(): Promise<void>;
 }
 
-/** How long `close()` waits for reset connections to close before it destroys what is left. */
-const CLOSE_GRACE_MS = 3_000;
+/** How long `close()` waits for reset connections to close before it destroys what is left and fails. */
+const CLOSE_GRACE_MS = 10_000;
 
 interface Waiter {
   condition: (stats: FaultProxyStats) => boolean;
@@ -180,18 +184,24 @@ class ProxiedUpstream implements LinkHost {
     this.#closing = true;
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     const links = [...this.#links];
-    // Reset every connection and wait for both of its sockets to close — but not for ever: in about one run of
-    // eight of the partition property one link stayed open after its reset (cause not found yet); what is left
-    // after a few seconds is destroyed outright, so that closing the proxy always ends.
+    // Reset every connection and wait for both of its sockets to close. A reset always closes (a link reset
+    // while its FIN was still going out once did not: see hardReset); should one still stay open, it is
+    // destroyed and reported rather than waited on for ever.
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<void>((resolve) => {
       timer = setTimeout(resolve, CLOSE_GRACE_MS);
     });
     await Promise.race([Promise.all(links.map((link) => link.reset(false))), late]);
     clearTimeout(timer);
+    const leaked = this.#links.size;
     for (const link of this.#links) link.abandon();
     for (const waiter of [...this.#waiters]) waiter.settle(new Error(`fault proxy closed`));
     await closed;
+    if (leaked > 0) {
+      throw new Error(
+        `fault proxy: ${leaked} connection(s) of '${this.name}' still open ${CLOSE_GRACE_MS} ms after their reset (destroyed)`,
+      );
+    }
   }
 
   delivered(direction: FaultProxyDirection, bytes: number): void {
