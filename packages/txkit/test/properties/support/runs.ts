@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 
-/** Runs per property: `TXKIT_PROPERTY_RUNS` (the soak sets 2000), else the CI default. */
+/** Runs per property: `TXKIT_PROPERTY_RUNS` (the soak script sets it), else the CI default. */
 export function propertyRuns(ciDefault: number): number {
   const fromEnv = Number(process.env.TXKIT_PROPERTY_RUNS);
   return Number.isInteger(fromEnv) && fromEnv > 0 ? fromEnv : ciDefault;
@@ -8,23 +8,37 @@ export function propertyRuns(ciDefault: number): number {
 
 /** A vitest timeout for a property of `runs` runs of at most `msPerRun` each (plus set-up). */
 export function propertyTimeout(runs: number, msPerRun = 4_000): number {
-  return 60_000 + runs * msPerRun;
+  const limit = propertyTimeLimitMs();
+  // A time-limited soak ends after its limit plus the run in progress (and its shrinking, if it failed).
+  const byRuns = 60_000 + runs * msPerRun;
+  return limit ? Math.min(byRuns, 60_000 + limit + 20 * msPerRun) : byRuns;
+}
+
+/**
+ * A soak's time limit (`TXKIT_PROPERTY_TIME_LIMIT_MS`, set by `scripts/soak.mjs --minutes`): no new run starts
+ * after it, and the runs done so far are the result (not a failure).
+ */
+export function propertyTimeLimitMs(): number | undefined {
+  const fromEnv = Number(process.env.TXKIT_PROPERTY_TIME_LIMIT_MS);
+  return Number.isInteger(fromEnv) && fromEnv > 0 ? fromEnv : undefined;
 }
 
 /**
  * fast-check parameters: runs, the seed from `TXKIT_PROPERTY_SEED` (and `TXKIT_PROPERTY_PATH` to replay one
- * shrunk case), verbose reports. On failure fast-check's message holds the seed, the path and the shrunk
- * counterexample; `fc.assert` throws it, so vitest prints it.
+ * shrunk case), verbose reports, the soak's time limit. On failure fast-check's message holds the seed, the
+ * path and the shrunk counterexample; `fc.assert` throws it, so vitest prints it.
  */
 export function propertyParameters<T>(runs: number, endOnFailure = false): fc.Parameters<T> {
   const seed = Number(process.env.TXKIT_PROPERTY_SEED);
   const path = process.env.TXKIT_PROPERTY_PATH;
+  const timeLimit = propertyTimeLimitMs();
   return {
     numRuns: runs,
     verbose: fc.VerbosityLevel.Verbose,
     endOnFailure,
     ...(Number.isInteger(seed) ? { seed } : {}),
     ...(path ? { path } : {}),
+    ...(timeLimit ? { interruptAfterTimeLimit: timeLimit, markInterruptAsFailure: false } : {}),
   };
 }
 
@@ -37,8 +51,9 @@ export async function assertProperty<T>(
   const started = Date.now();
   const details = await fc.check(property, propertyParameters<T>(runs));
   const seconds = ((Date.now() - started) / 1000).toFixed(1);
+  const stopped = details.interrupted ? ' (time limit reached)' : '';
   console.log(
-    `[property] ${name}: ${details.numRuns} runs, seed ${details.seed}, ${seconds} s, ${details.failed ? 'FAILED' : 'passed'}`,
+    `[property] ${name}: ${details.numRuns} runs${stopped}, seed ${details.seed}, ${seconds} s, ${details.failed ? 'FAILED' : 'passed'}`,
   );
   if (details.failed) {
     // The same report fc.assert throws: seed, path and the shrunk counterexample, ready to replay.
