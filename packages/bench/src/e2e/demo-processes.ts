@@ -1,13 +1,15 @@
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import {
+  type HaproxyProcess,
+  haproxyInstalled,
+  startHaproxy,
+} from '../../../cinema-demo/src/deploy/haproxy-process.js';
 
 const apiServer = fileURLToPath(new URL('../../../cinema-demo/dist/api-server.js', import.meta.url));
 
-/** The demo's API processes (and HAProxy in front of them when installed) that an e2e cell drives. */
+/** The demo's API processes behind HAProxy (when installed) that an e2e cell drives. */
 export interface DemoDeployment {
   /** Where the load goes: HAProxy's port, or the single instance's. */
   baseUrl: string;
@@ -20,15 +22,6 @@ export interface DemoDeployment {
   /** kill -9 of one API instance, then a restart of it on the same port under a new id (crash injection). */
   crashInstance(index: number): Promise<void>;
   stop(): Promise<void>;
-}
-
-function haproxyInstalled(): boolean {
-  try {
-    execFileSync('haproxy', ['-v'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 async function waitHealthy(url: string, child: ChildProcess, timeoutMs = 60_000): Promise<void> {
@@ -47,8 +40,10 @@ async function waitHealthy(url: string, child: ChildProcess, timeoutMs = 60_000)
 
 /**
  * Starts `instances` API processes of the built demo (`packages/cinema-demo/dist/api-server.js`) on the three
- * databases, and HAProxy round-robin in front of them when HAProxy is installed; without it, one instance and
- * no proxy (the note says so). Payment declines are the demo's own failure injection (`PAYMENT_DECLINE_RATE`).
+ * databases, and HAProxy in front of them — the compose file's configuration, rendered for these processes
+ * (`cinema-demo/src/deploy`), health checks every 500 ms — even for one instance, so that every figure includes
+ * the proxy hop a deployment has. Without HAProxy: one instance and no proxy (the note says so). Payment
+ * declines are the demo's own failure injection (`PAYMENT_DECLINE_RATE`).
  */
 export async function startDemo(options: {
   urls: string[];
@@ -56,14 +51,14 @@ export async function startDemo(options: {
   declineRate: number;
   basePort: number;
   log: (line: string) => void;
+  /** More environment for the API processes (e.g. `LOG_LEVEL`). */
+  env?: Record<string, string>;
 }): Promise<DemoDeployment> {
-  const proxied = options.instances > 1 && haproxyInstalled();
+  const proxied = haproxyInstalled();
   const instances = proxied ? options.instances : 1;
   const note = proxied
-    ? `${instances} API instances behind HAProxy (round robin)`
-    : options.instances > 1
-      ? 'HAProxy not installed: one API instance, no proxy'
-      : 'one API instance, no proxy';
+    ? `${instances} API instance${instances > 1 ? 's' : ''} behind HAProxy (round robin)`
+    : 'HAProxy not installed: one API instance, no proxy';
   const [seats, payments, tickets] = options.urls;
   const env = {
     ...process.env,
@@ -77,39 +72,36 @@ export async function startDemo(options: {
     PAYMENT_DECLINE_RATE: String(options.declineRate),
     LOG_LEVEL: 'warn',
     POOL_SIZE: '40',
+    ...options.env,
   };
   const children: ChildProcess[] = [];
+  const portOf = (i: number) => options.basePort + 1 + i;
   // Every start is a new instance id, as a restarted container or pod gets one: a crashed instance's prepared
   // transactions are taken over by the live ones once its lease expires (txkit), not by its own return.
   const starts: number[] = [];
   const startInstance = async (i: number) => {
-    const port = options.basePort + 1 + i;
     starts[i] = (starts[i] ?? 0) + 1;
     const child = spawn(process.execPath, [apiServer], {
-      env: { ...env, PORT: String(port), INSTANCE_ID: `bench-api-${i + 1}-${starts[i]}` },
+      env: { ...env, PORT: String(portOf(i)), INSTANCE_ID: `bench-api-${i + 1}-${starts[i]}` },
       stdio: ['ignore', 'ignore', 'inherit'],
     });
     children[i] = child;
-    await waitHealthy(`http://127.0.0.1:${port}`, child);
+    await waitHealthy(`http://127.0.0.1:${portOf(i)}`, child);
   };
   // One at a time: the first migrates and seeds, the others find it done.
   for (let i = 0; i < instances; i++) await startInstance(i);
-  let proxy: ChildProcess | undefined;
+  let proxy: HaproxyProcess | undefined;
   if (proxied) {
-    const dir = await mkdtemp(join(tmpdir(), 'bench-haproxy-'));
-    const cfg = join(dir, 'haproxy.cfg');
-    const servers = Array.from(
-      { length: instances },
-      (_, i) => `  server api${i + 1} 127.0.0.1:${options.basePort + 1 + i} check inter 500ms fall 1 rise 1`,
-    ).join('\n');
-    await writeFile(
-      cfg,
-      `global\n  maxconn 4096\ndefaults\n  mode http\n  timeout connect 2s\n  timeout client 60s\n  timeout server 60s\n` +
-        `  retries 2\n  option redispatch\nfrontend bench\n  bind 127.0.0.1:${options.basePort}\n  default_backend api\n` +
-        `backend api\n  balance roundrobin\n  option httpchk GET /healthz\n${servers}\n`,
+    const apiServers = Array.from({ length: instances }, (_, i) => `127.0.0.1:${portOf(i)}`);
+    proxy = await startHaproxy(
+      {
+        bind: `127.0.0.1:${options.basePort}`,
+        apiServers,
+        readModelServers: apiServers.slice(0, 1),
+        checks: { interMs: 500, fall: 2, rise: 2 },
+      },
+      { statsPort: options.basePort + 100 },
     );
-    proxy = spawn('haproxy', ['-f', cfg], { stdio: ['ignore', 'ignore', 'inherit'] });
-    await waitHealthy(`http://127.0.0.1:${options.basePort}`, proxy);
   }
   options.log(`e2e: ${note}`);
   const stopChild = async (child: ChildProcess | undefined, signal: NodeJS.Signals) => {
@@ -119,7 +111,7 @@ export async function startDemo(options: {
     await exited;
   };
   return {
-    baseUrl: `http://127.0.0.1:${proxied ? options.basePort : options.basePort + 1}`,
+    baseUrl: proxy?.url ?? `http://127.0.0.1:${portOf(0)}`,
     instances,
     proxied,
     note,
@@ -129,7 +121,7 @@ export async function startDemo(options: {
       await startInstance(index);
     },
     async stop() {
-      await stopChild(proxy, 'SIGTERM');
+      await proxy?.stop();
       for (const child of children) await stopChild(child, 'SIGTERM');
     },
   };

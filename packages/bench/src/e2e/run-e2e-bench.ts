@@ -1,5 +1,6 @@
+import { startPostgresCluster } from 'txkit/testing';
 import { openBenchCluster } from '../library/bench-cluster.js';
-import { cpuUsed, openCpuMeter } from '../library/cpu-meter.js';
+import { type CpuMeter, cpuUsed, openCpuMeter } from '../library/cpu-meter.js';
 import {
   type InconsistencyReport,
   SAMPLER_APPLICATION_NAME,
@@ -7,25 +8,68 @@ import {
 } from '../library/inconsistency-sampler.js';
 import { libraryReportCharts, libraryReportMarkdown } from '../library/library-report.js';
 import type { CellSummary, LibraryBenchResult } from '../library/run-library-bench.js';
-import { summariseSamples } from '../library/run-load.js';
-import { contentionLabel, seatPicker } from '../library/seat-picker.js';
+import { type LoadSample, summariseSamples } from '../library/run-load.js';
+import { type Contention, contentionLabel, seatPicker } from '../library/seat-picker.js';
 import { writeReport } from '../report/write-report.js';
 import type { Scenario } from '../scenario/scenario.js';
 import { auditDemo, settleBookings } from './demo-audit.js';
 import { createBenchScreening, fundCustomers } from './demo-fixtures.js';
 import { type DemoDeployment, startDemo } from './demo-processes.js';
+import {
+  e2eExtrasMarkdown,
+  type LevelComparison,
+  type ScalingCell,
+  type StatementCell,
+} from './e2e-extras-report.js';
 import { runHttpLoad, signUp } from './http-load.js';
+import { openLibraryReference } from './library-reference.js';
+import { openStatementCounter, type StatementCounter } from './statement-counter.js';
 
-/** API instances behind HAProxy when it is installed (a 2-core machine: more would only queue). */
-const apiInstances = 2;
+/**
+ * The sweeps run one API instance behind HAProxy (the issue's targets are per instance); the crash cells two
+ * (one is killed, the other carries on); the scaling cells 1, 2 and 3 (a 2-core machine: more would only queue).
+ */
+const crashInstances = 2;
+const scalingInstances = [1, 2, 3];
 const basePort = 18_080;
 
 /**
- * The end-to-end level: the demo's API processes on three fresh PostgreSQL servers, HTTP load through HAProxy
- * (or straight to one instance without it), a concurrent reader on the demo's tables, an audit of the demo's
- * databases after every cell (and after a crash of an API instance), and the same report as the library level.
- * The decline rate is the demo's own `PAYMENT_DECLINE_RATE` (random per booking, not the library's
- * deterministic choice), so the API is restarted per decline rate.
+ * The bench's servers (production durability, as the library level's) with pg_stat_statements preloaded, so that
+ * the statements a booking costs the seats database can be counted.
+ */
+const e2eServerSettings = {
+  fsync: 'on',
+  synchronous_commit: 'on',
+  full_page_writes: 'on',
+  shared_buffers: '128MB',
+  max_connections: '300',
+  max_prepared_transactions: '200',
+  shared_preload_libraries: 'pg_stat_statements',
+};
+
+/** What the cells of one e2e run share. */
+interface E2eRun {
+  cluster: Awaited<ReturnType<typeof openBenchCluster>>;
+  progress: (line: string) => void;
+  /** Signs up `n` new customers through the deployment; their bearer tokens. */
+  customers(demo: DemoDeployment, n: number): Promise<string[]>;
+}
+
+/** One e2e measurement: the load's sample (with the API instances' and servers' CPU), its reader and its audit. */
+interface E2eCell {
+  sample: LoadSample & { reasons: Record<string, number> };
+  inconsistency: InconsistencyReport;
+  report: Awaited<ReturnType<typeof auditDemo>>;
+}
+
+/**
+ * The end-to-end level: the demo's API processes behind HAProxy on three fresh PostgreSQL servers, HTTP load, a
+ * concurrent reader on the demo's tables, an audit of the demo's databases after every cell (and after a crash
+ * of an API instance), and the same report as the library level. In the same run: the library level of the same
+ * modes on the same servers, cell by cell (the e2e/library ratio), the statements a booking costs the seats
+ * database (pg_stat_statements, a cell without the reader), and the scaling over 1, 2 and 3 instances. The
+ * decline rate is the demo's own `PAYMENT_DECLINE_RATE` (random per booking, not the library's deterministic
+ * choice), so the API is restarted per decline rate.
  */
 export async function runE2eScenario(
   scenario: Scenario,
@@ -37,37 +81,46 @@ export async function runE2eScenario(
     ...scenario.sweeps.flatMap((s) => s.concurrency),
     scenario.crash?.concurrency ?? 1,
   );
-  const cluster = await openBenchCluster({ poolSize: 8 });
+  const servers = await startPostgresCluster({
+    names: ['seats', 'payments', 'tickets'],
+    settings: e2eServerSettings,
+  });
+  const cluster = await openBenchCluster({
+    pgUrls: servers.instances.map((i) => i.connectionString).join(','),
+    poolSize: 8,
+  });
   const server = cluster.server;
   const summaries: CellSummary[] = [];
   const audits: LibraryBenchResult['audits'] = [];
   const crashes: LibraryBenchResult['crashes'] = [];
+  const comparisons: LevelComparison[] = [];
+  const statements: StatementCell[] = [];
+  const scaling: ScalingCell[] = [];
   const notes = new Set<string>();
   let customerCount = 0;
-  const customers = async (demo: DemoDeployment, n: number) => {
-    const tokens: string[] = [];
-    for (let i = 0; i < n; i++)
-      tokens.push(await signUp(demo.baseUrl, `bench-${process.pid}-${++customerCount}`));
-    return tokens;
+  const run: E2eRun = {
+    cluster,
+    progress,
+    async customers(demo, n) {
+      const tokens: string[] = [];
+      for (let i = 0; i < n; i++)
+        tokens.push(await signUp(demo.baseUrl, `bench-${process.pid}-${++customerCount}`));
+      return tokens;
+    },
   };
+  const modes = scenario.modes as ('saga' | '2pc')[];
+  const reference = await openLibraryReference(cluster.urls, modes, maxClients + 8);
+  const counter = await openStatementCounter(cluster.dbs.seats);
+  const start = (instances: number, declineRate: number) =>
+    startDemo({ urls: cluster.urls, instances, declineRate, basePort, log: progress });
   try {
     const declineRates = [...new Set(scenario.sweeps.flatMap((s) => s.declineRates))];
     for (const declineRate of declineRates) {
-      const demo = await startDemo({
-        urls: cluster.urls,
-        instances: apiInstances,
-        declineRate,
-        basePort,
-        log: progress,
-      });
+      const demo = await start(1, declineRate);
       notes.add(demo.note);
-      const { seats, payments, tickets } = cluster.dbs;
-      const cpuMeter = await openCpuMeter([seats, payments, tickets], {
-        excludeApplication: SAMPLER_APPLICATION_NAME,
-        nodeProcesses: () => demo.apiPids(),
-      });
       try {
-        const tokens = await customers(demo, maxClients);
+        const meter = await apiCpuMeter(cluster, demo);
+        const tokens = await run.customers(demo, maxClients);
         for (const sweep of scenario.sweeps.filter((s) => s.declineRates.includes(declineRate))) {
           for (const contention of sweep.contention) {
             for (const concurrency of sweep.concurrency) {
@@ -77,85 +130,102 @@ export async function runE2eScenario(
                 declineRate,
                 concurrency,
               };
-              const samples: Parameters<typeof summariseSamples>[0][number][] = [];
-              const inconsistency: InconsistencyReport[] = [];
-              for (const mode of scenario.modes as ('saga' | '2pc')[]) {
-                for (let round = 1; round <= scenario.rounds; round++) {
-                  const { screeningId, seatIds, moneyBefore, since, sampler } = await startCell(
-                    cluster,
-                    `bench ${Date.now()} ${mode}`,
-                  );
-                  const cpuBefore = await cpuMeter?.read();
-                  const load = await runHttpLoad({
-                    baseUrl: demo.baseUrl,
-                    tokens: tokens.slice(0, concurrency),
-                    mode,
-                    screeningId,
-                    seatIds,
-                    seats: seatPicker(contention),
+              const byMode = new Map(modes.map((m) => [m, [] as E2eCell[]]));
+              for (let round = 1; round <= scenario.rounds; round++) {
+                for (const mode of modes) {
+                  // The library level first, then the demo, back to back: the same machine load for both.
+                  const library = await reference.cell(mode, {
+                    concurrency,
+                    contention,
+                    declineRate,
                     durationMs: scenario.durationSeconds * 1000,
                     round,
                   });
-                  const sample = cpuBefore
-                    ? { ...load, cpuMs: cpuUsed(cpuBefore, await cpuMeter!.read()) }
-                    : load;
-                  inconsistency.push(await sampler.stop());
-                  const pendingLeft = await settleBookings(cluster.dbs, screeningId, 60_000);
-                  const report = await auditDemo(cluster.dbs, {
-                    screeningId,
-                    since,
-                    moneyBefore,
-                    confirmedAnswers: sample.outcomes.confirmed,
-                    pendingLeft,
+                  const e2e = await measureCell(run, demo, meter, {
+                    mode,
+                    tokens: tokens.slice(0, concurrency),
+                    contention,
+                    durationMs: scenario.durationSeconds * 1000,
+                    round,
+                    label: `${sweep.label}: ${mode.padEnd(5)} ${cell.contention} decline ${declineRate * 100}% c=${concurrency} r${round}`,
                   });
-                  audits.push({ ...cell, mode, round, report });
-                  samples.push(sample);
-                  const o = sample.outcomes;
-                  progress(
-                    `e2e ${sweep.label}: ${mode.padEnd(5)} ${cell.contention} decline ${declineRate * 100}% c=${concurrency} r${round}: ` +
-                      `${((o.confirmed + o.rejected + o.declined) / (sample.durationMs / 1000)).toFixed(0)} bookings/s ` +
-                      `(${o.confirmed} ok, ${o.rejected} refused ${JSON.stringify(sample.reasons)}, ${o.declined} declined, ${o.error} errors)` +
-                      (report.violations.length > 0
-                        ? `  AUDIT FAILED: ${report.violations.join('; ')}`
-                        : '  audit ok') +
-                      (sample.firstError ? `  first error: ${sample.firstError}` : ''),
-                  );
-                  if (report.violations.length > 0)
-                    throw new Error(
-                      `AUDIT FAILED for e2e ${mode} ${JSON.stringify(cell)}: ${report.violations.join('; ')}`,
-                    );
+                  audits.push({ ...cell, mode, round, report: e2e.report });
+                  byMode.get(mode)!.push(e2e);
+                  comparisons.push({ ...cell, mode, round, library, e2e: e2e.sample });
                 }
-                const mine = samples.filter((s) => s.mode === mode);
+              }
+              for (const [mode, cells] of byMode) {
                 summaries.push({
-                  ...summariseSamples(mine),
+                  ...summariseSamples(cells.map((c) => c.sample)),
                   ...cell,
                   compensates: mode === 'saga',
-                  inconsistency: inconsistency.slice(-mine.length),
+                  inconsistency: cells.map((c) => c.inconsistency),
                 });
               }
             }
           }
         }
-        if (scenario.crash && declineRate === declineRates[0]) {
-          for (const mode of scenario.crash.modes as ('saga' | '2pc')[]) {
-            crashes.push(
-              await crashCell(
-                scenario,
-                mode,
-                demo,
-                cluster,
-                await customers(demo, scenario.crash.concurrency),
-                progress,
-              ),
-            );
+        if (counter && declineRate === declineRates[0]) {
+          for (const mode of modes) {
+            statements.push(await statementCell(run, demo, counter, mode, tokens.slice(0, 4)));
           }
         }
       } finally {
         await demo.stop();
       }
     }
+    const topConcurrency = Math.max(...(scenario.sweeps[0]?.concurrency ?? [8]));
+    for (const instances of scalingInstances) {
+      const demo = await start(instances, 0);
+      try {
+        const meter = await apiCpuMeter(cluster, demo);
+        const tokens = await run.customers(demo, topConcurrency);
+        for (let round = 1; round <= scenario.rounds; round++) {
+          for (const mode of modes) {
+            const e2e = await measureCell(run, demo, meter, {
+              mode,
+              tokens,
+              contention: { kind: 'fresh' },
+              durationMs: scenario.durationSeconds * 1000,
+              round,
+              label: `scaling: ${mode.padEnd(5)} ${demo.note}, c=${topConcurrency} r${round}`,
+            });
+            scaling.push({
+              instances: demo.instances,
+              proxied: demo.proxied,
+              mode,
+              round,
+              sample: e2e.sample,
+            });
+          }
+        }
+      } finally {
+        await demo.stop();
+      }
+    }
+    if (scenario.crash) {
+      const demo = await start(crashInstances, 0);
+      try {
+        for (const mode of scenario.crash.modes as ('saga' | '2pc')[]) {
+          crashes.push(
+            await crashCell(
+              scenario,
+              mode,
+              demo,
+              cluster,
+              await run.customers(demo, scenario.crash.concurrency),
+              progress,
+            ),
+          );
+        }
+      } finally {
+        await demo.stop();
+      }
+    }
   } finally {
+    await reference.close();
     await cluster.close();
+    await servers.destroy();
   }
   const result: LibraryBenchResult = {
     startedAt,
@@ -179,17 +249,116 @@ export async function runE2eScenario(
     crashes,
   };
   const report = libraryReportMarkdown(result, scenario.baseline, "the API instances' processes");
-  const markdown = `${[...notes].join('; ')}.\n\n${report.replace('Library-level', 'End-to-end')}`;
+  const extras = e2eExtrasMarkdown({ comparisons, statements, scaling });
+  const markdown = `${[...notes].join('; ')}.\n\n${report.replace('Library-level', 'End-to-end')}\n\n${extras}`;
   await writeReport({
     dir: out,
     title: `txkit bench — ${scenario.name} (end to end)`,
-    results: { scenario, ...result },
+    results: { scenario, ...result, comparisons, statements, scaling },
     markdown,
     charts: await libraryReportCharts(result),
   });
   console.log(`\n${markdown}\nresults written to ${out}`);
   const failed = crashes.filter((c) => 'error' in c || c.audit.violations.length > 0);
   if (failed.length > 0) throw new Error(`crash injection failed: ${JSON.stringify(failed)}`);
+}
+
+/** CPU of a deployment's API processes and of the servers (the reader's backends left out). */
+function apiCpuMeter(cluster: E2eRun['cluster'], demo: DemoDeployment): Promise<CpuMeter | undefined> {
+  const { seats, payments, tickets } = cluster.dbs;
+  return openCpuMeter([seats, payments, tickets], {
+    excludeApplication: SAMPLER_APPLICATION_NAME,
+    nodeProcesses: () => demo.apiPids(),
+  });
+}
+
+/** One e2e cell on a screening of its own: load, CPU, the reader's report, settling and the audit. */
+async function measureCell(
+  run: E2eRun,
+  demo: DemoDeployment,
+  meter: CpuMeter | undefined,
+  o: {
+    mode: 'saga' | '2pc';
+    tokens: string[];
+    contention: Contention;
+    durationMs: number;
+    round: number;
+    label: string;
+  },
+): Promise<E2eCell> {
+  const { screeningId, seatIds, moneyBefore, since, sampler } = await startCell(
+    run.cluster,
+    `bench ${Date.now()} ${o.mode}`,
+  );
+  const cpuBefore = await meter?.read();
+  const load = await runHttpLoad({
+    baseUrl: demo.baseUrl,
+    tokens: o.tokens,
+    mode: o.mode,
+    screeningId,
+    seatIds,
+    seats: seatPicker(o.contention),
+    durationMs: o.durationMs,
+    round: o.round,
+  });
+  const sample = cpuBefore ? { ...load, cpuMs: cpuUsed(cpuBefore, await meter!.read()) } : load;
+  const inconsistency = await sampler.stop();
+  const pendingLeft = await settleBookings(run.cluster.dbs, screeningId, 60_000);
+  const report = await auditDemo(run.cluster.dbs, {
+    screeningId,
+    since,
+    moneyBefore,
+    confirmedAnswers: sample.outcomes.confirmed,
+    pendingLeft,
+  });
+  const out = sample.outcomes;
+  const answered = out.confirmed + out.rejected + out.declined;
+  run.progress(
+    `e2e ${o.label}: ${(answered / (sample.durationMs / 1000)).toFixed(0)} bookings/s ` +
+      `(${out.confirmed} ok, ${out.rejected} refused ${JSON.stringify(sample.reasons)}, ${out.declined} declined, ${out.error} errors)` +
+      (sample.cpuMs ? `, API CPU ${(sample.cpuMs.node / Math.max(1, answered)).toFixed(2)} ms/booking` : '') +
+      (report.violations.length > 0 ? `  AUDIT FAILED: ${report.violations.join('; ')}` : '  audit ok') +
+      (sample.firstError ? `  first error: ${sample.firstError}` : ''),
+  );
+  if (report.violations.length > 0)
+    throw new Error(`AUDIT FAILED for e2e ${o.label}: ${report.violations.join('; ')}`);
+  return { sample, inconsistency, report };
+}
+
+/**
+ * The statements a booking costs the seats database: a cell without the concurrent reader (its reads would
+ * count), pg_stat_statements reset before the load and read right after it (before settling and the audit).
+ * The API's background work during the cell (relay polls, recovery passes, lease renewals) is counted too: it is
+ * part of what the database does per booking.
+ */
+async function statementCell(
+  run: E2eRun,
+  demo: DemoDeployment,
+  counter: StatementCounter,
+  mode: 'saga' | '2pc',
+  tokens: string[],
+): Promise<StatementCell> {
+  const { screeningId, seatIds } = await createBenchScreening(run.cluster.dbs, `statements ${mode}`, 50);
+  await counter.reset();
+  const load = await runHttpLoad({
+    baseUrl: demo.baseUrl,
+    tokens,
+    mode,
+    screeningId,
+    seatIds,
+    seats: seatPicker({ kind: 'fresh' }),
+    durationMs: 3_000,
+    round: 1,
+  });
+  const counts = await counter.read();
+  await settleBookings(run.cluster.dbs, screeningId, 60_000);
+  const bookings = load.outcomes.confirmed + load.outcomes.rejected + load.outcomes.declined;
+  const cell = { mode, bookings, confirmed: load.outcomes.confirmed, counts };
+  const total = counts.reduce((sum, c) => sum + c.calls, 0);
+  run.progress(
+    `e2e statements: ${mode.padEnd(5)} ${(total / Math.max(1, bookings)).toFixed(1)} seats-database statements per booking (${bookings} bookings)`,
+  );
+  return cell;
 }
 
 /**
