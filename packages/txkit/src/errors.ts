@@ -37,7 +37,10 @@ export type TxkitErrorCode =
   | 'ROLLED_BACK'
   | 'TRANSPORT'
   | 'TRANSACTION_ABORTED'
-  | 'RESPONSE_TIMEOUT';
+  | 'RESPONSE_TIMEOUT'
+  | 'SAGA_LEASE_LOST'
+  | 'SAGA_KEY_TAKEN'
+  | 'SAGA_LOG_UNAVAILABLE';
 
 /**
  * Base class of every txkit error.
@@ -94,8 +97,55 @@ export class PrepareFailedError extends TxkitError {
  * if (error instanceof InDoubtError) log.warn({ gid: error.context.transactionId }, 'left to recovery');
  */
 export class InDoubtError extends TxkitError {
+  constructor(
+    message: string,
+    options: { cause?: unknown; context?: TxkitErrorContext } = {},
+    /** @internal the saga's in-doubt subclasses give their own code */
+    code: TxkitErrorCode = 'IN_DOUBT',
+  ) {
+    super(code, message, options);
+  }
+}
+
+/**
+ * A saga runner stopped driving a saga because another runner claimed it (this runner's lease ran out, e.g.
+ * under load): the other runner drives it on. An {@link InDoubtError} for the caller of the step that noticed;
+ * `runner.run()` itself waits for the new owner's outcome instead of throwing it.
+ *
+ * @example
+ * runner.on('error', (e) => { if (e instanceof SagaLeaseLostError) metrics.leaseLost.inc(); });
+ */
+export class SagaLeaseLostError extends InDoubtError {
   constructor(message: string, options: { cause?: unknown; context?: TxkitErrorContext } = {}) {
-    super('IN_DOUBT', message, options);
+    super(message, options, 'SAGA_LEASE_LOST');
+  }
+}
+
+/**
+ * A saga was not started because its idempotency key is taken by another saga (whose outcome is the answer;
+ * `runner.run()` returns it). Seen only by code that drives sagas below `run()`.
+ *
+ * @example
+ * if (error instanceof SagaKeyTakenError) return runner.outcome(error.context.sagaId as string);
+ */
+export class SagaKeyTakenError extends InDoubtError {
+  constructor(message: string, options: { cause?: unknown; context?: TxkitErrorContext } = {}) {
+    super(message, options, 'SAGA_KEY_TAKEN');
+  }
+}
+
+/**
+ * The saga log could not be written (after the runner's log retries): this runner stopped driving the saga,
+ * whose outcome is unknown to the caller. Its lease runs out and recovery, here or in another runner, drives
+ * it on. `cause` is the last database error.
+ *
+ * @example
+ * try { await runner.run(bookSeats, input, { key }); }
+ * catch (e) { if (e instanceof SagaLogUnavailableError) return reply(202, { retryWith: key }); throw e; }
+ */
+export class SagaLogUnavailableError extends InDoubtError {
+  constructor(message: string, options: { cause?: unknown; context?: TxkitErrorContext } = {}) {
+    super(message, options, 'SAGA_LOG_UNAVAILABLE');
   }
 }
 

@@ -15,6 +15,9 @@ export {
   PrepareFailedError,
   ResponseTimeoutError,
   RetryableError,
+  SagaKeyTakenError,
+  SagaLeaseLostError,
+  SagaLogUnavailableError,
   StepRejectedError,
   StepTimeoutError,
   TransactionAbortedError,
@@ -65,15 +68,11 @@ export {
 export { SagaBuilder, saga } from './saga/saga-builder.js';
 export type { SagaEventBase, SagaRunnerEvents, StepEvent } from './saga/saga-events.js';
 export type { SagaHistory, SagaHistoryRecord } from './saga/saga-history.js';
-export type { SagaStatus, SerializedError } from './saga/saga-log.js';
+export type { SagaFailure, SagaStatus, SerializedError } from './saga/saga-log.js';
 export { sagaMigrations } from './saga/saga-migrations.js';
+export type { StuckSaga } from './saga/saga-operator.js';
 export type { SagaOutcome } from './saga/saga-outcome.js';
-export {
-  type RunOptions,
-  SagaRunner,
-  type SagaRunnerOptions,
-  type StuckSaga,
-} from './saga/saga-runner.js';
+export { type RunOptions, SagaRunner, type SagaRunnerOptions } from './saga/saga-runner.js';
 export type {
   AnySagaDefinition,
   CompensationContext,

@@ -1,6 +1,6 @@
-import type pg from 'pg';
-import { leaseLostError } from './execution-env.js';
+import { SagaLeaseLostError } from '../errors.js';
 import { extendLeases } from './saga-log.js';
+import type { SagaLogWriter } from './saga-log-writer.js';
 
 /** One saga this runner drives: its lease token and the signal that stops it when the lease is lost. */
 export interface HeldLease {
@@ -18,26 +18,16 @@ export interface HeldLease {
  */
 export class LeaseKeeper {
   readonly #held = new Map<string, HeldLease>();
-  readonly #pool: pg.Pool;
-  readonly #schema: string;
+  readonly #log: SagaLogWriter;
   readonly #leaseMs: number;
   readonly #onError: (error: unknown) => void;
-  readonly #onStatement: () => void;
   #timer: NodeJS.Timeout | undefined;
   #beating = false;
 
-  constructor(options: {
-    pool: pg.Pool;
-    schema: string;
-    leaseMs: number;
-    onError: (error: unknown) => void;
-    onStatement: () => void;
-  }) {
-    this.#pool = options.pool;
-    this.#schema = options.schema;
-    this.#leaseMs = options.leaseMs;
+  constructor(options: { log: SagaLogWriter; onError: (error: unknown) => void }) {
+    this.#log = options.log;
+    this.#leaseMs = options.log.leaseMs;
     this.#onError = options.onError;
-    this.#onStatement = options.onStatement;
   }
 
   /** Ids of the sagas held now. */
@@ -83,6 +73,24 @@ export class LeaseKeeper {
     lease.controller.abort(leaseLostError(lease.sagaId));
   }
 
+  /**
+   * Makes sure a lease still holds before an attempt starts. One past its local deadline (a slow heartbeat under
+   * load) is renewed first — safe between attempts, since nothing runs — and given up only when the renewal
+   * finds another runner's token.
+   */
+  async ensure(lease: HeldLease): Promise<void> {
+    if (lease.controller.signal.aborted) throw leaseLostError(lease.sagaId);
+    if (Date.now() <= lease.deadline) return;
+    const since = Date.now();
+    const { rows } = await this.#log.query(extendLeases(this.#log.schema, [lease], this.#leaseMs));
+    if (rows.length === 1 && !lease.controller.signal.aborted) {
+      this.renewed(lease, since);
+      return;
+    }
+    this.lost(lease);
+    throw leaseLostError(lease.sagaId);
+  }
+
   // A write issued at `since` sets lease_until = now() + leaseMs on the server; keep a third of it as margin
   // for clock rate differences and network delay.
   #deadlineFrom(since: number): number {
@@ -104,9 +112,8 @@ export class LeaseKeeper {
     const since = Date.now();
     const leases = [...this.#held.values()];
     try {
-      this.#onStatement();
-      const { rows } = await this.#pool.query<{ lease_token: string }>(
-        extendLeases(this.#schema, leases, this.#leaseMs),
+      const { rows } = await this.#log.query<{ lease_token: string }>(
+        extendLeases(this.#log.schema, leases, this.#leaseMs),
       );
       const valid = new Set(rows.map((r) => r.lease_token));
       for (const lease of leases) {
@@ -123,4 +130,11 @@ export class LeaseKeeper {
     const now = Date.now();
     for (const lease of this.#held.values()) if (now > lease.deadline) this.lost(lease);
   }
+}
+
+/** The error that stops a runner that lost its lease on a saga. */
+export function leaseLostError(sagaId: string): SagaLeaseLostError {
+  return new SagaLeaseLostError(`lease on saga ${sagaId} lost: another runner drives it now`, {
+    context: { sagaId },
+  });
 }

@@ -1,9 +1,7 @@
 import { ConfigurationError } from '../errors.js';
-import { beginCompensation, driveSaga } from './drive-saga.js';
-import { type ExecutionEnv, writeFenced } from './execution-env.js';
-import { claimExpired, failSaga, type SagaRow, type StepRow, selectSteps } from './saga-log.js';
+import { type ExecutionDeps, SagaExecution } from './saga-execution.js';
+import { claimExpired, type SagaRow, type StepRow, selectSteps } from './saga-log.js';
 import type { SagaOutcome } from './saga-outcome.js';
-import { compensationPlan, type SagaState, stateFromLog } from './saga-state.js';
 import type { AnySagaDefinition } from './saga-types.js';
 
 /** Options of one recovery pass. */
@@ -12,7 +10,7 @@ export interface ResumeOptions {
   owner: string;
   /** At most this many sagas per pass. */
   batchSize: number;
-  /** Sagas claimed more often than this are given up on (see {@link resumeClaimed}). */
+  /** Sagas claimed more often than this are given up on (see {@link SagaExecution.giveUp}). */
   maxClaims: number;
   /** Saga ids this runner drives already (never claimed from itself). */
   exclude: string[];
@@ -24,24 +22,23 @@ export interface ResumeOptions {
  * errors of sagas that could not be driven (left to a later pass).
  */
 export async function resumeExpiredSagas(
-  env: ExecutionEnv,
+  deps: ExecutionDeps,
   definitions: ReadonlyMap<string, AnySagaDefinition>,
   options: ResumeOptions,
   track: (id: string, work: Promise<SagaOutcome>) => void,
 ): Promise<{ outcomes: SagaOutcome[]; errors: unknown[] }> {
-  env.countStatement();
-  const { rows } = await env.pool.query<SagaRow>(
-    claimExpired(env.schema, {
+  const { rows } = await deps.log.query<SagaRow>(
+    claimExpired(deps.log.schema, {
       owner: options.owner,
       limit: options.batchSize,
-      leaseMs: env.leaseMs,
+      leaseMs: deps.log.leaseMs,
       exclude: options.exclude,
     }),
   );
   const since = Date.now();
   const settled = await Promise.allSettled(
     rows.map((row) => {
-      const work = resumeClaimed(env, definitions, row, options.maxClaims, since);
+      const work = resumeClaimed(deps, definitions, row, options.maxClaims, since);
       track(row.id, work);
       return work;
     }),
@@ -56,12 +53,11 @@ export async function resumeExpiredSagas(
 }
 
 /**
- * Drives a saga this runner just claimed. A saga claimed more than `maxClaims` times keeps killing (or
- * stalling) its runners: a running one is sent to compensation (reason `recovery-limit`), a compensating one
- * ends `failed` — bounded, visible, never an endless loop.
+ * Drives a saga this runner just claimed (its row carries the new lease token), rebuilt from its records. A saga
+ * claimed more than `maxClaims` times is given up on instead ({@link SagaExecution.giveUp}).
  */
 export async function resumeClaimed(
-  env: ExecutionEnv,
+  deps: ExecutionDeps,
   definitions: ReadonlyMap<string, AnySagaDefinition>,
   row: SagaRow,
   maxClaims: number,
@@ -73,64 +69,15 @@ export async function resumeClaimed(
       context: { sagaId: row.id, saga: row.name },
     });
   }
-  const lease = env.leases.hold(row.id, row.lease_token, since);
-  let state: SagaState;
+  const lease = deps.leases.hold(row.id, row.lease_token, since);
+  let execution: SagaExecution;
   try {
-    env.countStatement();
-    const { rows: steps } = await env.pool.query<StepRow>(selectSteps(env.schema, row.id));
-    state = stateFromLog(row, steps, definition, lease);
+    const { rows: records } = await deps.log.query<StepRow>(selectSteps(deps.log.schema, row.id));
+    execution = SagaExecution.fromLog(deps, row, records, definition, lease);
   } catch (error) {
-    env.leases.release(lease);
+    deps.leases.release(lease);
     throw error;
   }
-  env.emit('saga:resumed', { sagaId: row.id, name: row.name, status: state.status, claims: row.claims });
-  if (row.claims > maxClaims) {
-    try {
-      return await giveUpOrCompensate(env, state, row, definition);
-    } catch (error) {
-      env.leases.release(lease);
-      throw error;
-    }
-  }
-  return driveSaga(env, state);
-}
-
-async function giveUpOrCompensate(
-  env: ExecutionEnv,
-  state: SagaState,
-  row: SagaRow,
-  definition: AnySagaDefinition,
-): Promise<SagaOutcome> {
-  const error = { name: 'RecoveryLimit', message: `saga claimed ${row.claims} times by recovery` };
-  if (state.status === 'running') {
-    if (state.nextStep < definition.steps.length) {
-      await beginCompensation(env, state, state.nextStep, 'recovery-limit', error, 0);
-    }
-    return driveSaga(env, state);
-  }
-  const index = compensationPlan(state)[0] ?? state.nextStep;
-  const step = definition.steps[index]?.name ?? '';
-  await writeFenced(
-    env,
-    state,
-    failSaga(env.schema, { id: row.id, token: row.lease_token, step, index, attempt: 0, error }),
-  );
-  env.leases.release(state.lease);
-  const failure = state.failure ?? { step: '', reason: '', error };
-  const compensation = { step, error };
-  env.emit('saga:failed', {
-    sagaId: row.id,
-    name: row.name,
-    failedStep: failure.step,
-    reason: failure.reason,
-    compensation,
-  });
-  return {
-    status: 'failed',
-    sagaId: row.id,
-    failedStep: failure.step,
-    reason: failure.reason,
-    error: failure.error,
-    compensation,
-  };
+  deps.emit('saga:resumed', { sagaId: row.id, name: row.name, status: execution.status, claims: row.claims });
+  return row.claims > maxClaims ? execution.giveUp(row.claims) : execution.drive();
 }

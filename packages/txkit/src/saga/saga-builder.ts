@@ -19,6 +19,18 @@ type WithStep<Outputs extends StepOutputs, Name extends string, Output> = {
   [K in keyof Outputs | Name]: K extends Name ? Awaited<Output> : Outputs[K];
 };
 
+/** `Outputs` plus each branch's awaited output under its name. */
+type WithBranches<Outputs extends StepOutputs, Branches extends ParallelBranches> = {
+  [K in keyof Outputs | keyof Branches]: K extends keyof Branches
+    ? Awaited<ReturnType<Branches[K]['run']>>
+    : K extends keyof Outputs
+      ? Outputs[K]
+      : never;
+};
+
+/** The branches of a parallel group, by step name (all the type needs of them: their actions). */
+type ParallelBranches = { [name: string]: { run: (ctx: never) => unknown } };
+
 const stepName = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
 
 /**
@@ -74,6 +86,38 @@ export class SagaBuilder<Input, Outputs extends StepOutputs = Record<never, neve
   }
 
   /**
+   * Adds a group of steps that run at the same time (parallel branches), by step name. The group starts when
+   * the steps before it have finished, and the steps after it start when every branch has; each branch sees
+   * the outputs of the steps before the group, not of its sibling branches. The branches' records are
+   * written together once the whole group has finished (one log write per group). When a branch fails, the
+   * others are let finish, and then every branch of the group (its compensation is a no-op behind the barrier
+   * where the action never ran) and every step before the group are compensated, group by group in reverse
+   * order. Branches are steps as `step()` adds them: not local steps.
+   *
+   * @example
+   * saga<Booking>('book')
+   *   .localStep('seat', { run: reserveSeat, compensate: releaseSeat })
+   *   .parallel({
+   *     payment: { run: (ctx) => charge(ctx.input, ctx.stepKey), compensate: (ctx) => refund(ctx.stepKey) },
+   *     ticket: { run: (ctx) => issueTicket(ctx.input, ctx.stepKey), compensate: (ctx) => voidTicket(ctx.stepKey) },
+   *   })
+   *   .build();
+   */
+  parallel<Branches extends { [name: string]: StepOptions<Input, Outputs, unknown> }>(
+    branches: Branches,
+  ): SagaBuilder<Input, WithBranches<Outputs, Branches>> {
+    const entries = Object.entries(branches);
+    if (entries.length === 0)
+      throw new ConfigurationError(`saga '${this.#name}': a parallel group needs a step`);
+    const group = this.#nextGroup();
+    let steps = this.#steps;
+    for (const [name, options] of entries) {
+      steps = [...steps, this.#define(steps, name, false, branchOptions(options), group)];
+    }
+    return new SagaBuilder(this.#name, Object.freeze(steps));
+  }
+
+  /**
    * Freezes the definition. A saga needs at least one step.
    *
    * @example
@@ -89,18 +133,33 @@ export class SagaBuilder<Input, Outputs extends StepOutputs = Record<never, neve
     local: boolean,
     options: StepOptions<unknown, StepOutputs, unknown>,
   ): SagaBuilder<Input, R> {
+    const step = this.#define(this.#steps, name, local, options, this.#nextGroup());
+    return new SagaBuilder<Input, R>(this.#name, Object.freeze([...this.#steps, step]));
+  }
+
+  #nextGroup(): number {
+    return (this.#steps.at(-1)?.group ?? -1) + 1;
+  }
+
+  #define(
+    steps: readonly StepDefinition[],
+    name: string,
+    local: boolean,
+    options: StepOptions<unknown, StepOutputs, unknown>,
+    group: number,
+  ): StepDefinition {
     if (!stepName.test(name)) {
       throw new ConfigurationError(`invalid step name '${name}': 1-100 characters of A-Z a-z 0-9 . _ -`);
     }
-    if (this.#steps.some((s) => s.name === name)) {
+    if (steps.some((s) => s.name === name)) {
       throw new ConfigurationError(`saga '${this.#name}' already has a step named '${name}'`);
     }
-    if (typeof options.run !== 'function')
+    if (typeof options?.run !== 'function')
       throw new ConfigurationError(`step '${name}' needs a run function`);
     if (options.timeoutMs !== undefined && !(options.timeoutMs > 0)) {
       throw new ConfigurationError(`step '${name}': timeoutMs must be > 0`);
     }
-    const step: StepDefinition = Object.freeze({
+    return Object.freeze({
       name,
       local,
       run: options.run,
@@ -109,9 +168,16 @@ export class SagaBuilder<Input, Outputs extends StepOutputs = Record<never, neve
       compensationRetry: resolveRetryPolicy(options.compensationRetry, defaultCompensationRetry),
       timeoutMs: options.timeoutMs,
       deferRecord: !local && options.deferRecord === true,
+      group,
     });
-    return new SagaBuilder<Input, R>(this.#name, Object.freeze([...this.#steps, step]));
   }
+}
+
+// A branch's record is always written with its group's: `deferRecord` has nothing to defer there.
+function branchOptions(
+  options: StepOptions<never, never, unknown>,
+): StepOptions<unknown, StepOutputs, unknown> {
+  return { ...(options as StepOptions<unknown, StepOutputs, unknown>), deferRecord: false };
 }
 
 /**

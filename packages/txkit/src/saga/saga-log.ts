@@ -67,6 +67,19 @@ export interface SerializedError {
   reason?: string;
 }
 
+/**
+ * Why a saga compensates: the action that failed, its stable reason (a {@link StepRejectedError}'s reason,
+ * `retries-exhausted`, `step-error` or `recovery-limit`) and its error, as the log keeps them.
+ *
+ * @example
+ * compensate: async (ctx) => { if (ctx.failure.reason === 'payment-declined') await notifyDeclined(ctx.input); }
+ */
+export interface SagaFailure {
+  readonly step: string;
+  readonly reason: string;
+  readonly error: SerializedError;
+}
+
 const sagaColumns = `id, name, key, input, status, step, owner, lease_token, claims, failed_step, reason, error,
   failed_compensation, compensation_error, result, created_at, updated_at, finished_at`;
 

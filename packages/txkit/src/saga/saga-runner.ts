@@ -4,35 +4,27 @@ import type pg from 'pg';
 import { boundedPool } from '../db/bounded-pool.js';
 import { runMigrations } from '../db/migrations.js';
 import { isRetryablePostgresError } from '../db/postgres-errors.js';
-import { prepared } from '../db/prepared-statement.js';
-import type { Statement } from '../db/queryable.js';
 import { DEFAULT_SCHEMA, quoteSchema } from '../db/schema-name.js';
-import { ConfigurationError, InDoubtError, TxkitError } from '../errors.js';
+import {
+  ConfigurationError,
+  InDoubtError,
+  SagaKeyTakenError,
+  SagaLeaseLostError,
+  SagaLogUnavailableError,
+} from '../errors.js';
 import type { FaultHook } from '../faults.js';
 import { type BackgroundService, startBackgroundService } from '../recovery/background-service.js';
-import { driveSaga } from './drive-saga.js';
-import { type ExecutionEnv, isKeyTaken, isLeaseLost } from './execution-env.js';
 import { type HeldLease, LeaseKeeper } from './lease-keeper.js';
 import { resumeClaimed, resumeExpiredSagas } from './resume-sagas.js';
 import { backoffDelay, type RetryPolicy, resolveRetryPolicy, sleep } from './retry-policy.js';
 import type { SagaRunnerEvents } from './saga-events.js';
-import { type SagaHistory, sagaHistoryOf } from './saga-history.js';
-import {
-  countFailed,
-  deleteFinished,
-  insertSaga,
-  reopenFailed,
-  type SagaRow,
-  type SerializedError,
-  type StepHistoryRow,
-  selectFailed,
-  selectSaga,
-  selectSagaByKey,
-  selectStepHistory,
-} from './saga-log.js';
+import { type ExecutionDeps, SagaExecution } from './saga-execution.js';
+import type { SagaHistory } from './saga-history.js';
+import { insertSaga, type SagaRow } from './saga-log.js';
+import { SagaLogWriter } from './saga-log-writer.js';
 import { sagaMigrations } from './saga-migrations.js';
+import { SagaOperator, type StuckSaga } from './saga-operator.js';
 import { outcomeFromRow, type SagaOutcome } from './saga-outcome.js';
-import { newSagaState } from './saga-state.js';
 import type { AnySagaDefinition, SagaDefinition, StepOutputs } from './saga-types.js';
 
 /**
@@ -95,24 +87,6 @@ export interface RunOptions {
 }
 
 /**
- * A saga in the dead-letter state, as {@link SagaRunner.stuck} lists it.
- *
- * @example
- * const [first]: StuckSaga[] = await runner.stuck(1);
- */
-export interface StuckSaga {
-  sagaId: string;
-  name: string;
-  key: string | null;
-  input: unknown;
-  failedStep: string | null;
-  reason: string | null;
-  error: SerializedError | null;
-  compensation: { step: string | null; error: SerializedError | null };
-  updatedAt: Date;
-}
-
-/**
  * Runs sagas durably over a log in your own PostgreSQL, and recovers the ones whose runner died.
  *
  * @example
@@ -123,7 +97,6 @@ export interface StuckSaga {
  * await recovery.stop();
  */
 export class SagaRunner extends EventEmitter<SagaRunnerEvents> {
-  readonly #pool: pg.Pool;
   readonly #schemaName: string;
   readonly #owner: string;
   readonly #definitions = new Map<string, AnySagaDefinition>();
@@ -131,20 +104,15 @@ export class SagaRunner extends EventEmitter<SagaRunnerEvents> {
   readonly #services = new Set<BackgroundService>();
   readonly #waitTimeoutMs: number;
   readonly #maxClaims: number;
-  readonly #env: ExecutionEnv;
-  #logStatements = 0;
-  #stuckCount = 0;
+  readonly #log: SagaLogWriter;
+  readonly #deps: ExecutionDeps;
+  readonly #operator: SagaOperator;
 
   constructor(options: SagaRunnerOptions) {
     super();
     if (!options.pool) throw new ConfigurationError('SagaRunner needs a pool (the saga log database)');
     if (!options.id) throw new ConfigurationError('SagaRunner needs an id');
     const leaseMs = options.leaseMs ?? 30_000;
-    const pool = boundedPool(
-      options.pool,
-      options.responseTimeoutMs ?? Math.max(1_000, Math.floor(leaseMs / 3)),
-    );
-    this.#pool = pool;
     this.#schemaName = options.schema ?? DEFAULT_SCHEMA;
     this.#owner = options.id;
     this.#waitTimeoutMs = options.waitTimeoutMs ?? 60_000;
@@ -155,32 +123,25 @@ export class SagaRunner extends EventEmitter<SagaRunnerEvents> {
       }
       this.#definitions.set(definition.name, definition);
     }
-    const schema = quoteSchema(this.#schemaName);
-    const count = () => {
-      this.#logStatements++;
-    };
-    this.#env = {
-      pool,
-      schema,
+    this.#log = new SagaLogWriter({
+      pool: boundedPool(options.pool, options.responseTimeoutMs ?? Math.max(1_000, Math.floor(leaseMs / 3))),
+      schema: quoteSchema(this.#schemaName),
       leaseMs,
-      faults: options.faults,
-      logRetry: resolveRetryPolicy(options.logRetry, {
+      retry: resolveRetryPolicy(options.logRetry, {
         maxAttempts: 5,
         initialDelayMs: 50,
         maxDelayMs: 2_000,
         backoffFactor: 2,
       }),
-      leases: new LeaseKeeper({
-        pool,
-        schema,
-        leaseMs,
-        onStatement: count,
-        onError: (error) => this.#safeEmit('error', error),
-      }),
+      preparedStatements: options.preparedStatements !== false,
+    });
+    this.#deps = {
+      log: this.#log,
+      leases: new LeaseKeeper({ log: this.#log, onError: (error) => this.#safeEmit('error', error) }),
+      faults: options.faults,
       emit: (event, ...args) => this.#safeEmit(event, ...args),
-      countStatement: count,
-      prepare: options.preparedStatements === false ? (statement) => statement : prepared,
     };
+    this.#operator = new SagaOperator(this.#log, this.#definitions);
   }
 
   /** The schema of the saga log tables. */
@@ -195,12 +156,12 @@ export class SagaRunner extends EventEmitter<SagaRunnerEvents> {
 
   /** Sagas in the dead-letter state, as last seen (refreshed by recovery passes and `stuck()`). */
   get stuckCount(): number {
-    return this.#stuckCount;
+    return this.#operator.stuckCount;
   }
 
   /** Statements this runner sent to the saga log so far (to measure the log's cost per saga). */
   get logStatementCount(): number {
-    return this.#logStatements;
+    return this.#log.statementCount;
   }
 
   /**
@@ -210,7 +171,7 @@ export class SagaRunner extends EventEmitter<SagaRunnerEvents> {
    * await runner.migrate();
    */
   migrate(): Promise<number[]> {
-    return runMigrations(this.#pool, {
+    return runMigrations(this.#log.pool, {
       schema: this.#schemaName,
       component: 'saga',
       migrations: sagaMigrations,
@@ -220,7 +181,8 @@ export class SagaRunner extends EventEmitter<SagaRunnerEvents> {
   /**
    * Runs a saga to its end and returns its outcome. The saga is logged before its first step, so if this
    * process dies, recovery (in any runner that knows the saga) drives it on. Rejects only when this runner
-   * cannot drive it further (the log unreachable): the saga is then left to recovery.
+   * cannot drive it further (the log unreachable: {@link SagaLogUnavailableError}): the saga is then left to
+   * recovery.
    *
    * @example
    * const outcome = await runner.run(bookSeats, { seats: [4, 5] }, { key: req.headers['idempotency-key'] });
@@ -242,42 +204,37 @@ export class SagaRunner extends EventEmitter<SagaRunnerEvents> {
     const key = options.key ?? null;
     const since = Date.now();
     const waitMs = options.waitTimeoutMs ?? this.#waitTimeoutMs;
+    const leases = this.#deps.leases;
     // A first step that is local carries the saga's insert in its own transaction (one commit less).
     const folded = known.steps[0]?.local === true;
     let lease: HeldLease;
     if (folded) {
-      lease = this.#env.leases.create(id, token, since);
+      lease = leases.create(id, token, since);
     } else {
-      const started = await this.#insert(
-        insertSaga(this.#env.schema, {
-          id,
-          name: definition.name,
-          key,
-          input,
-          owner: this.#owner,
-          token,
-          leaseMs: this.#env.leaseMs,
-        }),
-        { id, key, name: definition.name },
-      );
+      const started = await this.#insert({ id, key, name: definition.name, input, token });
       if (typeof started !== 'string') {
         // The key is taken: the first run's outcome is the answer (now, or once it is finished).
         return (outcomeFromRow(started) ??
           (await this.#awaitOutcome(started.id, waitMs))) as SagaOutcome<Outputs>;
       }
-      lease = this.#env.leases.hold(id, token, since);
-      this.#env.emit('saga:started', { sagaId: id, name: definition.name, key });
+      lease = leases.hold(id, token, since);
+      this.#deps.emit('saga:started', { sagaId: id, name: definition.name, key });
     }
-    const state = newSagaState(id, known, input, lease);
-    if (folded) state.pendingStart = { key, owner: this.#owner };
-    const work = driveSaga(this.#env, state);
+    const execution = SagaExecution.started(
+      this.#deps,
+      { id, definition: known, input, lease },
+      folded ? { key, owner: this.#owner } : undefined,
+    );
+    const work = execution.drive();
     this.#track(id, work);
     try {
       return (await work) as SagaOutcome<Outputs>;
     } catch (error) {
       // Another runner took the saga over (our lease expired): its outcome is still this call's answer.
-      if (isLeaseLost(error)) return (await this.#awaitOutcome(id, waitMs)) as SagaOutcome<Outputs>;
-      if (isKeyTaken(error)) {
+      if (error instanceof SagaLeaseLostError) {
+        return (await this.#awaitOutcome(id, waitMs)) as SagaOutcome<Outputs>;
+      }
+      if (error instanceof SagaKeyTakenError) {
         return (await this.#afterKeyTaken(definition.name, key, id, token, waitMs)) as SagaOutcome<Outputs>;
       }
       throw error;
@@ -291,7 +248,7 @@ export class SagaRunner extends EventEmitter<SagaRunnerEvents> {
    * const outcome = await runner.outcome(sagaId);
    */
   async outcome(sagaId: string): Promise<SagaOutcome | undefined> {
-    const row = await this.#select(selectSaga(this.#env.schema, sagaId));
+    const row = await this.#operator.saga(sagaId);
     return row ? outcomeFromRow(row) : undefined;
   }
 
@@ -304,16 +261,8 @@ export class SagaRunner extends EventEmitter<SagaRunnerEvents> {
    * const history = await runner.history({ name: 'book-seats', key: bookingId });
    * for (const r of history?.records ?? []) console.log(r.at, r.kind, r.step, r.status);
    */
-  async history(saga: string | { name: string; key: string }): Promise<SagaHistory | undefined> {
-    const row = await this.#select(
-      typeof saga === 'string'
-        ? selectSaga(this.#env.schema, saga)
-        : selectSagaByKey(this.#env.schema, saga.name, saga.key),
-    );
-    if (!row) return undefined;
-    this.#logStatements++;
-    const { rows } = await this.#pool.query<StepHistoryRow>(selectStepHistory(this.#env.schema, row.id));
-    return sagaHistoryOf(row, rows, this.#definitions.get(row.name));
+  history(saga: string | { name: string; key: string }): Promise<SagaHistory | undefined> {
+    return this.#operator.history(saga);
   }
 
   /**
@@ -329,7 +278,7 @@ export class SagaRunner extends EventEmitter<SagaRunnerEvents> {
     errors: unknown[];
   }> {
     const { outcomes, errors } = await resumeExpiredSagas(
-      this.#env,
+      this.#deps,
       this.#definitions,
       {
         owner: this.#owner,
@@ -353,7 +302,7 @@ export class SagaRunner extends EventEmitter<SagaRunnerEvents> {
     return this.#service(options.intervalMs, async () => {
       const { errors } = await this.recover(options);
       for (const error of errors) this.#safeEmit('error', error);
-      await this.#refreshStuckCount();
+      await this.#operator.refreshStuckCount();
     });
   }
 
@@ -363,21 +312,8 @@ export class SagaRunner extends EventEmitter<SagaRunnerEvents> {
    * @example
    * for (const s of await runner.stuck()) console.warn(s.sagaId, s.compensation.step, s.compensation.error);
    */
-  async stuck(limit = 100): Promise<StuckSaga[]> {
-    this.#logStatements++;
-    const { rows } = await this.#pool.query<SagaRow>(selectFailed(this.#env.schema, limit));
-    await this.#refreshStuckCount();
-    return rows.map((row) => ({
-      sagaId: row.id,
-      name: row.name,
-      key: row.key,
-      input: row.input,
-      failedStep: row.failed_step,
-      reason: row.reason,
-      error: row.error,
-      compensation: { step: row.failed_compensation, error: row.compensation_error },
-      updatedAt: row.updated_at,
-    }));
+  stuck(limit = 100): Promise<StuckSaga[]> {
+    return this.#operator.stuck(limit);
   }
 
   /**
@@ -388,20 +324,14 @@ export class SagaRunner extends EventEmitter<SagaRunnerEvents> {
    * const outcome = await runner.retryFailed(stuck[0].sagaId);
    */
   async retryFailed(sagaId: string): Promise<SagaOutcome> {
-    const token = randomUUID();
     const since = Date.now();
-    const row = await this.#select(
-      reopenFailed(this.#env.schema, { id: sagaId, owner: this.#owner, token, leaseMs: this.#env.leaseMs }),
-    );
-    if (!row) {
-      throw new TxkitError('SAGA_NOT_FOUND', `no failed saga ${sagaId}`, { context: { sagaId } });
-    }
-    const work = resumeClaimed(this.#env, this.#definitions, row, Number.POSITIVE_INFINITY, since);
+    const row = await this.#operator.reopen(sagaId, this.#owner, randomUUID());
+    const work = resumeClaimed(this.#deps, this.#definitions, row, Number.POSITIVE_INFINITY, since);
     this.#track(sagaId, work);
     try {
       return await work;
     } finally {
-      await this.#refreshStuckCount().catch(() => {});
+      await this.#operator.refreshStuckCount().catch(() => {});
     }
   }
 
@@ -412,17 +342,8 @@ export class SagaRunner extends EventEmitter<SagaRunnerEvents> {
    * @example
    * await runner.cleanup({ olderThanMs: 7 * 24 * 3600_000 });
    */
-  async cleanup(options: { olderThanMs: number; batchSize?: number }): Promise<number> {
-    const batchSize = options.batchSize ?? 1_000;
-    let deleted = 0;
-    for (;;) {
-      this.#logStatements++;
-      const { rowCount } = await this.#pool.query(
-        deleteFinished(this.#env.schema, options.olderThanMs, batchSize),
-      );
-      deleted += rowCount ?? 0;
-      if ((rowCount ?? 0) < batchSize) return deleted;
-    }
+  cleanup(options: { olderThanMs: number; batchSize?: number }): Promise<number> {
+    return this.#operator.cleanup(options.olderThanMs, options.batchSize ?? 1_000);
   }
 
   /**
@@ -466,37 +387,32 @@ export class SagaRunner extends EventEmitter<SagaRunnerEvents> {
     work.then(done, done);
   }
 
-  async #refreshStuckCount(): Promise<void> {
-    this.#logStatements++;
-    const { rows } = await this.#pool.query<{ n: number }>(countFailed(this.#env.schema));
-    this.#stuckCount = rows[0]?.n ?? 0;
-  }
-
-  async #select(statement: Statement): Promise<SagaRow | undefined> {
-    this.#logStatements++;
-    const { rows } = await this.#pool.query<SagaRow>(statement);
-    return rows[0];
-  }
-
   // Inserts the saga row, retrying transient errors. Returns the id of the saga that holds the key: ours, or
   // the first run's. A retried insert that finds its own row means the earlier attempt did commit.
-  async #insert(
-    statement: Statement,
-    saga: { id: string; key: string | null; name: string },
-  ): Promise<string | SagaRow> {
-    const policy = this.#env.logRetry;
+  async #insert(saga: {
+    id: string;
+    key: string | null;
+    name: string;
+    input: unknown;
+    token: string;
+  }): Promise<string | SagaRow> {
+    const statement = insertSaga(this.#log.schema, {
+      ...saga,
+      owner: this.#owner,
+      leaseMs: this.#log.leaseMs,
+    });
+    const policy = this.#log.retry;
     for (let attempt = 1; ; attempt++) {
       try {
-        this.#logStatements++;
-        const { rows } = await this.#pool.query(this.#env.prepare(statement));
+        const { rows } = await this.#log.query(statement, true);
         if (rows.length === 1 || saga.key === null) return saga.id;
-        const existing = await this.#select(selectSagaByKey(this.#env.schema, saga.name, saga.key));
+        const existing = await this.#operator.sagaByKey(saga.name, saga.key);
         if (existing) return existing.id === saga.id ? saga.id : existing;
         // The key's saga was deleted between the two statements (retention): start ours.
       } catch (error) {
         if (!isRetryablePostgresError(error) || attempt >= policy.maxAttempts) {
           // The insert may have committed: the saga may run later through recovery.
-          throw new InDoubtError(`could not start saga ${saga.id}: the saga log is unreachable`, {
+          throw new SagaLogUnavailableError(`could not start saga ${saga.id}: the saga log is unreachable`, {
             cause: error,
             context: { sagaId: saga.id, saga: saga.name },
           });
@@ -516,15 +432,13 @@ export class SagaRunner extends EventEmitter<SagaRunnerEvents> {
     token: string,
     waitMs: number,
   ): Promise<SagaOutcome> {
-    const row = await this.#select(
-      key === null ? selectSaga(this.#env.schema, id) : selectSagaByKey(this.#env.schema, name, key),
-    );
+    const row = key === null ? await this.#operator.saga(id) : await this.#operator.sagaByKey(name, key);
     if (!row)
       throw new InDoubtError(`saga ${id} was not started and its key holder is gone`, {
         context: { sagaId: id },
       });
     if (row.id === id && row.lease_token === token && !outcomeFromRow(row)) {
-      const work = resumeClaimed(this.#env, this.#definitions, row, Number.POSITIVE_INFINITY, Date.now());
+      const work = resumeClaimed(this.#deps, this.#definitions, row, Number.POSITIVE_INFINITY, Date.now());
       this.#track(id, work);
       return work;
     }

@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import type { RetryPolicy } from './retry-policy.js';
+import type { SagaFailure } from './saga-log.js';
 
 /**
  * Outputs of earlier steps, keyed by step name (the builder's types make them precise).
@@ -51,14 +52,17 @@ export interface LocalStepContext<Input, Outputs extends StepOutputs> extends St
 }
 
 /**
- * What a compensation receives: the step context plus the action's output, `undefined` when the action's
- * record is missing (the action may or may not have taken effect: the {@link barrier} tells).
+ * What a compensation receives: the step context, the action's output (`undefined` when the action's record is
+ * missing: the action may or may not have taken effect, the {@link barrier} tells) and the failure that sent
+ * the saga into compensation.
  *
  * @example
- * compensate: async (ctx) => refund(ctx.stepKey, ctx.output?.paymentId)
+ * compensate: async (ctx) => refund(ctx.stepKey, ctx.output?.paymentId, { why: ctx.failure.reason })
  */
 export type CompensationContext<Input, Outputs extends StepOutputs, Output> = StepContext<Input, Outputs> & {
   readonly output: Output | undefined;
+  /** Why the saga compensates: the action that failed, its stable reason and its error (as logged). */
+  readonly failure: SagaFailure;
 };
 
 /**
@@ -76,7 +80,7 @@ export type CompensationContext<Input, Outputs extends StepOutputs, Output> = St
 export type LocalCompensationContext<Input, Outputs extends StepOutputs, Output> = LocalStepContext<
   Input,
   Outputs
-> & { readonly output: Output | undefined };
+> & { readonly output: Output | undefined; readonly failure: SagaFailure };
 
 /**
  * Options of one step.
@@ -151,6 +155,12 @@ export interface StepDefinition {
   readonly timeoutMs: number | undefined;
   /** Whether the record is deferred ({@link StepOptions.deferRecord}; always false for local steps). */
   readonly deferRecord: boolean;
+  /**
+   * The step's group: steps run group after group, and the steps of one group (added by
+   * {@link SagaBuilder.parallel}) run at the same time. A step added by `step()` or `localStep()` is a group
+   * of its own. Numbered from 0 in the saga's order.
+   */
+  readonly group: number;
 }
 
 /**

@@ -1,6 +1,4 @@
 import { StepTimeoutError } from '../errors.js';
-import type { SagaState } from './saga-state.js';
-import type { StepDefinition } from './saga-types.js';
 
 /** How one attempt runs: its time limit, the signal that stops it early, and what a timeout error says. */
 export interface AttemptOptions {
@@ -54,21 +52,4 @@ export async function runAttempt<T>(
     options.parent.removeEventListener('abort', onParentAbort);
     if (onAbort) signal.removeEventListener('abort', onAbort);
   }
-}
-
-/**
- * {@link runAttempt}'s options for one attempt of a step's action or compensation: the step's time limit, the
- * saga's lease signal as parent, and the saga and step as the timeout error's context.
- */
-export function attemptOptions(
-  state: SagaState,
-  step: StepDefinition,
-  what: 'action' | 'compensation',
-): AttemptOptions {
-  return {
-    timeoutMs: step.timeoutMs,
-    parent: state.lease.controller.signal,
-    label: what === 'action' ? `step '${step.name}'` : `compensation of '${step.name}'`,
-    context: { sagaId: state.id, saga: state.definition.name, step: step.name },
-  };
 }

@@ -7,6 +7,7 @@ import {
   untilLeasesLapsed,
 } from './support/booking-fixture.js';
 import { bookingSaga } from './support/booking-saga.js';
+import { crashAt } from './support/crash-at.js';
 
 // Each durability rule of the saga runner, crashed at its fault point (SimulatedCrash = the process dies
 // there: no further SQL), then recovered by another runner: the saga must end completed or fully
@@ -19,17 +20,6 @@ beforeAll(async () => {
   world = await createBookingWorld('saga crash');
 });
 afterAll(() => world?.drop());
-
-/** A hook that crashes the first time `point` is reached for `step`. */
-function crashAt(point: SagaFaultPoint, step: string): FaultHook & { hits: number } {
-  const hook = Object.assign(
-    (site: Parameters<FaultHook>[0]) => {
-      if (site.point === point && site.step === step && hook.hits++ === 0) throw new SimulatedCrash(site);
-    },
-    { hits: 0 },
-  );
-  return hook;
-}
 
 /** Runs until the crash, checks the run rejected with it, then recovers with a healthy runner. */
 async function crashAndRecover(faults: FaultHook & { hits: number }, input: Parameters<typeof run>[1]) {

@@ -74,9 +74,9 @@ function hangUntilAborted(signal: AbortSignal): Promise<never> {
   });
 }
 
-/** The test booking: seat (a), pay (b), ticket (c), each a barrier-guarded participant write. */
-export function bookingSaga(world: BookingEnv): BookingDefinition {
-  const participant = (step: StepName) => ({
+/** One barrier-guarded participant step of the test booking, steered by its input. */
+function participant(world: BookingEnv, step: StepName) {
+  return {
     run: async (ctx: {
       sagaId: string;
       step: string;
@@ -110,11 +110,22 @@ export function bookingSaga(world: BookingEnv): BookingDefinition {
     compensationRetry: { maxAttempts: 3, initialDelayMs: 5, maxDelayMs: 20 },
     timeoutMs: world.stepTimeoutMs ?? 1_000,
     deferRecord: world.deferRecords?.includes(step) ?? false,
-  });
+  };
+}
 
+/** The test booking: seat (a), pay (b), ticket (c), each a barrier-guarded participant write. */
+export function bookingSaga(world: BookingEnv): BookingDefinition {
   return saga<BookingInput>('booking')
-    .step('seat', participant('seat'))
-    .step('pay', participant('pay'))
-    .step('ticket', participant('ticket'))
+    .step('seat', participant(world, 'seat'))
+    .step('pay', participant(world, 'pay'))
+    .step('ticket', participant(world, 'ticket'))
+    .build() as BookingDefinition;
+}
+
+/** The same booking with pay and ticket as parallel branches after the seat. */
+export function parallelBookingSaga(world: BookingEnv): BookingDefinition {
+  return saga<BookingInput>('booking-parallel')
+    .step('seat', participant(world, 'seat'))
+    .parallel({ pay: participant(world, 'pay'), ticket: participant(world, 'ticket') })
     .build() as BookingDefinition;
 }

@@ -1,33 +1,4 @@
 import type pg from 'pg';
-import type { SagaState } from './saga-state.js';
-import type { StepDefinition } from './saga-types.js';
-
-/** Builds the context a step's action or compensation receives. */
-export function buildContext(
-  state: SagaState,
-  step: StepDefinition,
-  attempt: number,
-  signal: AbortSignal,
-  extra: { client?: pg.PoolClient; compensation?: boolean } = {},
-) {
-  return {
-    sagaId: state.id,
-    sagaName: state.definition.name,
-    step: step.name,
-    stepKey: `${state.id}:${step.name}`,
-    attempt,
-    input: state.input,
-    outputs: Object.freeze({ ...state.outputs }),
-    signal,
-    ...(extra.client ? { client: extra.client } : {}),
-    ...(extra.compensation ? { output: state.outputs[step.name] } : {}),
-  };
-}
-
-/** The error a pinned client is destroyed with, so that PostgreSQL rolls its transaction back. */
-export function destroyReason(error: unknown): Error {
-  return error instanceof Error ? error : new Error(String(error));
-}
 
 /**
  * Runs `work` in a transaction on a client of the log pool (a local step). Commits when `work` returns
@@ -54,4 +25,9 @@ export async function inLogTransaction<T>(
   } finally {
     client.release(destroy);
   }
+}
+
+/** The error a pinned client is destroyed with, so that PostgreSQL rolls its transaction back. */
+function destroyReason(error: unknown): Error {
+  return error instanceof Error ? error : new Error(String(error));
 }
