@@ -174,7 +174,7 @@ it('a cancellation step blocked by a leftover fails after its retries instead of
   // Once the lock is gone the sweep finishes it, although the cancellation saga gave up: it runs it again.
   const report = await sweepStaleBookings({
     dbs: h.dbs,
-    engine: h.api.engine,
+    executor: h.api.engine,
     prepareTimeoutMs: h.config.PREPARE_TIMEOUT_MS,
     staleAfterMs: 0,
     onError: () => {},

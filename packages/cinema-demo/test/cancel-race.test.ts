@@ -54,7 +54,12 @@ describe.each(['saga', '2pc'] as const)('%s booking', (mode) => {
     const loserRead = signal();
     const winnerClaimed = signal();
     const service = (seats: pg.Pool) =>
-      new BookingService({ dbs: { ...h.dbs, seats }, engine: h.api.engine, bookingsPerMinute: 1000 });
+      new BookingService({
+        dbs: { ...h.dbs, seats },
+        executor: h.api.engine,
+        view: h.api.engine.view,
+        bookingsPerMinute: 1000,
+      });
     const loser = service(
       seatsAroundClaim({
         before: async () => {

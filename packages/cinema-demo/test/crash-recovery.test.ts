@@ -91,7 +91,12 @@ async function bookWithCrash(mode: 'saga' | '2pc', faults: FaultHook, screeningI
   const instanceId = `crash-${randomUUID().slice(0, 8)}`;
   const dying = engine(instanceId, faults);
   await dying.migrate();
-  const service = new BookingService({ dbs: h.dbs, engine: dying, bookingsPerMinute: 1000 });
+  const service = new BookingService({
+    dbs: h.dbs,
+    executor: dying,
+    view: dying.view,
+    bookingsPerMinute: 1000,
+  });
   const { booking } = await service.book(1, { screeningId, seatIds: [seatId], mode }, randomUUID());
   // The process is gone: nothing of it runs any more.
   await dying.stop();
@@ -157,7 +162,7 @@ describe('two-phase commit', () => {
         async () => {
           await sweepStaleBookings({
             dbs: h.dbs,
-            engine: restarted,
+            executor: restarted,
             prepareTimeoutMs: PREPARE_TIMEOUT_MS,
             onError: () => {},
           });

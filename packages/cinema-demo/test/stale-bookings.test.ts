@@ -41,7 +41,7 @@ it('finishes bookings a dead process left pending, and leaves recent ones alone'
 
   const report = await sweepStaleBookings({
     dbs: h.dbs,
-    engine: h.api.engine,
+    executor: h.api.engine,
     prepareTimeoutMs: h.config.PREPARE_TIMEOUT_MS,
     onError: () => {},
   });
@@ -73,7 +73,7 @@ it('runs a cancellation that a dead process left half done again', async () => {
   );
   await sweepStaleBookings({
     dbs: h.dbs,
-    engine: h.api.engine,
+    executor: h.api.engine,
     prepareTimeoutMs: h.config.PREPARE_TIMEOUT_MS,
     onError: () => {},
   });
@@ -114,7 +114,7 @@ it('one stuck saga holds up nothing: 2PC bookings are settled in the same pass, 
   );
   const options = {
     dbs: h.dbs,
-    engine: h.api.engine,
+    executor: h.api.engine,
     prepareTimeoutMs: h.config.PREPARE_TIMEOUT_MS,
     limits: { lockTimeoutMs: 200 },
     bookingTimeoutMs: 1_000,

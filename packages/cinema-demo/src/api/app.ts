@@ -5,8 +5,8 @@ import helmet from 'helmet';
 import type { Logger } from 'pino';
 import { requireCustomer, requireOperator } from '../auth/auth-middleware.js';
 import { SessionStore } from '../auth/session-store.js';
-import type { BookingEngine } from '../booking/booking-engine.js';
 import type { BookingService } from '../booking/booking-service.js';
+import type { OperationsView } from '../booking/operations-view.js';
 import type { Config } from '../config.js';
 import type { Databases } from '../db/databases.js';
 import { errorHandler, HttpError } from './http-error.js';
@@ -23,7 +23,7 @@ import { sessionRoutes } from './routes/session-routes.js';
 export interface AppDeps {
   config: Config;
   dbs: Databases;
-  engine: BookingEngine;
+  view: OperationsView;
   service: BookingService;
   metrics: ApiMetrics;
   logger: Logger;
@@ -45,7 +45,7 @@ export function appOrigin(config: Config): string {
  * public routes, sign-in, customer routes behind a session, operator routes behind the operator token.
  *
  * @example
- * const app = createApp({ config, dbs, engine, service, metrics, logger });
+ * const app = createApp({ config, dbs, view: engine.view, service, metrics, logger });
  * app.listen(config.PORT);
  */
 export function createApp(deps: AppDeps): Express {
@@ -104,7 +104,7 @@ export function createApp(deps: AppDeps): Express {
     }),
   );
   app.use(['/api/ops', '/metrics'], requireOperator(config.OPERATOR_TOKEN));
-  app.use(opsRoutes({ engine: deps.engine, metrics }));
+  app.use(opsRoutes({ view: deps.view, metrics }));
   for (const router of deps.extraRouters ?? []) app.use(router);
   app.use('/api', (req, _res, next) => {
     next(new HttpError(404, 'not-found', `no route ${req.method} ${req.originalUrl}`));

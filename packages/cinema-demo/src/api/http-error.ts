@@ -1,6 +1,7 @@
 import type { ErrorRequestHandler } from 'express';
 import type { Logger } from 'pino';
 import { ZodError } from 'zod';
+import { DomainError, type DomainErrorCode } from '../domain-error.js';
 
 /**
  * An error with an HTTP status and a stable code, rendered as `{ error: { code, message, details? } }`.
@@ -28,6 +29,41 @@ export function validationError(error: ZodError, where: string): HttpError {
   return new HttpError(400, 'invalid-request', `invalid ${where}: ${summary}`, details);
 }
 
+/** The one place a domain refusal becomes an HTTP status. */
+const domainStatus: Record<DomainErrorCode, number> = {
+  'screening-not-found': 404,
+  'screening-started': 409,
+  'seat-not-in-room': 422,
+  'booking-not-found': 404,
+  'not-cancellable': 409,
+  'idempotency-key-reused': 422,
+  'rate-limited': 429,
+  'name-taken': 409,
+  'email-taken': 409,
+  'customer-not-found': 404,
+  'wallet-full': 422,
+  'top-up-limit': 429,
+  unauthenticated: 401,
+  'session-invalid': 401,
+  'session-expired': 401,
+  'session-revoked': 401,
+  'csrf-token-invalid': 403,
+  'operator-token-required': 401,
+  forbidden: 403,
+};
+
+/**
+ * A domain refusal as the API answers it: its status, its code and message, and `Retry-After` when it says when.
+ *
+ * @example
+ * httpErrorOf(new DomainError('booking-not-found', 'no such booking')).status; // 404
+ */
+export function httpErrorOf(error: DomainError): HttpError {
+  const headers: Record<string, string> =
+    error.retryAfterSeconds === undefined ? {} : { 'Retry-After': String(error.retryAfterSeconds) };
+  return new HttpError(domainStatus[error.code], error.code, error.message, undefined, headers);
+}
+
 // body-parser errors carry a `type` and a `status`; map the common ones to clear codes.
 const bodyParserCodes: Record<string, [number, string, string]> = {
   'entity.too.large': [413, 'body-too-large', 'request body is too large'],
@@ -41,6 +77,7 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
   return (error, req, res, _next) => {
     let http: HttpError;
     if (error instanceof HttpError) http = error;
+    else if (error instanceof DomainError) http = httpErrorOf(error);
     else if (error instanceof ZodError) http = validationError(error, 'request');
     else if (typeof error?.type === 'string' && bodyParserCodes[error.type]) {
       const [status, code, message] = bodyParserCodes[error.type]!;

@@ -1,8 +1,9 @@
 import type pg from 'pg';
 import { withTransaction } from 'txkit';
-import { HttpError } from '../api/http-error.js';
+
 import * as accountsSql from '../db/accounts-sql.js';
 import { rows } from '../db/statement.js';
+import { DomainError } from '../domain-error.js';
 import { checkPassword, hashPassword } from './password.js';
 
 /** A customer as sign-up and sign-in answer it. */
@@ -27,10 +28,9 @@ export async function createAccount(
   const passwordHash = await hashPassword(input.password);
   return withTransaction(payments, async (client) => {
     const [customer] = await rows<CustomerName>(client, accountsSql.insertCustomer(input.name));
-    if (!customer)
-      throw new HttpError(409, 'name-taken', `the name '${input.name}' is taken; choose another`);
+    if (!customer) throw new DomainError('name-taken', `the name '${input.name}' is taken; choose another`);
     const [account] = await rows(client, accountsSql.insertAccount(customer.id, input.email, passwordHash));
-    if (!account) throw new HttpError(409, 'email-taken', 'an account with this email exists; sign in');
+    if (!account) throw new DomainError('email-taken', 'an account with this email exists; sign in');
     return customer;
   });
 }

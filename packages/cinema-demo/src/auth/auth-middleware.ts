@@ -1,6 +1,6 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { Request, RequestHandler } from 'express';
-import { HttpError } from '../api/http-error.js';
+import { DomainError } from '../domain-error.js';
 import type { SessionInfo, SessionStore } from './session-store.js';
 
 /** The session cookie's name. */
@@ -35,14 +35,14 @@ export function sameSecret(given: string, expected: string): boolean {
 /** The signed-in customer of a request that went through {@link requireCustomer}. */
 export function customerOf(req: Request): number {
   const id = req.res?.locals.customerId;
-  if (typeof id !== 'number') throw new HttpError(401, 'unauthenticated', 'sign in first');
+  if (typeof id !== 'number') throw new DomainError('unauthenticated', 'sign in first');
   return id;
 }
 
 /** The session (and its token) of a request that went through {@link requireCustomer}. */
 export function sessionOf(req: Request): { token: string; session: SessionInfo } {
   const locals = req.res?.locals;
-  if (!locals?.session) throw new HttpError(401, 'unauthenticated', 'sign in first');
+  if (!locals?.session) throw new DomainError('unauthenticated', 'sign in first');
   return { token: locals.sessionToken, session: locals.session };
 }
 
@@ -68,15 +68,15 @@ export function requireCustomer(sessions: SessionStore): RequestHandler {
     try {
       const fromHeader = bearer(req);
       const token = fromHeader ?? cookie(req, SESSION_COOKIE);
-      if (!token) throw new HttpError(401, 'unauthenticated', 'sign in first');
+      if (!token) throw new DomainError('unauthenticated', 'sign in first');
       const found = await sessions.find(token);
-      if ('problem' in found) throw new HttpError(401, `session-${found.problem}`, messages[found.problem]);
+      if ('problem' in found)
+        throw new DomainError(`session-${found.problem}` as const, messages[found.problem]);
       const safe = req.method === 'GET' || req.method === 'HEAD' || req.method === 'OPTIONS';
       if (!fromHeader && !safe) {
         const given = req.get(CSRF_HEADER);
         if (!given || !sameSecret(given, found.session.csrfToken))
-          throw new HttpError(
-            403,
+          throw new DomainError(
             'csrf-token-invalid',
             `the ${CSRF_HEADER} header must carry the session's CSRF token`,
           );
@@ -95,9 +95,9 @@ export function requireCustomer(sessions: SessionStore): RequestHandler {
 export function requireOperator(operatorToken: string): RequestHandler {
   return (req, _res, next) => {
     const token = bearer(req);
-    if (!token) return next(new HttpError(401, 'operator-token-required', 'operator token required'));
+    if (!token) return next(new DomainError('operator-token-required', 'operator token required'));
     if (!sameSecret(token, operatorToken))
-      return next(new HttpError(403, 'forbidden', 'invalid operator token'));
+      return next(new DomainError('forbidden', 'invalid operator token'));
     next();
   };
 }

@@ -1,4 +1,4 @@
-import type { BookingMode } from './booking-engine.js';
+import type { BookingMode } from './booking-executor.js';
 
 // In a file of its own, free of server imports, so that the web UI can import the type too.
 /** A booking as stored in the seats database (the API sends it without `requestHash`). */

@@ -1,22 +1,19 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { HttpError } from '../api/http-error.js';
-import { hitLimit } from '../api/rate-limit.js';
 import type { Databases } from '../db/databases.js';
+import { hitLimit } from '../db/rate-limit.js';
 import * as seatsSql from '../db/seats-sql.js';
 import { rows } from '../db/statement.js';
 import type { WaitLimits } from '../db/wait-limits.js';
 import { DeadlineExceededError, withDeadline } from '../deadline.js';
-import type { BookingEngine, BookingMode } from './booking-engine.js';
+import { DomainError } from '../domain-error.js';
+import type { BookingExecutor, BookingMode } from './booking-executor.js';
+import { claim, type OutcomeRecorder, startCancelling } from './booking-lifecycle.js';
 import type { BookingRecord } from './booking-record.js';
 import { timelineFromBooking } from './booking-timeline.js';
+import type { OperationsView } from './operations-view.js';
 import { type BookingResult, planOf } from './outcome.js';
-import {
-  isUnexplainedRejection,
-  type OutcomeRecorder,
-  recordRejection,
-  settleSagaBooking,
-} from './record-outcome.js';
+import { isUnexplainedRejection, recordResult, settleSagaBooking } from './record-outcome.js';
 
 /** A validated booking request; the customer comes from the session, the price from the database. */
 export interface BookingRequest {
@@ -27,7 +24,10 @@ export interface BookingRequest {
 
 export interface BookingServiceOptions {
   dbs: Databases;
-  engine: BookingEngine;
+  /** Runs the bookings and cancellations. */
+  executor: BookingExecutor;
+  /** Where each booking's timeline is kept and read. */
+  view: OperationsView;
   /** Per-customer limit on new bookings per minute (shared by all instances through the seats database). */
   bookingsPerMinute: number;
   /** How long a retry waits for the first attempt with the same key to finish. */
@@ -84,11 +84,10 @@ export class BookingService {
       seatsSql.getScreening(request.screeningId),
     );
     if (!screening) {
-      throw new HttpError(404, 'screening-not-found', `screening ${request.screeningId} does not exist`);
+      throw new DomainError('screening-not-found', `screening ${request.screeningId} does not exist`);
     }
     if (screening.started) {
-      throw new HttpError(
-        409,
+      throw new DomainError(
         'screening-started',
         `screening ${request.screeningId} started at ${screening.startsAt.toISOString()}: booking is closed`,
       );
@@ -100,8 +99,7 @@ export class BookingService {
     const knownIds = new Set(known.map((s) => s.seatId));
     const foreign = request.seatIds.filter((id) => !knownIds.has(id));
     if (foreign.length > 0) {
-      throw new HttpError(
-        422,
+      throw new DomainError(
         'seat-not-in-room',
         `seat(s) ${foreign.join(', ')} are not seats of screening ${request.screeningId}'s room`,
       );
@@ -121,8 +119,7 @@ export class BookingService {
     };
     // The key is claimed by a committed row before any work starts: a concurrent retry with the same key finds
     // it and waits for this attempt's outcome instead of booking a second time.
-    const claimed = await rows(this.#o.dbs.seats, seatsSql.insertBooking(booking));
-    if (claimed.length === 0) {
+    if (!(await claim(this.#o.dbs.seats, booking))) {
       const raced = await this.#byKey(customerId, idempotencyKey);
       if (!raced) throw new Error('idempotency key vanished');
       return { booking: await this.#replay(raced, hash), replayed: true };
@@ -141,14 +138,14 @@ export class BookingService {
   async #execute(booking: seatsSql.NewBooking, mode: BookingMode): Promise<void> {
     const started = performance.now();
     const plan = planOf(booking);
-    this.#o.engine.note(booking.id, { kind: 'request', name: 'booking requested', status: mode });
+    this.#o.view.note(booking.id, { kind: 'request', name: 'booking requested', status: mode });
     let result: BookingResult;
     try {
-      result =
-        mode === 'saga' ? await this.#o.engine.bookBySaga(plan) : await this.#o.engine.bookByTwoPhase(plan);
-      // The engine recorded a confirmation itself (see BookingEngine); a rejection gets its reason here (a
-      // saga's compensation marked the booking rejected without one).
-      if (result.status === 'rejected') await recordRejection(this.#recorder, booking, result);
+      const { executor } = this.#o;
+      result = mode === 'saga' ? await executor.bookBySaga(plan) : await executor.bookByTwoPhase(plan);
+      // The executor recorded a confirmation, and a saga's compensation its rejection (see BookingExecutor);
+      // what it left (a 2PC rejection, a saga refused before it sold the seats) is recorded here.
+      await recordResult(this.#recorder, booking, result);
     } catch (error) {
       // Not a business refusal: a database or broker failure, or a saga whose compensation gave up. The outcome
       // is not known yet; the booking stays pending (the answer is a 202 with its id) until txkit's recovery
@@ -156,7 +153,7 @@ export class BookingService {
       this.#o.onError?.(error, booking.id);
       return;
     }
-    this.#o.engine.note(booking.id, {
+    this.#o.view.note(booking.id, {
       kind: 'request',
       name: 'outcome',
       status: result.status,
@@ -171,7 +168,7 @@ export class BookingService {
 
   async get(id: string): Promise<BookingRecord> {
     const [booking] = await rows<BookingRecord>(this.#o.dbs.seats, seatsSql.getBooking(id));
-    if (!booking) throw new HttpError(404, 'booking-not-found', `booking ${id} does not exist`);
+    if (!booking) throw new DomainError('booking-not-found', `booking ${id} does not exist`);
     return booking;
   }
 
@@ -179,7 +176,7 @@ export class BookingService {
   async getOwn(customerId: number, id: string): Promise<BookingRecord> {
     const booking = await this.get(id).catch(() => undefined);
     if (!booking || booking.customerId !== customerId) {
-      throw new HttpError(404, 'booking-not-found', `booking ${id} does not exist`);
+      throw new DomainError('booking-not-found', `booking ${id} does not exist`);
     }
     return booking;
   }
@@ -187,7 +184,7 @@ export class BookingService {
   /** The timeline of a customer's own booking: live or from the saga log, else from the booking's record. */
   async timelineOwn(customerId: number, id: string) {
     const booking = await this.getOwn(customerId, id);
-    const events = await this.#o.engine.timeline(booking);
+    const events = await this.#o.view.timeline(booking);
     return events.length > 0 ? events : timelineFromBooking(booking);
   }
 
@@ -204,19 +201,18 @@ export class BookingService {
     const booking = await this.getOwn(customerId, id);
     if (booking.status === 'cancelled') return booking;
     // Only one cancellation runs per booking: the confirmed -> cancelling transition is the claim.
-    const claimed = await rows(this.#o.dbs.seats, seatsSql.transitionBooking(id, 'confirmed', 'cancelling'));
+    const claimed = await startCancelling(this.#o.dbs.seats, id);
     // Lost the claim: the status read above may predate the winner's claim, so judge by the status now.
-    const current = claimed.length > 0 ? booking : await this.get(id);
+    const current = claimed ? booking : await this.get(id);
     if (current.status === 'cancelled') return current;
-    if (claimed.length === 0 && current.status !== 'cancelling') {
-      throw new HttpError(
-        409,
+    if (!claimed && current.status !== 'cancelling') {
+      throw new DomainError(
         'not-cancellable',
         `booking ${id} is ${current.status}; only confirmed ones cancel`,
       );
     }
-    this.#o.engine.note(id, { kind: 'request', name: 'cancellation requested', status: booking.mode });
-    await this.#o.engine.cancel(booking.mode, planOf(booking));
+    this.#o.view.note(id, { kind: 'request', name: 'cancellation requested', status: booking.mode });
+    await this.#o.executor.cancel(booking.mode, planOf(booking));
     return this.get(id);
   }
 
@@ -236,8 +232,7 @@ export class BookingService {
    */
   async #replay(booking: BookingRecord, hash: string): Promise<BookingRecord> {
     if (booking.requestHash !== hash) {
-      throw new HttpError(
-        422,
+      throw new DomainError(
         'idempotency-key-reused',
         'this Idempotency-Key was used for a different booking request',
       );
@@ -249,7 +244,7 @@ export class BookingService {
       current = await this.get(booking.id);
     }
     if (isUnexplainedRejection(current)) {
-      await settleSagaBooking(this.#recorder, this.#o.engine, current, {
+      await settleSagaBooking(this.#recorder, this.#o.executor, current, {
         waitMs: Math.max(1, deadline - Date.now()),
       });
       current = await this.get(booking.id);

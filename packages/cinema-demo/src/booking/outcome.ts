@@ -12,7 +12,13 @@ export type RejectionReason =
 /** The real outcome of a booking attempt. */
 export type BookingResult =
   | { status: 'confirmed'; ticketCodes: string[] }
-  | { status: 'rejected'; reason: RejectionReason; message: string };
+  | {
+      status: 'rejected';
+      reason: RejectionReason;
+      message: string;
+      /** The executor recorded the rejection on the booking itself (a saga's compensation did). */
+      recorded?: boolean;
+    };
 
 /**
  * A business refusal raised by a participant (seat taken, payment declined, ...). It ends the booking at once:

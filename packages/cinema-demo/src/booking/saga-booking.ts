@@ -3,11 +3,11 @@ import type pg from 'pg';
 import { type BarrierKey, barrier, type RetryPolicy, type SagaRunner, StepRejectedError, saga } from 'txkit';
 import type { FaultSettings } from '../config.js';
 import type { Databases } from '../db/databases.js';
-import * as seatsSql from '../db/seats-sql.js';
 import { rows } from '../db/statement.js';
 import { applyLimits, boundedTransaction, type WaitLimits } from '../db/wait-limits.js';
 import { enqueueSeatChanges, type SeatEventOutbox } from '../events/seat-events.js';
-import type { EngineCallOptions } from './booking-engine.js';
+import type { EngineCallOptions } from './booking-executor.js';
+import { confirm, finishCancelling, reject } from './booking-lifecycle.js';
 import {
   type BookingPlan,
   BookingRejectedError,
@@ -99,12 +99,12 @@ export function bookSeatsSaga(o: SagaBookingOptions) {
         return null;
       },
       // Runs only when the seats were sold (a failed local step rolled back with its record): the booking is
-      // rejected in the same transaction; the caller that knows why adds the reason.
+      // rejected, with the failure's reason, in the same transaction that frees them — its one rejection write.
       compensate: async (ctx) => {
         await limitLocal(ctx.client, o.limits);
         const changes = await releaseSeats(ctx.client, ctx.input.bookingId);
         await enqueueSeatChanges(o.outbox, ctx.client, changes, 'released');
-        await rows(ctx.client, seatsSql.markRejected(ctx.input.bookingId));
+        await reject(ctx.client, { id: ctx.input.bookingId, mode: 'saga' }, rejectionOf(ctx.failure));
       },
       compensationRetry: untilTakeover,
     })
@@ -142,7 +142,7 @@ export function bookSeatsSaga(o: SagaBookingOptions) {
     .localStep('confirm-booking', {
       run: async (ctx) => {
         await limitLocal(ctx.client, o.limits);
-        await rows(ctx.client, seatsSql.recordConfirmed(ctx.input.bookingId, ctx.outputs['issue-tickets']));
+        await confirm(ctx.client, ctx.input.bookingId, ctx.outputs['issue-tickets']);
         return null;
       },
     })
@@ -185,7 +185,7 @@ export function cancelBookingSaga(o: SagaBookingOptions) {
     .localStep('mark-cancelled', {
       run: async (ctx) => {
         await limitLocal(ctx.client, o.limits);
-        await rows(ctx.client, seatsSql.markCancelled(ctx.input.bookingId));
+        await finishCancelling(ctx.client, ctx.input.bookingId);
         return null;
       },
     })
@@ -208,6 +208,17 @@ const reasons: readonly RejectionReason[] = [
   'ticket-failed',
 ];
 
+/** A saga failure as the booking's rejection: its stable reason (else `aborted`) and its message. */
+function rejectionOf(failure: { reason: string; error: { message: string } }): {
+  reason: RejectionReason;
+  message: string;
+} {
+  const reason = (reasons as readonly string[]).includes(failure.reason)
+    ? (failure.reason as RejectionReason)
+    : 'aborted';
+  return { reason, message: failure.error.message };
+}
+
 /**
  * Books by saga and turns the saga's typed outcome into the booking's result. The booking id is the saga's
  * idempotency key, so a second run for the same booking returns the first one's outcome.
@@ -224,14 +235,13 @@ export async function bookBySaga(
   const outcome = await runner.run(definition, plan, { key: plan.bookingId, waitTimeoutMs: options.waitMs });
   if (outcome.status === 'completed')
     return { status: 'confirmed', ticketCodes: outcome.result['issue-tickets'] };
-  const reason = (reasons as readonly string[]).includes(outcome.reason)
-    ? (outcome.reason as RejectionReason)
-    : 'aborted';
   if (outcome.status === 'failed') {
     // Compensation gave up: the saga is in the dead-letter state and shows in the operations view.
     throw new Error(`booking ${plan.bookingId}: compensation of ${outcome.compensation.step} gave up`);
   }
-  return { status: 'rejected', reason, message: outcome.error.message };
+  // A saga that failed after selling the seats was compensated, and the compensation recorded the rejection;
+  // one that failed selling them (seat taken) changed nothing: the caller records it.
+  return { status: 'rejected', ...rejectionOf(outcome), recorded: outcome.failedStep !== 'reserve-seats' };
 }
 
 /**

@@ -1,6 +1,6 @@
 import type { SagaRunner } from 'txkit';
-import type { SagaSummary } from './booking-engine.js';
 import type { BookingTimeline } from './booking-timeline.js';
+import type { SagaSummary } from './operations-view.js';
 
 const KEEP = 200;
 

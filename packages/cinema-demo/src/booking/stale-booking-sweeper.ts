@@ -5,14 +5,15 @@ import * as seatsSql from '../db/seats-sql.js';
 import { rows } from '../db/statement.js';
 import { boundedTransaction, isLockTimeout, type WaitLimits } from '../db/wait-limits.js';
 import { DeadlineExceededError, withDeadline } from '../deadline.js';
-import type { BookingEngine, BookingMode } from './booking-engine.js';
+import type { BookingExecutor, BookingMode } from './booking-executor.js';
+import { type OutcomeRecorder, recordRejection } from './booking-lifecycle.js';
 import type { BookingRecord } from './booking-record.js';
 import { planOf } from './outcome.js';
-import { type OutcomeRecorder, recordRejection, settleSagaBooking } from './record-outcome.js';
+import { settleSagaBooking } from './record-outcome.js';
 
 export interface SweeperOptions {
   dbs: Databases;
-  engine: BookingEngine;
+  executor: BookingExecutor;
   /** The 2PC time limit: after it, an undecided transaction has been aborted (by its coordinator or recovery). */
   prepareTimeoutMs: number;
   /** Age after which a pending saga booking or a cancellation is taken over (default 60 s). */
@@ -67,7 +68,7 @@ const CONCURRENCY = 4;
  * never handed to the engine again while an earlier pass's work on it is still running.
  *
  * @example
- * const sweeper = startStaleBookingSweeper({ dbs, engine, prepareTimeoutMs: 30_000, onError: log.warn });
+ * const sweeper = startStaleBookingSweeper({ dbs, executor, prepareTimeoutMs: 30_000, onError: log.warn });
  * await sweeper.stop();
  */
 export function startStaleBookingSweeper(o: SweeperOptions): BackgroundService {
@@ -86,7 +87,7 @@ export function startStaleBookingSweeper(o: SweeperOptions): BackgroundService {
  * not do is in the report.
  *
  * @example
- * const { settled, unsettled } = await sweepStaleBookings({ dbs, engine, prepareTimeoutMs: 30_000, onError });
+ * const { settled, unsettled } = await sweepStaleBookings({ dbs, executor, prepareTimeoutMs: 30_000, onError });
  */
 export async function sweepStaleBookings(
   o: Omit<SweeperOptions, 'intervalMs'>,
@@ -105,7 +106,7 @@ export async function sweepStaleBookings(
     runPart(sweep, 'saga bookings', async () => {
       const stale = await rows<BookingRecord>(seats, seatsSql.unfinishedSagaBookings(staleAfterMs, 20));
       await settleEach(sweep, 'saga bookings', stale, async (booking) => {
-        await settleSagaBooking(sweep.recorder, o.engine, booking, { waitMs: sweep.deadlineMs });
+        await settleSagaBooking(sweep.recorder, o.executor, booking, { waitMs: sweep.deadlineMs });
       });
     }),
     runPart(sweep, '2pc bookings', async () => {
@@ -128,7 +129,7 @@ export async function sweepStaleBookings(
         ...(await rows<BookingRecord>(seats, seatsSql.staleBookings('cancelling', '2pc', staleAfterMs, 20))),
       ];
       await settleEach(sweep, 'cancellations', stale, async (booking) => {
-        await o.engine.cancel(booking.mode, planOf(booking), {
+        await o.executor.cancel(booking.mode, planOf(booking), {
           waitMs: sweep.deadlineMs,
           rerunGivenUp: true,
         });

@@ -1,9 +1,9 @@
 import type { TwoPhaseCoordinator, TwoPhaseTransaction } from 'txkit';
 import type { FaultSettings } from '../config.js';
-import * as seatsSql from '../db/seats-sql.js';
-import { type Db, rows } from '../db/statement.js';
+import type { Db } from '../db/statement.js';
 import { isLockTimeout } from '../db/wait-limits.js';
 import { enqueueSeatChanges, type SeatEventOutbox } from '../events/seat-events.js';
+import { confirm, finishCancelling } from './booking-lifecycle.js';
 import { type BookingPlan, BookingRejectedError, type BookingResult } from './outcome.js';
 import { chargePayment, refundPayment } from './payments-participant.js';
 import { releaseSeats, reserveSeats } from './seats-participant.js';
@@ -53,7 +53,7 @@ export async function bookByTwoPhase(o: TwoPhaseBookingOptions, plan: BookingPla
       await chargePayment(branch(tx, 'payments'), plan, o.faults);
       const codes = await issueTickets(branch(tx, 'tickets'), plan, o.faults);
       // The booking's confirmation is part of the same atomic change: a crash cannot leave it pending.
-      await rows(seats, seatsSql.recordConfirmed(plan.bookingId, codes));
+      await confirm(seats, plan.bookingId, codes);
       return codes;
     });
     return { status: 'confirmed', ticketCodes };
@@ -83,6 +83,6 @@ export async function cancelByTwoPhase(o: TwoPhaseBookingOptions, plan: BookingP
     await enqueueSeatChanges(o.outbox, seats, changes, 'cancelled');
     await refundPayment(branch(tx, 'payments'), plan.bookingId);
     await voidTickets(branch(tx, 'tickets'), plan.bookingId);
-    await rows(seats, seatsSql.markCancelled(plan.bookingId));
+    await finishCancelling(seats, plan.bookingId);
   });
 }

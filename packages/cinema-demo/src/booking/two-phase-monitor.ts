@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { parseGid, type TwoPhaseCoordinator } from 'txkit';
-import type { TwoPhaseSummary } from './booking-engine.js';
 import type { BookingTimeline } from './booking-timeline.js';
+import type { TwoPhaseSummary } from './operations-view.js';
 
 const KEEP = 200;
 

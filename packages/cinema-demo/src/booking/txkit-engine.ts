@@ -9,13 +9,11 @@ import {
 import type { FaultSettings } from '../config.js';
 import type { Databases } from '../db/databases.js';
 import type { SeatEventOutbox } from '../events/seat-events.js';
-import type { BookingEngine, BookingMode, EngineCallOptions, TransactionsView } from './booking-engine.js';
-import { BookingTimeline, type TimelineEvent, timelineFromSagaLog } from './booking-timeline.js';
+import type { BookingExecutor, BookingMode, EngineCallOptions } from './booking-executor.js';
 import type { BookingPlan, BookingResult } from './outcome.js';
 import { bookBySaga, bookSeatsSaga, cancelBookingSaga, cancelBySaga } from './saga-booking.js';
-import { SagaMonitor } from './saga-monitor.js';
 import { bookByTwoPhase, cancelByTwoPhase } from './two-phase-booking.js';
-import { TwoPhaseMonitor } from './two-phase-monitor.js';
+import { TxkitOperationsView } from './txkit-operations-view.js';
 
 export interface TxkitEngineOptions {
   dbs: Databases;
@@ -45,22 +43,21 @@ export interface TxkitEngineOptions {
 /**
  * The booking engine over txkit: a {@link TwoPhaseCoordinator} over the three databases (decisions logged in the
  * seats database) and a {@link SagaRunner} (log in the seats database) whose steps guard each participant's
- * local transaction with the barrier.
+ * local transaction with the barrier. It executes bookings; what they look like to operators is its `view`.
  *
  * @example
  * const engine = new TxkitBookingEngine({ dbs, instanceId: 'api-1', outbox, preparedOutbox, faults, ... });
  * await engine.migrate();
  * await engine.start();
  */
-export class TxkitBookingEngine implements BookingEngine {
+export class TxkitBookingEngine implements BookingExecutor {
   readonly coordinator: TwoPhaseCoordinator;
-  readonly #timeline = new BookingTimeline();
   readonly runner: SagaRunner;
+  /** The operations view of this engine's transactions (recent, in doubt, stuck; bookings' timelines). */
+  readonly view: TxkitOperationsView;
   readonly #o: TxkitEngineOptions;
   readonly #book: ReturnType<typeof bookSeatsSaga>;
   readonly #cancel: ReturnType<typeof cancelBookingSaga>;
-  readonly #sagas: SagaMonitor;
-  readonly #twoPhase: TwoPhaseMonitor;
   #services: BackgroundService[] = [];
 
   constructor(o: TxkitEngineOptions) {
@@ -91,8 +88,12 @@ export class TxkitBookingEngine implements BookingEngine {
     const onError = o.onError ?? (() => {});
     this.coordinator.on('error', onError);
     this.runner.on('error', onError);
-    this.#sagas = new SagaMonitor(this.runner, this.#timeline);
-    this.#twoPhase = new TwoPhaseMonitor(this.coordinator, { seats, payments, tickets }, this.#timeline);
+    this.view = new TxkitOperationsView({
+      coordinator: this.coordinator,
+      runner: this.runner,
+      dbs: o.dbs,
+      sagaNames: { book: this.#book.name, cancel: this.#cancel.name },
+    });
   }
 
   /** Creates txkit's tables: decision log and saga log in seats, a barrier table in each participant. */
@@ -119,54 +120,6 @@ export class TxkitBookingEngine implements BookingEngine {
       : cancelByTwoPhase(this.#twoPhaseOptions(), plan);
   }
 
-  async transactions(limit: number): Promise<TransactionsView> {
-    const [inDoubt, stuck] = await Promise.all([this.#twoPhase.inDoubt(), this.runner.stuck(limit)]);
-    return {
-      sagas: this.#sagas.recent(limit),
-      twoPhase: this.#twoPhase.recent(limit),
-      inDoubt,
-      stuck: stuck.map((s) => ({
-        id: s.sagaId,
-        name: s.name,
-        status: 'failed (compensation gave up)',
-        startedAt: null,
-        updatedAt: s.updatedAt.toISOString(),
-        steps: [
-          {
-            name: s.failedStep ?? '?',
-            status: `failed: ${s.reason ?? '?'}`,
-            error: s.error?.message ?? null,
-          },
-          {
-            name: `${s.compensation.step ?? '?'} (undo)`,
-            status: 'gave up',
-            error: s.compensation.error?.message ?? null,
-          },
-        ],
-      })),
-    };
-  }
-
-  async timeline({ id: bookingId, mode }: { id: string; mode: BookingMode }): Promise<TimelineEvent[]> {
-    const here = this.#timeline.get(bookingId);
-    // A 2PC booking leaves no log of its phases, only its decision: the booking service falls back to its record.
-    if (here.length > 0 || mode !== 'saga') return here;
-    // Run by another instance: its saga log is shared, its events are not.
-    const histories = await Promise.all([
-      this.runner.history({ name: this.#book.name, key: bookingId }),
-      this.runner.history({ name: this.#cancel.name, key: `cancel:${bookingId}` }),
-    ]);
-    return histories.flatMap((history) => (history ? timelineFromSagaLog(history) : []));
-  }
-
-  note(bookingId: string, event: Omit<TimelineEvent, 'at'>): void {
-    this.#timeline.add(bookingId, event);
-  }
-
-  async counts(): Promise<{ inDoubt: number; stuck: number }> {
-    return { inDoubt: this.coordinator.inDoubtCount, stuck: this.runner.stuckCount };
-  }
-
   async start(): Promise<void> {
     const intervalMs = this.#o.recoveryIntervalMs ?? 2_000;
     this.#services = [
@@ -187,7 +140,7 @@ export class TxkitBookingEngine implements BookingEngine {
       outbox: this.#o.preparedOutbox,
       faults: this.#o.faults,
       onTransaction: (transactionId: string, bookingId: string) =>
-        this.#timeline.link(transactionId, bookingId),
+        this.view.timelines.link(transactionId, bookingId),
     };
   }
 }

@@ -159,12 +159,6 @@ export const recordSagaRejected = (id: string, reason: string, message: string):
   values: [id, reason, message],
 });
 
-/** The compensation's mark: rejected, reason filled in by the caller that knows it. */
-export const markRejected = (id: string): Statement => ({
-  text: `UPDATE cinema.bookings SET status = 'rejected', updated_at = now() WHERE id = $1 AND status = 'pending'`,
-  values: [id],
-});
-
 export const markCancelled = (id: string): Statement => ({
   text: `UPDATE cinema.bookings SET status = 'cancelled', updated_at = now() WHERE id = $1 AND status = 'cancelling'`,
   values: [id],

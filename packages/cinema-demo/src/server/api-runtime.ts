@@ -135,10 +135,11 @@ export async function startApi(o: ApiRuntimeOptions): Promise<ApiRuntime> {
   }
   if (o.demoPasswords) await setDemoPasswords(dbs.payments, o.demoPasswords);
   await engine.start();
-  const metrics = createMetrics(() => engine.counts());
+  const metrics = createMetrics(() => engine.view.counts());
   const service = new BookingService({
     dbs,
-    engine,
+    executor: engine,
+    view: engine.view,
     limits,
     bookingsPerMinute: config.BOOKINGS_PER_MINUTE,
     answerWithinMs: config.BOOKING_ANSWER_MS,
@@ -170,7 +171,7 @@ export async function startApi(o: ApiRuntimeOptions): Promise<ApiRuntime> {
       ? undefined
       : startStaleBookingSweeper({
           dbs,
-          engine,
+          executor: engine,
           limits,
           prepareTimeoutMs: config.PREPARE_TIMEOUT_MS,
           staleAfterMs: config.STALE_BOOKING_AFTER_MS,
@@ -185,7 +186,7 @@ export async function startApi(o: ApiRuntimeOptions): Promise<ApiRuntime> {
   const app = createApp({
     config,
     dbs,
-    engine,
+    view: engine.view,
     service,
     metrics,
     logger,

@@ -1,9 +1,10 @@
 import type pg from 'pg';
-import { HttpError } from '../api/http-error.js';
+
 import * as accountsSql from '../db/accounts-sql.js';
 import * as paymentsSql from '../db/payments-sql.js';
 import { rows } from '../db/statement.js';
 import { boundedTransaction, type WaitLimits } from '../db/wait-limits.js';
+import { DomainError } from '../domain-error.js';
 
 /** A top-up as the API answers it. */
 export interface TopUp {
@@ -32,10 +33,9 @@ export async function topUpWallet(
 ): Promise<TopUp> {
   return boundedTransaction(payments, limits, async (client) => {
     const [wallet] = await rows<{ balanceCents: number }>(client, paymentsSql.lockWallet(customerId));
-    if (!wallet) throw new HttpError(404, 'customer-not-found', 'your customer record no longer exists');
+    if (!wallet) throw new DomainError('customer-not-found', 'your customer record no longer exists');
     if (wallet.balanceCents + amountCents > allowanceCents) {
-      throw new HttpError(
-        422,
+      throw new DomainError(
         'wallet-full',
         `a demo wallet holds at most ${allowanceCents} cents; it has ${wallet.balanceCents}`,
       );
@@ -46,12 +46,10 @@ export async function topUpWallet(
     );
     if ((day?.sumCents ?? 0) + amountCents > allowanceCents) {
       const retryAfter = Math.max(1, day?.freesInSeconds ?? 1);
-      throw new HttpError(
-        429,
+      throw new DomainError(
         'top-up-limit',
         `at most ${allowanceCents} cents of top-ups per 24 hours; retry in ${retryAfter}s`,
-        undefined,
-        { 'Retry-After': String(retryAfter) },
+        retryAfter,
       );
     }
     await rows(client, paymentsSql.creditWallet(customerId, amountCents));

@@ -43,7 +43,8 @@ export async function otherInstance(
   await engine.migrate();
   const service = new BookingService({
     dbs: h.dbs,
-    engine,
+    executor: engine,
+    view: engine.view,
     bookingsPerMinute: 1000,
     onError: o.onError,
     answerWithinMs: o.answerWithinMs,

@@ -3,8 +3,8 @@ import { authenticate, type CustomerName, createAccount } from '../../auth/accou
 import { requireCustomer, SESSION_COOKIE, sessionOf } from '../../auth/auth-middleware.js';
 import type { SessionInfo, SessionStore } from '../../auth/session-store.js';
 import type { Databases } from '../../db/databases.js';
+import { hitLimit } from '../../db/rate-limit.js';
 import { HttpError } from '../http-error.js';
-import { hitLimit } from '../rate-limit.js';
 import { parse, signInBody, signUpBody } from '../validation.js';
 
 export interface SessionRoutesOptions {

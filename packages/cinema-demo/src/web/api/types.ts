@@ -2,13 +2,9 @@
 // server has a plain type for an answer, it is imported from there (type-only: nothing of the server is bundled).
 import type { PublicBooking } from '../../booking/booking-record';
 
-export type {
-  BookingMode,
-  SagaSummary,
-  TransactionsView,
-  TwoPhaseSummary,
-} from '../../booking/booking-engine';
+export type { BookingMode } from '../../booking/booking-executor';
 export type { TimelineEvent } from '../../booking/booking-timeline';
+export type { SagaSummary, TransactionsView, TwoPhaseSummary } from '../../booking/operations-view';
 
 /** One screening in the list, with how many seats are still free. */
 export interface ScreeningSummary {

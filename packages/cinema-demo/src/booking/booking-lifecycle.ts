@@ -1,0 +1,98 @@
+import type pg from 'pg';
+import * as seatsSql from '../db/seats-sql.js';
+import { type Db, rows } from '../db/statement.js';
+import { boundedTransaction, type WaitLimits } from '../db/wait-limits.js';
+import type { BookingMode } from './booking-executor.js';
+import type { RejectionReason } from './outcome.js';
+
+// The one owner of a booking's status: every change of `cinema.bookings.status` goes through this module, so that
+// the state machine below is the whole story. Each transition is a guarded UPDATE ("only from this status"), so a
+// late or repeated writer cannot undo a newer state, and each takes the `Db` it runs on — a pool, a saga step's
+// client or a 2PC branch — so that a transition commits together with the work it records.
+//
+//   (claim) ─> pending ─┬─> confirmed ─> cancelling ─> cancelled
+//                       └─> rejected (with its reason)
+//
+// A saga booking rejected without a reason (written by compensations before this module existed) still gets its
+// reason recorded by `reject`.
+
+/** Where a rejection outside any transaction of the booking's own is recorded, and how long it may wait. */
+export interface OutcomeRecorder {
+  seats: pg.Pool;
+  limits: WaitLimits;
+}
+
+/**
+ * A new booking, `pending`, claiming the customer's idempotency key: true when claimed, false when the key was
+ * used already (nothing is written then).
+ *
+ * @example
+ * if (!(await claim(dbs.seats, booking))) return replay(await findByKey(...));
+ */
+export async function claim(db: Db, booking: seatsSql.NewBooking): Promise<boolean> {
+  return (await rows(db, seatsSql.insertBooking(booking))).length > 0;
+}
+
+/**
+ * pending → confirmed, with the ticket codes: in the booking's last write (the saga's confirming step, the 2PC
+ * transaction), so that a confirmation and its effects commit together.
+ *
+ * @example
+ * await confirm(ctx.client, plan.bookingId, codes);
+ */
+export async function confirm(db: Db, bookingId: string, ticketCodes: string[]): Promise<void> {
+  await rows(db, seatsSql.recordConfirmed(bookingId, ticketCodes));
+}
+
+/**
+ * pending → rejected with its reason, on `db` (in a saga compensation's transaction, which also frees the seats).
+ * 2PC: only a booking still `pending` changes — recovery may yet commit its confirmation, which must win. Saga:
+ * also a booking rejected without a reason. Returns whether the booking changed.
+ *
+ * @example
+ * await reject(ctx.client, { id, mode: 'saga' }, { reason: 'payment-declined', message: 'declined' });
+ */
+export async function reject(
+  db: Db,
+  booking: { id: string; mode: BookingMode },
+  rejection: { reason: RejectionReason; message: string },
+): Promise<boolean> {
+  const record = booking.mode === 'saga' ? seatsSql.recordSagaRejected : seatsSql.recordRejected;
+  return (await rows(db, record(booking.id, rejection.reason, rejection.message))).length > 0;
+}
+
+/**
+ * {@link reject} in a transaction of its own whose lock wait is bounded (a wait fails with 55P03: the row is held
+ * by a transaction still to be resolved; try again later).
+ *
+ * @example
+ * await recordRejection(recorder, booking, { reason: 'aborted', message: 'nothing was booked' });
+ */
+export function recordRejection(
+  recorder: OutcomeRecorder,
+  booking: { id: string; mode: BookingMode },
+  rejection: { reason: RejectionReason; message: string },
+): Promise<boolean> {
+  return boundedTransaction(recorder.seats, recorder.limits, (client) => reject(client, booking, rejection));
+}
+
+/**
+ * confirmed → cancelling: the claim of the one cancellation that runs per booking. False when the booking was
+ * not confirmed (another cancellation claimed it, or it was never confirmed).
+ *
+ * @example
+ * const mine = await startCancelling(dbs.seats, id);
+ */
+export async function startCancelling(db: Db, bookingId: string): Promise<boolean> {
+  return (await rows(db, seatsSql.transitionBooking(bookingId, 'confirmed', 'cancelling'))).length > 0;
+}
+
+/**
+ * cancelling → cancelled, in the cancellation's last write.
+ *
+ * @example
+ * await finishCancelling(ctx.client, plan.bookingId);
+ */
+export async function finishCancelling(db: Db, bookingId: string): Promise<void> {
+  await rows(db, seatsSql.markCancelled(bookingId));
+}
