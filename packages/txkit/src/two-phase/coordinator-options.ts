@@ -64,6 +64,16 @@ export interface TwoPhaseCoordinatorOptions {
    * is a participant's pool and that participant is touched). Saves one round trip and one fsync.
    */
   decisionInLogParticipant?: boolean;
+  /**
+   * Send the callback's statements that have parameters as named prepared statements (default false): each
+   * distinct text is parsed once per connection, and after a few executions PostgreSQL plans it once too, which
+   * takes CPU off the participants' servers. Off by default because a named statement outlives schema changes
+   * badly — after a migration that changes what a `SELECT *` returns, it fails with "cached plan must not change
+   * result type" until its connection is closed — and because a transaction-mode pooler that does not track
+   * prepared statements (before PgBouncer 1.21) cannot carry it. Every distinct text stays prepared on every
+   * connection that ran it: keep statement texts fixed (values as parameters, never spliced in).
+   */
+  preparedStatements?: boolean;
   /** Fault injection for tests (see `txkit/testing`): called at every `2pc:*` fault point. Unset in production. */
   faults?: FaultHook;
 }
@@ -101,6 +111,7 @@ export interface ResolvedCoordinatorOptions {
   responseTimeoutMs: number;
   /** The participant whose branch carries the decision, if any. */
   logParticipant: string | undefined;
+  preparedStatements: boolean;
   faults: FaultHook | undefined;
 }
 
@@ -169,6 +180,7 @@ export function resolveCoordinatorOptions(options: TwoPhaseCoordinatorOptions): 
     leaseMs: positiveInteger('leaseMs', options.leaseMs ?? 30_000),
     responseTimeoutMs,
     logParticipant: useLogParticipant ? entries.find(([, pool]) => pool === options.log)?.[0] : undefined,
+    preparedStatements: options.preparedStatements === true,
     faults: options.faults,
   };
 }

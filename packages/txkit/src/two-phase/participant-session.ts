@@ -78,12 +78,9 @@ export class ParticipantSession {
   }
 
   /** Runs a user statement in the branch. */
-  query<R extends pg.QueryResultRow = pg.QueryResultRow>(
-    text: string,
-    values?: unknown[],
-  ): Promise<pg.QueryResult<R>> {
+  query<R extends pg.QueryResultRow = pg.QueryResultRow>(statement: pg.QueryConfig): Promise<pg.QueryResult<R>> {
     if (this.#state !== 'active') throw new Error(`participant ${this.name} is no longer active`);
-    return this.#afterBegin(this.#run<R>(text, values));
+    return this.#afterBegin(this.#send<R>(statement));
   }
 
   /**
@@ -196,15 +193,21 @@ export class ParticipantSession {
     return (sql) => this.pool.query(sql);
   }
 
-  async #run<R extends pg.QueryResultRow = pg.QueryResultRow>(
+  #run<R extends pg.QueryResultRow = pg.QueryResultRow>(
     text: string,
     values?: unknown[],
+  ): Promise<pg.QueryResult<R>> {
+    return this.#send<R>(values === undefined ? { text } : { text, values });
+  }
+
+  async #send<R extends pg.QueryResultRow = pg.QueryResultRow>(
+    statement: pg.QueryConfig,
   ): Promise<pg.QueryResult<R>> {
     const client = this.#client;
     if (!client) throw new Error(`participant ${this.name}: connection already released`);
     this.#busy++;
     try {
-      return await client.query<R>(text, values);
+      return await client.query<R>(statement);
     } catch (error) {
       if (isConnectionError(error)) this.destroy(error);
       throw error;

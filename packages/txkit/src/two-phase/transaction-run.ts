@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type pg from 'pg';
+import { prepared } from '../db/prepared-statement.js';
 import { isConnectionError } from '../db/queryable.js';
 import {
   ConfigurationError,
@@ -151,7 +152,7 @@ export class TransactionRun<T> {
   async #runCallback(work: (tx: TwoPhaseTransaction) => Promise<T>): Promise<T> {
     const tx: TwoPhaseTransaction = {
       id: this.id,
-      query: async (participant, text, values) => (await this.#enlist(participant)).query(text, values),
+      query: async (participant, text, values) => (await this.#enlist(participant)).query(this.#statement(text, values)),
     };
     const running = work(tx);
     // The callback may still be running when the timeout wins the race; its late failure is not news.
@@ -165,6 +166,14 @@ export class TransactionRun<T> {
       if (outcome.status === 'rejected') throw outcome.reason;
     }
     return result;
+  }
+
+  /** A callback's statement as it is sent: named (prepared once per connection) when so configured. */
+  #statement(text: string, values: unknown[] | undefined): pg.QueryConfig {
+    if (this.#ctx.options.preparedStatements && values !== undefined && values.length > 0) {
+      return prepared({ text, values });
+    }
+    return values === undefined ? { text } : { text, values };
   }
 
   #enlist(name: string): Promise<ParticipantSession> {

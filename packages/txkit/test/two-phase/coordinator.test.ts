@@ -131,6 +131,20 @@ describe('TwoPhaseCoordinator', () => {
       await expectSettled(dbs, key, 0);
     });
 
+    it('a failed first statement (sent right behind BEGIN) fails inside the branch: nothing after it commits', async () => {
+      const key = `first-fails-${mode}`;
+      await expect(
+        coordinator.transaction(async (tx) => {
+          // The first statement on payments travels pipelined behind its BEGIN and fails there.
+          await tx.query('payments', 'SELECT 1/0').catch(() => {});
+          // Had BEGIN not run first, this would commit on its own (autocommit); in the branch it is refused.
+          await tx.query('payments', 'INSERT INTO bookings (key) VALUES ($1)', [key]).catch(() => {});
+          await writeBooking(key, ['seats', 'tickets'])(tx);
+        }),
+      ).rejects.toThrow(/earlier statement failed/);
+      await expectSettled(dbs, key, 0);
+    });
+
     it('one-phase: a swallowed statement error is not reported as committed', async () => {
       const key = `swallowed-one-${mode}`;
       await expect(
@@ -203,10 +217,16 @@ describe('TwoPhaseCoordinator', () => {
       }
     });
 
-    it('gives every connection back to the pools', async () => {
+    it('gives every connection back to the pools, out of pipeline mode', async () => {
       // Awaited: a timed-out run cancels its server-side wait on a connection of its own, without waiting for it.
       for (const db of dbs.databases) {
         await expect.poll(() => db.pool.totalCount - db.pool.idleCount, { timeout: 10_000 }).toBe(0);
+        const clients = await Promise.all(Array.from({ length: db.pool.idleCount }, () => db.pool.connect()));
+        try {
+          for (const client of clients) expect((client as unknown as { pipeline: boolean }).pipeline).toBe(false);
+        } finally {
+          for (const client of clients) client.release();
+        }
       }
     });
   });
@@ -250,6 +270,35 @@ describe('TwoPhaseCoordinator', () => {
       await seats.end();
       await payments.end();
     }
+  });
+
+  it('preparedStatements: the callback\'s statements with parameters are named, parsed once per connection', async () => {
+    const coordinator = await startCoordinator(
+      coordinatorOptions(dbs, 'in-participant', { id: 'named-statements', preparedStatements: true }),
+    );
+    const insert = 'INSERT INTO bookings (key, note) VALUES ($1, $2)';
+    const namedOnItsConnection = () =>
+      coordinator.transaction(async (tx) => {
+        const key = 'named-statements';
+        await tx.query('seats', insert, [key, 'seats']);
+        await tx.query('payments', insert, [key, 'payments']);
+        // pg_prepared_statements lists the statements of the session it runs in: the branch's own connection.
+        const { rows } = await tx.query<{ named: boolean }>(
+          'seats',
+          'SELECT count(*) > 0 AS named FROM pg_prepared_statements WHERE statement = $1',
+          [insert],
+        );
+        return { key, named: rows[0]!.named };
+      });
+    const { key, named } = await namedOnItsConnection();
+    expect(named).toBe(true);
+    expect(await preparedLeft(dbs)).toEqual([]);
+    expect(await copiesOf(dbs, key)).toBe(2); // seats and payments
+    // Statements without parameters stay unnamed (simple protocol: they may hold several statements).
+    await coordinator.transaction(async (tx) => {
+      await tx.query('seats', 'SELECT 1; SELECT 2');
+      await tx.query('payments', 'SELECT 1');
+    });
   });
 
   it('refuses invalid options and ids', () => {
