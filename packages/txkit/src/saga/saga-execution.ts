@@ -12,6 +12,7 @@ import {
 import { type FaultHook, isSimulatedCrash, type SagaFaultPoint } from '../faults.js';
 import { type HeldLease, type LeaseKeeper, leaseLostError } from './lease-keeper.js';
 import { inLogTransaction } from './log-transaction.js';
+import type { RecordBatcher } from './record-batcher.js';
 import { backoffDelay, classifyStepError, failureReason, sleep } from './retry-policy.js';
 import type { SagaRunnerEvents, StepEvent } from './saga-events.js';
 import {
@@ -38,6 +39,8 @@ import { runAttempt } from './step-attempt.js';
 export interface ExecutionDeps {
   readonly log: SagaLogWriter;
   readonly leases: LeaseKeeper;
+  /** The group commit of step records. */
+  readonly records: RecordBatcher;
   readonly faults: FaultHook | undefined;
   emit<K extends keyof SagaRunnerEvents>(event: K, ...args: SagaRunnerEvents[K]): void;
 }
@@ -377,9 +380,28 @@ export class SagaExecution implements PlanState {
     return { step: step.name, index, reason, error, attempt: end.attempt };
   }
 
-  /** Records finished actions and moves the saga to `nextStep`; with `complete`, ends it `completed`. */
+  /**
+   * Records finished actions and moves the saga to `nextStep`; with `complete`, ends it `completed`. Once the saga
+   * row exists, the write goes through the runner's group commit (one statement for the concurrent sagas).
+   */
   async #record(records: ActionRecord[], nextStep: number, complete: boolean): Promise<void> {
-    await this.#fenced(this.#recordStatement(records, nextStep, complete ? this.#outputs : undefined));
+    const result = complete ? this.#outputs : undefined;
+    if (this.#pendingStart) {
+      await this.#fenced(this.#recordStatement(records, nextStep, result));
+    } else {
+      const since = Date.now();
+      const write = {
+        id: this.id,
+        token: this.lease.token,
+        records,
+        nextStep,
+        ...(result ? { complete: { result } } : {}),
+      };
+      this.#checkFence(
+        await this.#deps.records.write(write, { id: this.id, name: this.definition.name }),
+        since,
+      );
+    }
     this.#deferred = [];
   }
 
@@ -640,7 +662,13 @@ export class SagaExecution implements PlanState {
   /** A fenced log write: matching no saga row means another runner claimed the saga, and this one stops. */
   async #fenced(statement: Statement): Promise<FencedWrite> {
     const since = Date.now();
-    const row = await this.#deps.log.fenced(statement, { id: this.id, name: this.definition.name });
+    return this.#checkFence(
+      await this.#deps.log.fenced(statement, { id: this.id, name: this.definition.name }),
+      since,
+    );
+  }
+
+  #checkFence(row: FencedWrite, since: number): FencedWrite {
     if (row.fenced !== 1) {
       this.#deps.leases.lost(this.lease);
       throw leaseLostError(this.id);

@@ -67,15 +67,24 @@ export class SagaLogWriter {
    * then runs out and recovery drives it on.
    */
   async fenced(statement: Statement, saga: { id: string; name: string }): Promise<FencedWrite> {
+    const rows = await this.fencedMany<FencedWrite>(statement, [saga]);
+    return rows[0] ?? { fenced: 0, inserted: 0 };
+  }
+
+  /** {@link fenced} for a statement that writes for several sagas at once; returns its rows. */
+  async fencedMany<R extends pg.QueryResultRow>(
+    statement: Statement,
+    sagas: readonly { id: string; name: string }[],
+  ): Promise<R[]> {
     for (let attempt = 1; ; attempt++) {
       try {
-        const { rows } = await this.query<FencedWrite>(statement, true);
-        return rows[0] ?? { fenced: 0, inserted: 0 };
+        return (await this.query<R>(statement, true)).rows;
       } catch (error) {
         if (!isRetryablePostgresError(error) || attempt >= this.#retry.maxAttempts) {
-          throw new SagaLogUnavailableError(`saga log write failed; saga ${saga.id} is left to recovery`, {
+          const ids = sagas.map((s) => s.id).join(', ');
+          throw new SagaLogUnavailableError(`saga log write failed; saga ${ids} is left to recovery`, {
             cause: error,
-            context: { sagaId: saga.id, saga: saga.name },
+            context: sagas.length === 1 ? { sagaId: sagas[0]?.id, saga: sagas[0]?.name } : { sagaIds: ids },
           });
         }
         await sleep(backoffDelay(this.#retry, attempt));

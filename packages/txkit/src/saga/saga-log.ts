@@ -255,6 +255,50 @@ export function recordStep(
   };
 }
 
+/** One saga's part of a {@link recordSteps} write: what {@link recordStep} takes, less the lease length. */
+export interface StepRecordWrite {
+  id: string;
+  token: string;
+  records: readonly ActionRecord[];
+  nextStep: number;
+  complete?: { result: unknown };
+}
+
+/**
+ * {@link recordStep} for several sagas in one statement (the writes of concurrent sagas that queued while the
+ * previous one was in flight: one commit for all of them). Each saga is fenced by its own token; its records
+ * are inserted only when its fence held. Returns one row per saga whose fence held: `id` and `inserted`.
+ */
+export function recordSteps(schema: string, writes: readonly StepRecordWrite[], leaseMs: number): Statement {
+  const records = writes.flatMap((w) => w.records.map((r) => ({ id: w.id, ...r })));
+  return {
+    text: `WITH input AS (
+             SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::int[], $4::jsonb[]) AS i(id, token, next_step, result)),
+           fenced AS (
+             UPDATE ${schema}.saga s SET step = i.next_step, lease_until = ${lease(leaseMs)}, updated_at = now(),
+               status = CASE WHEN i.result IS NULL THEN s.status ELSE 'completed' END,
+               result = CASE WHEN i.result IS NULL THEN s.result ELSE i.result END,
+               finished_at = CASE WHEN i.result IS NULL THEN s.finished_at ELSE now() END
+             FROM input i WHERE s.id = i.id AND s.lease_token = i.token AND s.status = 'running' RETURNING s.id),
+           inserted AS (
+             INSERT INTO ${schema}.saga_step (saga_id, step, kind, status, attempt, output)
+             SELECT r.saga_id, r.step, 'action', 'done', r.attempt, r.output
+             FROM unnest($5::uuid[], $6::text[], $7::int[], $8::jsonb[]) AS r(saga_id, step, attempt, output)
+             JOIN fenced ON fenced.id = r.saga_id
+             ON CONFLICT (saga_id, step, kind) DO NOTHING RETURNING saga_id)
+           SELECT fenced.id, (SELECT count(*) FROM inserted WHERE inserted.saga_id = fenced.id)::int AS inserted
+           FROM fenced`,
+    values: [
+      writes.map((w) => w.id),
+      writes.map((w) => w.token),
+      writes.map((w) => w.nextStep),
+      writes.map((w) => (w.complete ? JSON.stringify(w.complete.result ?? null) : null)),
+      records.map((r) => r.id),
+      ...recordArrays(records),
+    ],
+  };
+}
+
 /**
  * Starts a saga and records its first action in one statement, inside that (local) action's transaction:
  * the saga exists exactly when its first effect does. With `result`, the saga is completed at once. Same result

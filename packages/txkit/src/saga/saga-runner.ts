@@ -15,12 +15,13 @@ import {
 import type { FaultHook } from '../faults.js';
 import { type BackgroundService, startBackgroundService } from '../recovery/background-service.js';
 import { type HeldLease, LeaseKeeper } from './lease-keeper.js';
+import { RecordBatcher } from './record-batcher.js';
 import { resumeClaimed, resumeExpiredSagas } from './resume-sagas.js';
 import { backoffDelay, type RetryPolicy, resolveRetryPolicy, sleep } from './retry-policy.js';
 import type { SagaRunnerEvents } from './saga-events.js';
 import { type ExecutionDeps, SagaExecution } from './saga-execution.js';
 import type { SagaHistory } from './saga-history.js';
-import { insertSaga, type SagaRow } from './saga-log.js';
+import { insertSaga, recordStep, type SagaRow } from './saga-log.js';
 import { SagaLogWriter } from './saga-log-writer.js';
 import { sagaMigrations } from './saga-migrations.js';
 import { SagaOperator, type StuckSaga } from './saga-operator.js';
@@ -138,6 +139,9 @@ export class SagaRunner extends EventEmitter<SagaRunnerEvents> {
     this.#deps = {
       log: this.#log,
       leases: new LeaseKeeper({ log: this.#log, onError: (error) => this.#safeEmit('error', error) }),
+      records: new RecordBatcher(this.#log, (write) =>
+        recordStep(this.#log.schema, { ...write, leaseMs: this.#log.leaseMs }),
+      ),
       faults: options.faults,
       emit: (event, ...args) => this.#safeEmit(event, ...args),
     };
