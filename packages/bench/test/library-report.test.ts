@@ -8,14 +8,14 @@ import { median } from '../src/stats/median.js';
 const cell = { sweep: 'concurrency', contention: 'fresh', declineRate: 0, concurrency: 8 };
 
 // One mode's rounds: `perRound[i]` bookings in 1 s in round i + 1, all confirmed.
-function summary(mode: string, perRound: number[]): CellSummary {
+function summary(mode: string, perRound: number[], latencyMs = 5): CellSummary {
   const samples: LoadSample[] = perRound.map((n, i) => ({
     mode,
     concurrency: 8,
     round: i + 1,
     durationMs: 1000,
     outcomes: { confirmed: n, rejected: 0, declined: 0, error: 0 },
-    latenciesMs: [5],
+    latenciesMs: [latencyMs],
   }));
   return { ...summariseSamples(samples), ...cell, compensates: false, inconsistency: [] };
 }
@@ -57,5 +57,24 @@ describe('library report', () => {
     expect(median([0.61, 0.48, 0.55])).toBe(0.55);
     expect(median([1, 4, 2, 3])).toBe(2.5);
     expect(median([])).toBeUndefined();
+  });
+
+  it('shows saga / dbos and 2pc / dbos: median of the per-round throughput ratios and the p50 ratio', () => {
+    // saga at 4x dbos in rounds 1 and 3, 1x in round 2 (median 4); 2pc at 2x in every round.
+    const markdown = report([
+      summary('local', [900, 900, 900]),
+      summary('saga', [400, 100, 400], 10),
+      summary('2pc', [200, 200, 200], 20),
+      summary('dbos', [100, 100, 100], 40),
+    ]);
+    const lines = markdown.split('\n');
+    expect(lines).toContain(
+      '| sweep | contention | decline | clients | saga / dbos bookings/s | saga / dbos p50 | 2pc / dbos bookings/s | 2pc / dbos p50 |',
+    );
+    expect(lines).toContain('| concurrency | fresh | 0 % | 8 | 4.00× | 0.25× | 2.00× | 0.50× |');
+  });
+
+  it('has no peer section in a run without dbos', () => {
+    expect(report([summary('local', [400]), summary('saga', [100])])).not.toContain('/ dbos');
   });
 });
