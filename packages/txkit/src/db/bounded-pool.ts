@@ -54,11 +54,22 @@ function wrapPool(pool: pg.Pool, ms: number): pg.Pool {
  * `this` being the real pool or client, not the proxy).
  */
 function overriding<T extends object>(target: T, overrides: Record<string, unknown>): T {
+  // Bound once per method, not on every access: the pool's and client's methods are read on every statement.
+  const bound = new Map<PropertyKey, { method: unknown; bound: unknown }>();
   return new Proxy(target, {
     get(object, property) {
       if (typeof property === 'string' && Object.hasOwn(overrides, property)) return overrides[property];
       const value = Reflect.get(object, property, object);
-      return typeof value === 'function' ? value.bind(object) : value;
+      if (typeof value !== 'function') return value;
+      const cached = bound.get(property);
+      if (cached?.method === value) return cached.bound;
+      const fresh = value.bind(object);
+      bound.set(property, { method: value, bound: fresh });
+      return fresh;
+    },
+    // Plain properties set through the wrapper land on the target directly (pipeline mode is switched so).
+    set(object, property, value) {
+      return Reflect.set(object, property, value, object);
     },
   });
 }
@@ -66,65 +77,81 @@ function overriding<T extends object>(target: T, overrides: Record<string, unkno
 /** Clients whose connection txkit destroyed (timed out) or that reported an error while borrowed. */
 const broken = new WeakSet<object>();
 
-async function connectWithin(pool: pg.Pool, ms: number): Promise<pg.PoolClient> {
-  const connecting = pool.connect();
-  let timedOut = false;
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
+function connectWithin(pool: pg.Pool, ms: number): Promise<pg.PoolClient> {
+  return new Promise((resolve, reject) => {
+    let timedOut = false;
+    const timer = setTimeout(() => {
       timedOut = true;
       reject(new ResponseTimeoutError(`no database connection within ${ms} ms`));
     }, ms);
+    pool.connect().then(
+      (client) => {
+        // A connection that arrives after the deadline goes straight back.
+        if (timedOut) return client.release();
+        clearTimeout(timer);
+        resolve(watchClient(client, ms));
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        reject(error);
+      },
+    );
   });
-  // A connection that arrives after the deadline goes straight back.
-  connecting.then(
-    (client) => timedOut && client.release(),
-    () => {},
-  );
-  try {
-    return watchClient(await Promise.race([connecting, late]), ms);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
-const onClientError = (client: pg.PoolClient) => () => broken.add(client);
+/** A client's wrapper and its `'error'` listener, made once per client and bound (pools reuse their clients). */
+interface Watched {
+  client: pg.PoolClient;
+  listener: () => void;
+}
+
+const watchedClients = new WeakMap<pg.PoolClient, Map<number, Watched>>();
 
 /** The borrowed client with bounded queries and an `'error'` listener until it is given back intact. */
 function watchClient(client: pg.PoolClient, ms: number): pg.PoolClient {
-  const listener = onClientError(client);
-  client.on('error', listener);
-  const query = (...args: unknown[]) => queryWithin(client, ms, args);
-  const release = (error?: Error | boolean) => {
-    const destroy = error !== undefined && error !== false ? error : broken.has(client) ? true : undefined;
-    // A destroyed connection may still report its end: the listener stays on it.
-    if (!destroy) client.off('error', listener);
-    client.release(destroy);
-  };
-  return overriding(client, { query, release });
+  const byBound = watchedClients.get(client) ?? new Map<number, Watched>();
+  watchedClients.set(client, byBound);
+  let watched = byBound.get(ms);
+  if (!watched) {
+    const listener = () => broken.add(client);
+    const query = (...args: unknown[]) => queryWithin(client, ms, args);
+    const release = (error?: Error | boolean) => {
+      const destroy = error !== undefined && error !== false ? error : broken.has(client) ? true : undefined;
+      // A destroyed connection may still report its end: the listener stays on it.
+      if (!destroy) client.off('error', listener);
+      client.release(destroy);
+    };
+    watched = { client: overriding(client, { query, release }), listener };
+    byBound.set(ms, watched);
+  }
+  client.on('error', watched.listener);
+  return watched.client;
 }
 
 /** One round trip with a client-side deadline; on expiry the connection is destroyed and the call fails. */
-async function queryWithin(client: pg.PoolClient, ms: number, args: unknown[]): Promise<unknown> {
+function queryWithin(client: pg.PoolClient, ms: number, args: unknown[]): Promise<unknown> {
   const run = () => (client.query as (...a: unknown[]) => Promise<unknown>).apply(client, args);
   // The callback form (not used by txkit) is passed through as it is.
   if (typeof args[args.length - 1] === 'function') return run();
-  const running = run();
-  // When the deadline wins, the query fails later with "Connection terminated": nobody waits for it any more.
-  running.catch(() => {});
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
+  // One promise and one timer per round trip (no race of two promises): this runs for every statement.
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
       broken.add(client);
       socketOf(client)?.destroy();
+      // The query itself fails later with "Connection terminated": nobody waits for it any more.
       reject(new ResponseTimeoutError(`the database did not answer within ${ms} ms; connection closed`));
     }, ms);
+    run().then(
+      (result) => {
+        clearTimeout(timer);
+        resolve(result);
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        reject(error);
+      },
+    );
   });
-  try {
-    return await Promise.race([running, late]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 function socketOf(client: pg.PoolClient): { destroy(): void } | undefined {

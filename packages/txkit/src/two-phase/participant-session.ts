@@ -24,6 +24,8 @@ export class ParticipantSession {
   #busy = 0;
   /** BEGIN's answer, which every use of the branch waits for (BEGIN itself is pipelined, see {@link open}). */
   #begun: Promise<void> = Promise.resolve();
+  /** BEGIN's answer is in and was not an error: statements need not wait for it any more. */
+  #begunOk = false;
   /** Puts the client's pipeline mode back as the pool's other users expect it. */
   readonly #restorePipelining: () => void;
   /**
@@ -57,7 +59,9 @@ export class ParticipantSession {
   ): Promise<ParticipantSession> {
     const client = await pool.connect();
     const session = new ParticipantSession(name, gid, pool, client);
-    session.#begun = session.#run(beginSql(settings)).then(() => {});
+    session.#begun = session.#run(beginSql(settings)).then(() => {
+      session.#begunOk = true;
+    });
     // Reported by the first use of the branch, which waits for it.
     session.#begun.catch(() => {});
     return session;
@@ -78,9 +82,14 @@ export class ParticipantSession {
   }
 
   /** Runs a user statement in the branch. */
-  query<R extends pg.QueryResultRow = pg.QueryResultRow>(statement: pg.QueryConfig): Promise<pg.QueryResult<R>> {
-    if (this.#state !== 'active') throw new Error(`participant ${this.name} is no longer active`);
-    return this.#afterBegin(this.#send<R>(statement));
+  query<R extends pg.QueryResultRow = pg.QueryResultRow>(
+    statement: pg.QueryConfig,
+  ): Promise<pg.QueryResult<R>> {
+    if (this.#state !== 'active') {
+      return Promise.reject(new Error(`participant ${this.name} is no longer active`));
+    }
+    const sent = this.#send<R>(statement);
+    return this.#begunOk ? sent : this.#afterBegin(sent);
   }
 
   /**

@@ -69,6 +69,8 @@ export class TransactionRun<T> {
   readonly #started = performance.now();
   readonly #enlisting = new Map<string, Promise<ParticipantSession>>();
   readonly #sessions: ParticipantSession[] = [];
+  /** The sessions of {@link #sessions} by participant name. */
+  readonly #enlisted = new Map<string, ParticipantSession>();
   /** No more enlistments: the callback is over, or the run timed out or crashed. */
   #closed = false;
   /** Timed out, aborting or crashed: a branch that finishes connecting now is destroyed at once. */
@@ -152,7 +154,13 @@ export class TransactionRun<T> {
   async #runCallback(work: (tx: TwoPhaseTransaction) => Promise<T>): Promise<T> {
     const tx: TwoPhaseTransaction = {
       id: this.id,
-      query: async (participant, text, values) => (await this.#enlist(participant)).query(this.#statement(text, values)),
+      query: (participant, text, values) => {
+        const statement = this.#statement(text, values);
+        // An enlisted participant's statement goes out at once (no await in between: it runs per statement).
+        const session = this.#closed ? undefined : this.#enlisted.get(participant);
+        if (session) return session.query(statement);
+        return this.#enlist(participant).then((s) => s.query(statement));
+      },
     };
     const running = work(tx);
     // The callback may still be running when the timeout wins the race; its late failure is not news.
@@ -191,6 +199,7 @@ export class TransactionRun<T> {
         throw new Error(`transaction ${this.id} is finished: no more statements`);
       }
       this.#sessions.push(session);
+      this.#enlisted.set(name, session);
       return session;
     });
     this.#enlisting.set(name, opening);

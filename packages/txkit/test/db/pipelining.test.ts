@@ -6,8 +6,9 @@ import { createTestDatabases, type TestDatabases, testCluster } from '../../src/
 
 /** Records, in order, what the client writes and when a reply arrives on its socket. */
 function wireLog(client: pg.PoolClient): { events: string[]; stop(): void } {
-  const stream = (client as unknown as { connection: { stream: NodeJS.WritableStream & NodeJS.EventEmitter } })
-    .connection.stream;
+  const stream = (
+    client as unknown as { connection: { stream: NodeJS.WritableStream & NodeJS.EventEmitter } }
+  ).connection.stream;
   const events: string[] = [];
   const write = stream.write;
   stream.write = function (this: unknown, ...args: unknown[]) {

@@ -223,7 +223,8 @@ describe('TwoPhaseCoordinator', () => {
         await expect.poll(() => db.pool.totalCount - db.pool.idleCount, { timeout: 10_000 }).toBe(0);
         const clients = await Promise.all(Array.from({ length: db.pool.idleCount }, () => db.pool.connect()));
         try {
-          for (const client of clients) expect((client as unknown as { pipeline: boolean }).pipeline).toBe(false);
+          for (const client of clients)
+            expect((client as unknown as { pipeline: boolean }).pipeline).toBe(false);
         } finally {
           for (const client of clients) client.release();
         }
@@ -272,7 +273,7 @@ describe('TwoPhaseCoordinator', () => {
     }
   });
 
-  it('preparedStatements: the callback\'s statements with parameters are named, parsed once per connection', async () => {
+  it("preparedStatements: the callback's statements with parameters are named, parsed once per connection", async () => {
     const coordinator = await startCoordinator(
       coordinatorOptions(dbs, 'in-participant', { id: 'named-statements', preparedStatements: true }),
     );
