@@ -5,13 +5,14 @@ import { rawSagaMode } from './raw-saga.js';
 import { rawTwoPhaseMode } from './raw-two-phase.js';
 import { sagaMode } from './saga.js';
 import { sagaFloorMode } from './saga-floor.js';
-import { twoPhaseMode, twoPhaseSeparateLogMode } from './two-phase.js';
+import { twoPhaseMode, twoPhasePreparedMode, twoPhaseSeparateLogMode } from './two-phase.js';
 
 /** Every mode the library-level bench can run, by its command-line name. */
 export const bookingModes: Readonly<Record<string, BookingModeFactory>> = {
   local: localMode,
   '2pc': twoPhaseMode,
   '2pc-separate': twoPhaseSeparateLogMode,
+  '2pc-prepared': twoPhasePreparedMode,
   'raw-2pc': rawTwoPhaseMode,
   saga: sagaMode,
   'raw-saga': rawSagaMode,

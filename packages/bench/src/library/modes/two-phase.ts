@@ -1,4 +1,4 @@
-import { TwoPhaseCoordinator } from 'txkit';
+import { TwoPhaseCoordinator, type TwoPhaseCoordinatorOptions } from 'txkit';
 import { bookingSql } from '../bench-schema.js';
 import type { BenchDatabases, BookingMode, BookingModeFactory, BookingResult } from '../booking-mode.js';
 
@@ -15,14 +15,14 @@ class PaymentDeclined extends Error {}
 function txkitTwoPhase(
   name: string,
   description: string,
-  decisionInLogParticipant: boolean,
+  options: Pick<TwoPhaseCoordinatorOptions, 'decisionInLogParticipant' | 'preparedStatements'>,
 ): BookingModeFactory {
   return (dbs: BenchDatabases): BookingMode => {
     const coordinator = new TwoPhaseCoordinator({
       id: `bench-${name}`,
       participants: { seats: dbs.seats, payments: dbs.payments, tickets: dbs.tickets },
       log: dbs.seats,
-      decisionInLogParticipant,
+      ...options,
       prepareTimeoutMs: 10_000,
     });
     return {
@@ -74,12 +74,19 @@ function txkitTwoPhase(
 export const twoPhaseMode = txkitTwoPhase(
   '2pc',
   'txkit TwoPhaseCoordinator: prepare payments+tickets, decision inside the seats transaction, commit prepared',
-  true,
+  {},
 );
 
 /** txkit 2PC with a separate decision insert: the same protocol as `raw-2pc`, to measure the library's cost. */
 export const twoPhaseSeparateLogMode = txkitTwoPhase(
   '2pc-separate',
   'txkit TwoPhaseCoordinator: prepare all three, separate decision insert, commit prepared',
-  false,
+  { decisionInLogParticipant: false },
+);
+
+/** `2pc` with the booking's statements as named prepared statements (`preparedStatements: true`). */
+export const twoPhasePreparedMode = txkitTwoPhase(
+  '2pc-prepared',
+  'txkit TwoPhaseCoordinator as 2pc, with preparedStatements: the booking statements parsed once per connection',
+  { preparedStatements: true },
 );
