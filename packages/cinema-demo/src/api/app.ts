@@ -58,16 +58,20 @@ export function createApp(deps: AppDeps): Express {
   // over plain http from anything but localhost (a LAN address, the compose proxy) the web UI would not load.
   const https = (config.APP_ORIGIN ?? '').startsWith('https:');
   app.use(helmet({ contentSecurityPolicy: { directives: { upgradeInsecureRequests: https ? [] : null } } }));
+  // One log line per request, at info: method, route (the pattern, not the URL: no ids or query strings in
+  // it), status, milliseconds, and the booking it made or read (`res.locals.bookingId`, set by the booking routes).
+  const logRequests = logger.isLevelEnabled('info');
   app.use((req, res, next) => {
     const started = performance.now();
     res.on('finish', () => {
       const seconds = (performance.now() - started) / 1000;
       const route = req.route?.path ? `${req.baseUrl}${req.route.path}` : 'unmatched';
       metrics.httpRequest(req.method, route, res.statusCode, seconds);
-      logger.info(
-        { method: req.method, url: req.originalUrl, status: res.statusCode, ms: Math.round(seconds * 1000) },
-        'request',
-      );
+      if (logRequests) {
+        const line = { method: req.method, route, status: res.statusCode, ms: Math.round(seconds * 1000) };
+        const bookingId = res.locals.bookingId as string | undefined;
+        logger.info(bookingId ? { ...line, bookingId } : line, 'request');
+      }
     });
     next();
   });

@@ -1,7 +1,9 @@
 import type pg from 'pg';
+import { currentWindow, type FixedWindowLimit } from '../db/rate-limit.js';
 import * as seatsSql from '../db/seats-sql.js';
 import { type Db, rows } from '../db/statement.js';
 import { boundedTransaction, type WaitLimits } from '../db/wait-limits.js';
+import { DomainError } from '../domain-error.js';
 import type { BookingMode } from './booking-executor.js';
 import type { RejectionReason } from './outcome.js';
 
@@ -10,7 +12,7 @@ import type { RejectionReason } from './outcome.js';
 // late or repeated writer cannot undo a newer state, and each takes the `Db` it runs on — a pool, a saga step's
 // client or a 2PC branch — so that a transition commits together with the work it records.
 //
-//   (claim) ─> pending ─┬─> confirmed ─> cancelling ─> cancelled
+//   (admit) ─> pending ─┬─> confirmed ─> cancelling ─> cancelled
 //                       └─> rejected (with its reason)
 //
 // A saga booking rejected without a reason (written by compensations before this module existed) still gets its
@@ -22,15 +24,59 @@ export interface OutcomeRecorder {
   limits: WaitLimits;
 }
 
+/** What became of a booking request at its admission. */
+export type Admission =
+  /** A new `pending` booking claims the key, priced by the database. */
+  | { kind: 'claimed'; amountCents: number }
+  /** The key was used before: answer that booking. */
+  | { kind: 'existing'; bookingId: string }
+  /** Another request claimed the key at the same moment: look it up and answer that booking. */
+  | { kind: 'raced' };
+
 /**
- * A new booking, `pending`, claiming the customer's idempotency key: true when claimed, false when the key was
- * used already (nothing is written then).
+ * Admits a booking request in one statement (see `seatsSql.admitBooking`): a new `pending` booking claiming the
+ * customer's idempotency key, or the booking the key made before; refused with a {@link DomainError} when the
+ * screening does not exist or has started, a seat is not of its room, or the customer is past `limit`.
  *
  * @example
- * if (!(await claim(dbs.seats, booking))) return replay(await findByKey(...));
+ * const admission = await admit(dbs.seats, request, { key: `bookings:${customerId}`, max: 10, windowMs: 60_000, what: 'bookings per minute' });
  */
-export async function claim(db: Db, booking: seatsSql.NewBooking): Promise<boolean> {
-  return (await rows(db, seatsSql.insertBooking(booking))).length > 0;
+export async function admit(
+  db: Db,
+  booking: Omit<seatsSql.NewBooking, 'amountCents'>,
+  limit: FixedWindowLimit & { key: string },
+): Promise<Admission> {
+  const window = currentWindow(limit);
+  const [row] = await rows<{
+    existingId: string | null;
+    claimedAmountCents: number | null;
+    screeningFound: boolean;
+    started: boolean;
+    startsAt: Date | null;
+    foreignSeatIds: number[] | null;
+    hits: number | null;
+  }>(db, seatsSql.admitBooking(booking, { key: limit.key, windowStart: window.start, max: limit.max }));
+  if (!row) throw new Error('the admission statement returned no row');
+  if (row.existingId) return { kind: 'existing', bookingId: row.existingId };
+  const screening = booking.screeningId;
+  if (!row.screeningFound)
+    throw new DomainError('screening-not-found', `screening ${screening} does not exist`);
+  if (row.started) {
+    throw new DomainError(
+      'screening-started',
+      `screening ${screening} started at ${row.startsAt!.toISOString()}: booking is closed`,
+    );
+  }
+  if (row.foreignSeatIds && row.foreignSeatIds.length > 0) {
+    throw new DomainError(
+      'seat-not-in-room',
+      `seat(s) ${row.foreignSeatIds.join(', ')} are not seats of screening ${screening}'s room`,
+    );
+  }
+  if ((row.hits ?? 0) > limit.max) throw window.refusal();
+  return row.claimedAmountCents === null
+    ? { kind: 'raced' }
+    : { kind: 'claimed', amountCents: row.claimedAmountCents };
 }
 
 /**

@@ -1,14 +1,13 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Databases } from '../db/databases.js';
-import { hitLimit } from '../db/rate-limit.js';
 import * as seatsSql from '../db/seats-sql.js';
 import { rows } from '../db/statement.js';
 import type { WaitLimits } from '../db/wait-limits.js';
 import { DeadlineExceededError, withDeadline } from '../deadline.js';
 import { DomainError } from '../domain-error.js';
 import type { BookingExecutor, BookingMode } from './booking-executor.js';
-import { claim, type OutcomeRecorder, startCancelling } from './booking-lifecycle.js';
+import { admit, type OutcomeRecorder, startCancelling } from './booking-lifecycle.js';
 import type { BookingRecord } from './booking-record.js';
 import { timelineFromBooking } from './booking-timeline.js';
 import type { OperationsView } from './operations-view.js';
@@ -76,37 +75,7 @@ export class BookingService {
     idempotencyKey: string,
   ): Promise<{ booking: BookingRecord; replayed: boolean }> {
     const hash = requestHash(request);
-    const existing = await this.#byKey(customerId, idempotencyKey);
-    if (existing) return { booking: await this.#replay(existing, hash), replayed: true };
-
-    const [screening] = await rows<{ priceCents: number; startsAt: Date; started: boolean }>(
-      this.#o.dbs.seats,
-      seatsSql.getScreening(request.screeningId),
-    );
-    if (!screening) {
-      throw new DomainError('screening-not-found', `screening ${request.screeningId} does not exist`);
-    }
-    if (screening.started) {
-      throw new DomainError(
-        'screening-started',
-        `screening ${request.screeningId} started at ${screening.startsAt.toISOString()}: booking is closed`,
-      );
-    }
-    const known = await rows<{ seatId: number }>(
-      this.#o.dbs.seats,
-      seatsSql.seatsInScreening(request.screeningId, request.seatIds),
-    );
-    const knownIds = new Set(known.map((s) => s.seatId));
-    const foreign = request.seatIds.filter((id) => !knownIds.has(id));
-    if (foreign.length > 0) {
-      throw new DomainError(
-        'seat-not-in-room',
-        `seat(s) ${foreign.join(', ')} are not seats of screening ${request.screeningId}'s room`,
-      );
-    }
-    await this.#checkRateLimit(customerId);
-
-    const booking = {
+    const request_ = {
       id: randomUUID(),
       customerId,
       idempotencyKey,
@@ -114,16 +83,26 @@ export class BookingService {
       screeningId: request.screeningId,
       seatIds: [...request.seatIds].sort((a, b) => a - b),
       mode: request.mode,
-      // The price is the screening's, from the database, times the seats: never taken from the client.
-      amountCents: screening.priceCents * request.seatIds.length,
     };
-    // The key is claimed by a committed row before any work starts: a concurrent retry with the same key finds
-    // it and waits for this attempt's outcome instead of booking a second time.
-    if (!(await claim(this.#o.dbs.seats, booking))) {
-      const raced = await this.#byKey(customerId, idempotencyKey);
-      if (!raced) throw new Error('idempotency key vanished');
-      return { booking: await this.#replay(raced, hash), replayed: true };
+    // One statement: the key looked up, the request checked, the rate-limit hit counted and the key claimed by a
+    // committed `pending` row before any work starts — a concurrent retry with the same key finds it and waits
+    // for this attempt's outcome instead of booking a second time. The price is the screening's, times the seats,
+    // computed by the database: never taken from the client.
+    const admission = await admit(this.#o.dbs.seats, request_, {
+      key: `bookings:${customerId}`,
+      max: this.#o.bookingsPerMinute,
+      windowMs: 60_000,
+      what: 'bookings per minute',
+    });
+    if (admission.kind !== 'claimed') {
+      const earlier =
+        admission.kind === 'existing'
+          ? await this.get(admission.bookingId)
+          : await this.#byKey(customerId, idempotencyKey);
+      if (!earlier) throw new Error('idempotency key vanished');
+      return { booking: await this.#replay(earlier, hash), replayed: true };
     }
+    const booking = { ...request_, amountCents: admission.amountCents };
     const outcome = this.#execute(booking, request.mode);
     try {
       await withDeadline(outcome, this.#o.answerWithinMs ?? 20_000, `booking ${booking.id}`);
@@ -250,13 +229,5 @@ export class BookingService {
       current = await this.get(booking.id);
     }
     return current;
-  }
-
-  #checkRateLimit(customerId: number): Promise<void> {
-    return hitLimit(this.#o.dbs.seats, `bookings:${customerId}`, {
-      max: this.#o.bookingsPerMinute,
-      windowMs: 60_000,
-      what: 'bookings per minute',
-    });
   }
 }

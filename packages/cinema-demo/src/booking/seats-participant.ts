@@ -13,19 +13,16 @@ const UNIQUE_VIOLATION = '23505';
  */
 export async function reserveSeats(db: Db, plan: BookingPlan): Promise<SeatChange[]> {
   try {
-    const locked = await rows<{ seatId: number; status: string }>(
+    // Lock, sell and record in one round trip (see seatsSql.reserveSeats): all of them or none.
+    const locked = await rows<{ seatId: number; status: string; version: number | null }>(
       db,
-      sql.lockSeats(plan.screeningId, plan.seatIds),
+      sql.reserveSeats(plan.screeningId, plan.seatIds, plan.bookingId),
     );
     const taken = locked.filter((s) => s.status !== 'free').map((s) => s.seatId);
     if (taken.length > 0 || locked.length !== plan.seatIds.length) {
       throw new BookingRejectedError('seat-taken', `seat(s) ${taken.join(', ')} already sold`);
     }
-    const sold = await rows<{ seatId: number; version: number }>(
-      db,
-      sql.sellSeats(plan.screeningId, plan.seatIds, plan.bookingId),
-    );
-    await rows(db, sql.insertBookingSeats(plan.bookingId, plan.screeningId, plan.seatIds));
+    const sold = locked.map((s) => ({ seatId: s.seatId, version: s.version! }));
     return sold.map((s) => ({
       screeningId: plan.screeningId,
       seatId: s.seatId,

@@ -20,15 +20,29 @@ export interface FixedWindowLimit {
  * await hitLimit(dbs.seats, `sign-in:client:${req.ip}`, { max: 50, windowMs: 900_000, what: 'sign-in attempts' });
  */
 export async function hitLimit(seats: pg.Pool, key: string, limit: FixedWindowLimit): Promise<void> {
-  const now = Date.now();
-  const windowStart = new Date(now - (now % limit.windowMs));
-  const [hit] = await rows<{ hits: number }>(seats, seatsSql.hitRateLimit(key, windowStart));
-  if ((hit?.hits ?? 0) > limit.max) {
-    const retryAfter = Math.max(1, Math.ceil((windowStart.getTime() + limit.windowMs - now) / 1000));
-    throw new DomainError(
-      'rate-limited',
-      `at most ${limit.max} ${limit.what}; retry in ${retryAfter}s`,
-      retryAfter,
-    );
-  }
+  const window = currentWindow(limit);
+  const [hit] = await rows<{ hits: number }>(seats, seatsSql.hitRateLimit(key, window.start));
+  if ((hit?.hits ?? 0) > limit.max) throw window.refusal();
+}
+
+/**
+ * The fixed window `now` falls in, and the refusal of a hit past the limit in it (retry when the window ends),
+ * for a statement that counts the hit together with other work (a booking's admission).
+ *
+ * @example
+ * const window = currentWindow({ max: 10, windowMs: 60_000, what: 'bookings per minute' });
+ */
+export function currentWindow(limit: FixedWindowLimit, now = Date.now()) {
+  const start = new Date(now - (now % limit.windowMs));
+  return {
+    start,
+    refusal(): DomainError {
+      const retryAfter = Math.max(1, Math.ceil((start.getTime() + limit.windowMs - now) / 1000));
+      return new DomainError(
+        'rate-limited',
+        `at most ${limit.max} ${limit.what}; retry in ${retryAfter}s`,
+        retryAfter,
+      );
+    },
+  };
 }

@@ -38,35 +38,31 @@ export const seatMap = (screeningId: number): Statement => ({
   values: [screeningId],
 });
 
-/** Which of the given seat ids belong to the screening's room. */
-export const seatsInScreening = (screeningId: number, seatIds: number[]): Statement => ({
-  text: `SELECT seat_id AS "seatId" FROM cinema.screening_seats WHERE screening_id = $1 AND seat_id = ANY($2::int[])`,
-  values: [screeningId, seatIds],
-});
-
 /**
- * Locks the rows of exactly the seats involved, in seat order so two bookings never deadlock. Under READ
- * COMMITTED a waiter re-reads the row after the holder commits, so it sees the seat sold, not a stale "free".
+ * Sells the seats in one statement, or nothing: locks exactly these rows in seat order (two bookings never
+ * deadlock), sells them and records them for the booking only when every one is free — under READ COMMITTED a
+ * waiter re-reads a row after its holder commits, so it sees the seat sold, not a stale "free" — and returns each
+ * locked seat's status with its new version when sold (none when any was taken: the caller refuses).
  */
-export const lockSeats = (screeningId: number, seatIds: number[]): Statement => ({
-  text: `SELECT seat_id AS "seatId", status FROM cinema.screening_seats
-          WHERE screening_id = $1 AND seat_id = ANY($2::int[])
-          ORDER BY seat_id FOR UPDATE`,
-  values: [screeningId, seatIds],
-});
-
-export const sellSeats = (screeningId: number, seatIds: number[], bookingId: string): Statement => ({
-  text: `UPDATE cinema.screening_seats SET status = 'sold', booking_id = $3, version = nextval('cinema.seat_version')
-          WHERE screening_id = $1 AND seat_id = ANY($2::int[]) AND status = 'free'
-          RETURNING seat_id AS "seatId", version::int AS version`,
+export const reserveSeats = (screeningId: number, seatIds: number[], bookingId: string): Statement => ({
+  text: `WITH locked AS (
+           SELECT seat_id, status FROM cinema.screening_seats
+            WHERE screening_id = $1 AND seat_id = ANY($2::int[])
+            ORDER BY seat_id FOR UPDATE
+         ), sold AS (
+           UPDATE cinema.screening_seats ss
+              SET status = 'sold', booking_id = $3, version = nextval('cinema.seat_version')
+             FROM locked
+            WHERE ss.screening_id = $1 AND ss.seat_id = locked.seat_id AND ss.status = 'free'
+              AND (SELECT count(*) FILTER (WHERE status = 'free') FROM locked) = cardinality($2::int[])
+           RETURNING ss.seat_id, ss.version
+         ), recorded AS (
+           INSERT INTO cinema.booking_seats (booking_id, screening_id, seat_id) SELECT $3, $1, seat_id FROM sold
+         )
+         SELECT l.seat_id AS "seatId", l.status, s.version::int AS version
+           FROM locked l LEFT JOIN sold s USING (seat_id)
+          ORDER BY l.seat_id`,
   values: [screeningId, seatIds, bookingId],
-});
-
-/** The unique index on live rows is the database's own guard against selling a seat twice. */
-export const insertBookingSeats = (bookingId: string, screeningId: number, seatIds: number[]): Statement => ({
-  text: `INSERT INTO cinema.booking_seats (booking_id, screening_id, seat_id)
-         SELECT $1, $2, unnest($3::int[])`,
-  values: [bookingId, screeningId, seatIds],
 });
 
 export const freeSeatsOfBooking = (bookingId: string): Statement => ({
@@ -87,13 +83,46 @@ export type NewBooking = Pick<
   'id' | 'customerId' | 'idempotencyKey' | 'requestHash' | 'screeningId' | 'seatIds' | 'mode' | 'amountCents'
 >;
 
-/** Claims the idempotency key: inserts nothing when the customer already used it. */
-export const insertBooking = (b: NewBooking): Statement => ({
-  text: `INSERT INTO cinema.bookings
-           (id, customer_id, idempotency_key, request_hash, screening_id, seat_ids, mode, amount_cents, status)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending')
-         ON CONFLICT (customer_id, idempotency_key) DO NOTHING
-         RETURNING id`,
+/**
+ * A booking's admission in one round trip: the customer's idempotency key looked up, the screening (price, not
+ * started yet) and the seats (of its room) checked, the customer's rate-limit hit counted — only for a request
+ * that passed the checks — and the key claimed by a new `pending` booking priced by the database, only within the
+ * limit. Every outcome is in the one row it returns; nothing is written for a refused or replayed request but
+ * (within its checks) the hit.
+ */
+export const admitBooking = (
+  b: Omit<NewBooking, 'amountCents'>,
+  rate: { key: string; windowStart: Date; max: number },
+): Statement => ({
+  text: `WITH existing AS (
+           SELECT id FROM cinema.bookings WHERE customer_id = $2 AND idempotency_key = $3
+         ), screening AS (
+           SELECT price_cents, starts_at, starts_at <= now() AS started FROM cinema.screenings WHERE id = $5
+         ), foreign_seats AS (
+           SELECT coalesce(array_agg(x ORDER BY x), '{}')::int[] AS ids FROM unnest($6::int[]) AS x
+            WHERE NOT EXISTS (SELECT 1 FROM cinema.screening_seats ss WHERE ss.screening_id = $5 AND ss.seat_id = x)
+         ), admitted AS (
+           SELECT s.price_cents FROM screening s, foreign_seats f
+            WHERE NOT EXISTS (SELECT 1 FROM existing) AND NOT s.started AND cardinality(f.ids) = 0
+         ), hit AS (
+           INSERT INTO cinema.rate_limits (key, window_start, hits) SELECT $8, $9, 1 FROM admitted
+           ON CONFLICT (key, window_start) DO UPDATE SET hits = cinema.rate_limits.hits + 1
+           RETURNING hits
+         ), claimed AS (
+           INSERT INTO cinema.bookings
+             (id, customer_id, idempotency_key, request_hash, screening_id, seat_ids, mode, amount_cents, status)
+           SELECT $1, $2, $3, $4, $5, $6, $7, a.price_cents * cardinality($6::int[]), 'pending'
+             FROM admitted a, hit WHERE hit.hits <= $10
+           ON CONFLICT (customer_id, idempotency_key) DO NOTHING
+           RETURNING id, amount_cents
+         )
+         SELECT (SELECT id FROM existing) AS "existingId",
+                (SELECT amount_cents FROM claimed) AS "claimedAmountCents",
+                EXISTS (SELECT 1 FROM screening) AS "screeningFound",
+                coalesce((SELECT started FROM screening), false) AS started,
+                (SELECT starts_at FROM screening) AS "startsAt",
+                (SELECT ids FROM foreign_seats) AS "foreignSeatIds",
+                (SELECT hits FROM hit) AS hits`,
   values: [
     b.id,
     b.customerId,
@@ -102,7 +131,9 @@ export const insertBooking = (b: NewBooking): Statement => ({
     b.screeningId,
     b.seatIds,
     b.mode,
-    b.amountCents,
+    rate.key,
+    rate.windowStart,
+    rate.max,
   ],
 });
 

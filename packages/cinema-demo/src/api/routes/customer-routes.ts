@@ -58,11 +58,13 @@ export function customerRoutes(o: CustomerRoutesOptions): Router {
     // for a retry), 201 for a new confirmed one, 200 for a retry answered; still running: 202.
     const status =
       booking.status === 'pending' ? 202 : booking.status === 'rejected' ? 409 : replayed ? 200 : 201;
+    res.locals.bookingId = booking.id;
     res.status(status).json({ booking: publicBooking(booking) });
   });
 
   router.get('/api/bookings/:bookingId', async (req, res) => {
     const booking = await o.service.getOwn(customerOf(req), uuidParam(req, 'bookingId'));
+    res.locals.bookingId = booking.id;
     res.json({ booking: publicBooking(booking) });
   });
 
@@ -72,6 +74,7 @@ export function customerRoutes(o: CustomerRoutesOptions): Router {
 
   router.post('/api/bookings/:bookingId/cancel', async (req, res) => {
     const booking = await o.service.cancel(customerOf(req), uuidParam(req, 'bookingId'));
+    res.locals.bookingId = booking.id;
     res.json({ booking: publicBooking(booking) });
   });
   return router;
