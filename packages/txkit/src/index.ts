@@ -76,6 +76,7 @@ export { type RunOptions, SagaRunner, type SagaRunnerOptions } from './saga/saga
 export type {
   AnySagaDefinition,
   CompensationContext,
+  GuardedStepOptions,
   LocalCompensationContext,
   LocalStepContext,
   LocalStepOptions,

@@ -44,6 +44,11 @@ export interface BookingMode {
   setup?(dbs: BenchDatabases): Promise<void>;
   /** Books one seat. Throws only on an unexpected failure (a bug or a broken database). */
   book(request: BookingRequest): Promise<BookingResult>;
+  /**
+   * Waits for work the mode finishes after `book()` answered (a saga's end written after the answer), so that
+   * the cell's CPU and its audit include it. Absent when a booking is done when it answers.
+   */
+  settle?(): Promise<void>;
   /** Log statements one booking costs, where the mode can count them. */
   logStatementsPerBooking?(): number | undefined;
   /**

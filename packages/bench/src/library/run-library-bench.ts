@@ -134,6 +134,7 @@ export async function runLibraryBench(options: LibraryBenchOptions): Promise<Lib
             seats: seatPicker(picker),
             declineRate: cell.declineRate,
           });
+          await mode.settle?.();
           const sample = cpuBefore ? { ...load, cpuMs: cpuUsed(cpuBefore, await cpuMeter!.read()) } : load;
           const inconsistency = await sampler.stop();
           samples.push({ ...sample, ...cell, inconsistency });

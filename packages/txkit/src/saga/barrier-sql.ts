@@ -50,3 +50,19 @@ export function deleteOldBarrierRows(schema: string, olderThanMs: number, limit:
     values: [olderThanMs / 1000, limit],
   };
 }
+
+/** Keeps a guarded step's output in its action's barrier row (in the step's transaction). */
+export function storeActionOutput(schema: string, sagaId: string, step: string, output: unknown): Statement {
+  return {
+    text: `UPDATE ${schema}.barrier SET output = $3 WHERE saga_id = $1 AND step = $2 AND op = 'action'`,
+    values: [sagaId, step, JSON.stringify(output)],
+  };
+}
+
+/** A guarded step's stored output, and who inserted its action row (`compensate`: the action never ran). */
+export function selectActionOutput(schema: string, sagaId: string, step: string): Statement {
+  return {
+    text: `SELECT inserted_by, output FROM ${schema}.barrier WHERE saga_id = $1 AND step = $2 AND op = 'action'`,
+    values: [sagaId, step],
+  };
+}

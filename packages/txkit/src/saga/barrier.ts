@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import m1 from '../../sql/barrier/000001_barrier.sql';
+import m2 from '../../sql/barrier/000002_barrier_output.sql';
 import { inlineStatement } from '../db/inline-statement.js';
 import { type Migration, runMigrations } from '../db/migrations.js';
 import { type Queryable, withTransaction } from '../db/queryable.js';
@@ -12,7 +13,10 @@ import { deleteOldBarrierRows, insertAction, insertCompensation, selectActionRow
  * @example
  * await runMigrations(pool, { schema: 'txkit', component: 'barrier', migrations: barrierMigrations });
  */
-export const barrierMigrations: readonly Migration[] = [{ version: 1, sql: m1 }];
+export const barrierMigrations: readonly Migration[] = [
+  { version: 1, sql: m1 },
+  { version: 2, sql: m2 },
+];
 
 /**
  * Which step a barrier call guards: a step context has these fields, and so does a RabbitMQ command.

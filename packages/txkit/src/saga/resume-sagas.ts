@@ -79,5 +79,8 @@ export async function resumeClaimed(
     throw error;
   }
   deps.emit('saga:resumed', { sagaId: row.id, name: row.name, status: execution.status, claims: row.claims });
-  return row.claims > maxClaims ? execution.giveUp(row.claims) : execution.drive();
+  const outcome = await (row.claims > maxClaims ? execution.giveUp(row.claims) : execution.drive());
+  // A recovery pass ends when the log holds the end (written after the answer when the last step is guarded).
+  await execution.settled;
+  return outcome;
 }

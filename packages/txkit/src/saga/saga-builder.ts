@@ -1,6 +1,8 @@
+import { DEFAULT_SCHEMA } from '../db/schema-name.js';
 import { ConfigurationError } from '../errors.js';
 import { defaultCompensationRetry, defaultStepRetry, resolveRetryPolicy } from './retry-policy.js';
 import type {
+  GuardedStepOptions,
   LocalStepOptions,
   SagaDefinition,
   StepDefinition,
@@ -83,6 +85,41 @@ export class SagaBuilder<Input, Outputs extends StepOutputs = Record<never, neve
     options: LocalStepOptions<Input, Outputs, Output>,
   ): SagaBuilder<Input, WithStep<Outputs, Name, Output>> {
     return this.#add(name, true, options as unknown as StepOptions<unknown, StepOutputs, unknown>);
+  }
+
+  /**
+   * Adds a guarded step: its action (and its compensation) run in a transaction the runner opens on `pool`, behind
+   * the {@link barrier}, whose row — with the step's output — commits with the step's write. That row is the
+   * step's record: the saga log writes nothing for it, so the step costs no log statement and no commit of the
+   * log's own. After a crash the runner runs it again; the barrier then finds it done and returns the stored
+   * output without calling `run`. When the saga's last step is guarded, `run()` answers once it committed and
+   * the saga's end is written to the log afterwards (with other sagas' log writes): a crash before that write
+   * is resumed to the same outcome and outputs.
+   *
+   * @example
+   * saga<Booking>('book').guardedStep('charge', {
+   *   pool: paymentsPool,
+   *   run: (ctx) => ctx.client.query('INSERT INTO payments (booking) VALUES ($1)', [ctx.input.id]),
+   * })
+   */
+  guardedStep<Name extends string, Output>(
+    name: NewStepName<Name, Outputs>,
+    options: GuardedStepOptions<Input, Outputs, Output>,
+  ): SagaBuilder<Input, WithStep<Outputs, Name, Output>> {
+    if (!options?.pool) throw new ConfigurationError(`guarded step '${name}' needs the pool of its database`);
+    const participant = Object.freeze({ pool: options.pool, schema: options.schema ?? DEFAULT_SCHEMA });
+    const { pool: _pool, schema: _schema, ...rest } = options;
+    const step = this.#define(
+      this.#steps,
+      name,
+      false,
+      rest as StepOptions<unknown, StepOutputs, unknown>,
+      this.#nextGroup(),
+    );
+    return new SagaBuilder(
+      this.#name,
+      Object.freeze([...this.#steps, Object.freeze({ ...step, participant })]),
+    );
   }
 
   /**
@@ -169,6 +206,7 @@ export class SagaBuilder<Input, Outputs extends StepOutputs = Record<never, neve
       timeoutMs: options.timeoutMs,
       deferRecord: !local && options.deferRecord === true,
       group,
+      participant: undefined,
     });
   }
 }

@@ -3,6 +3,7 @@ import type { Statement } from '../db/queryable.js';
 import { isConnectionError } from '../db/queryable.js';
 import {
   ConfigurationError,
+  InDoubtError,
   SagaKeyTakenError,
   SagaLeaseLostError,
   SagaLogUnavailableError,
@@ -10,6 +11,7 @@ import {
   StepTimeoutError,
 } from '../errors.js';
 import { type FaultHook, isSimulatedCrash, type SagaFaultPoint } from '../faults.js';
+import { guardedAction, guardedCompensation } from './guarded-step.js';
 import { type HeldLease, type LeaseKeeper, leaseLostError } from './lease-keeper.js';
 import { inLogTransaction } from './log-transaction.js';
 import type { RecordBatcher } from './record-batcher.js';
@@ -30,7 +32,7 @@ import {
   startCompensation,
 } from './saga-log.js';
 import type { FencedWrite, SagaLogWriter } from './saga-log-writer.js';
-import { type SagaOutcome, serializeError } from './saga-outcome.js';
+import { asLogged, type SagaOutcome, serializeError } from './saga-outcome.js';
 import { compensationPlan, groupMembers, nextIndex, type PlanState } from './saga-plan.js';
 import type { AnySagaDefinition, StepDefinition, StepOutputs } from './saga-types.js';
 import { runAttempt } from './step-attempt.js';
@@ -87,11 +89,6 @@ function abandonsClient(error: unknown): boolean {
   return stopsRunner(error) || error instanceof StepTimeoutError || isConnectionError(error);
 }
 
-/** A value as it comes back from the log (JSON), so a fresh run and a resumed one see the same outputs. */
-function asLogged(value: unknown): unknown {
-  return value === undefined ? null : JSON.parse(JSON.stringify(value));
-}
-
 /**
  * One running saga, owned by the runner that holds its lease: its state, its lease and the log writes that
  * move it on. `drive()` runs the remaining groups of steps in order, then — after a failure — the
@@ -122,6 +119,11 @@ export class SagaExecution implements PlanState {
   #pendingStart: { key: string | null; owner: string } | undefined;
   /** Records of finished `deferRecord` steps and parallel branches, written with the next log write. */
   #deferred: ActionRecord[] = [];
+  /** Rebuilt from the log by recovery (an earlier owner may have answered the caller already). */
+  #resumed = false;
+  /** The saga's end is written after `drive()` answered (its last step is guarded); the lease is kept till then. */
+  #lazyEnd = false;
+  #settled: Promise<void> = Promise.resolve();
 
   private constructor(
     deps: ExecutionDeps,
@@ -161,6 +163,7 @@ export class SagaExecution implements PlanState {
     }
     const execution = new SagaExecution(deps, row.id, definition, row.input, lease);
     execution.#status = row.status;
+    execution.#resumed = true;
     const names = new Set(definition.steps.map((s) => s.name));
     for (const record of records) {
       if (!names.has(record.step)) {
@@ -199,6 +202,11 @@ export class SagaExecution implements PlanState {
     return this.#status;
   }
 
+  /** Resolves once the log holds everything `drive()` answered (its end, when that was written lazily). */
+  get settled(): Promise<void> {
+    return this.#settled;
+  }
+
   /**
    * Drives the saga to its end and returns the outcome; throws when this runner must stop driving it (simulated
    * crash, lost lease, log unreachable, key taken), leaving it to whoever holds it next.
@@ -214,8 +222,9 @@ export class SagaExecution implements PlanState {
       if (error instanceof SagaLeaseLostError) this.#deps.emit('saga:lease-lost', this.#base());
       throw error;
     } finally {
-      // Whatever happened, this runner stops heartbeating the saga: finished, lost, or left to recovery.
-      this.#deps.leases.release(this.lease);
+      // Whatever happened, this runner stops heartbeating the saga (finished, lost, or left to recovery) — once
+      // a lazily written end has landed.
+      if (!this.#lazyEnd) this.#deps.leases.release(this.lease);
     }
   }
 
@@ -228,6 +237,9 @@ export class SagaExecution implements PlanState {
     try {
       if (this.#status === 'running') {
         const index = nextIndex(this);
+        // Guarded steps ahead may all have committed, and the caller been told `completed`: compensating could
+        // undo an answered outcome, so such a saga is driven on (each pass bounded by the steps' retries).
+        if (this.steps.slice(index).some((s) => s.participant)) return await this.drive();
         if (index < this.steps.length) {
           const step = this.steps[index]!.name;
           await this.#beginCompensation({ step, index, reason: 'recovery-limit', error, attempt: 0 });
@@ -265,14 +277,28 @@ export class SagaExecution implements PlanState {
     const step = this.steps[index]!;
     const last = index === this.steps.length - 1;
     const outputs = this.#outputs;
-    const end = await this.#attempt(step, 'action', (attempt, signal) =>
-      step.local
-        ? this.#localAction(step, index, attempt, last)
-        : this.#remoteAction(step, attempt, signal, outputs),
-    );
-    if (!end.ok) return this.#actionFailed(step, index, end);
-    const record = { step: step.name, attempt: end.attempt, output: end.value };
+    const end = await this.#attempt(step, 'action', (attempt, signal) => {
+      if (step.local) return this.#localAction(step, index, attempt, last);
+      if (step.participant) return this.#guardedAction(step, attempt, signal);
+      return this.#remoteAction(step, attempt, signal, outputs);
+    });
+    if (!end.ok) {
+      // Resumed, a guarded step may be one whose effect and output are committed: an error reaching its database
+      // says nothing about it, so the saga is left to a later pass rather than compensated.
+      if (step.participant && this.#resumed && !(end.error instanceof StepRejectedError)) {
+        throw new InDoubtError(
+          `guarded step '${step.name}' of saga ${this.id} unreachable; left to recovery`,
+          {
+            cause: end.error,
+            context: { sagaId: this.id, saga: this.definition.name, step: step.name },
+          },
+        );
+      }
+      return this.#actionFailed(step, index, end);
+    }
     this.#outputs[step.name] = end.value;
+    if (step.participant) return this.#guardedDone(step, end.attempt, last);
+    const record = { step: step.name, attempt: end.attempt, output: end.value };
     const deferred = step.deferRecord && !last;
     if (deferred) this.#deferred.push(record);
     else if (!step.local) await this.#record([...this.#deferred, record], index + 1, last);
@@ -281,6 +307,59 @@ export class SagaExecution implements PlanState {
     // A deferred record is not written yet: its fault point is reached when it is (with the next step's).
     if (!deferred) await this.#fault(byKind.action.record, step.name, end.attempt);
     return undefined;
+  }
+
+  /**
+   * A guarded step committed its effect with its record (the barrier row, in its own database): nothing to write
+   * to the log, unless it was the last step — then `run()` may answer now, and the saga's end goes to the log
+   * through the group commit without being waited for. A crash before it lands is resumed to the same outcome
+   * and outputs: recovery runs the guarded steps again, and the barrier answers each with its stored output.
+   */
+  async #guardedDone(step: StepDefinition, attempt: number, last: boolean): Promise<undefined> {
+    this.done.add(step.name);
+    this.#deps.emit('step:completed', this.#event(step.name, attempt));
+    await this.#fault(byKind.action.record, step.name, attempt);
+    if (last) this.#endLazily();
+    return undefined;
+  }
+
+  #endLazily(): void {
+    this.#lazyEnd = true;
+    const write = {
+      id: this.id,
+      token: this.lease.token,
+      records: this.#deferred,
+      nextStep: this.steps.length,
+      complete: { result: { ...this.#outputs } },
+    };
+    this.#deferred = [];
+    // Not fenced any more (another runner claimed the saga meanwhile) is fine: that runner ends it the same way.
+    this.#settled = this.#deps.records
+      .write(write, { id: this.id, name: this.definition.name })
+      .then(
+        () => {},
+        (error: unknown) => this.#deps.emit('error', error),
+      )
+      .finally(() => this.#deps.leases.release(this.lease));
+  }
+
+  async #guardedAction(step: StepDefinition, attempt: number, signal: AbortSignal): Promise<unknown> {
+    return runAttempt(
+      (stepSignal) =>
+        guardedAction(
+          step.participant!,
+          { sagaId: this.id, step: step.name },
+          async (client) =>
+            asLogged(
+              await (step.run as (ctx: unknown) => unknown)(
+                this.#context(step, attempt, stepSignal, { client }),
+              ),
+            ),
+          // Written, not committed: a crash here rolls the effect back with its record.
+          () => this.#fault(byKind.action.effect, step.name, attempt),
+        ),
+      this.#attemptOptions(step, 'action', signal),
+    );
   }
 
   /**
@@ -511,11 +590,11 @@ export class SagaExecution implements PlanState {
     for (const [position, index] of plan.entries()) {
       const step = this.steps[index]!;
       const final = position === plan.length - 1;
-      const end = await this.#attempt(step, 'compensation', (attempt, signal) =>
-        step.local
-          ? this.#localCompensation(step, index, attempt, final)
-          : this.#remoteCompensation(step, attempt, signal),
-      );
+      const end = await this.#attempt(step, 'compensation', (attempt, signal) => {
+        if (step.local) return this.#localCompensation(step, index, attempt, final);
+        if (step.participant) return this.#guardedCompensation(step, attempt, signal);
+        return this.#remoteCompensation(step, attempt, signal);
+      });
       if (!end.ok)
         return this.#fail({ step: step.name, index, attempt: end.attempt, error: serializeError(end.error) });
       if (!step.local) await this.#fenced(this.#compensationRecord(step, index, end.attempt, final));
@@ -564,6 +643,26 @@ export class SagaExecution implements PlanState {
       (stepSignal) =>
         (step.compensate as (ctx: unknown) => unknown)(
           this.#context(step, attempt, stepSignal, { compensation: true }),
+        ),
+      this.#attemptOptions(step, 'compensation', signal),
+    );
+    await this.#fault(byKind.compensation.effect, step.name, attempt);
+  }
+
+  async #guardedCompensation(step: StepDefinition, attempt: number, signal: AbortSignal): Promise<void> {
+    await runAttempt(
+      (stepSignal) =>
+        guardedCompensation(
+          step.participant!,
+          { sagaId: this.id, step: step.name },
+          this.#outputs[step.name],
+          async (client, output) => {
+            const ctx = {
+              ...this.#context(step, attempt, stepSignal, { client, compensation: true }),
+              output,
+            };
+            await (step.compensate as (ctx: unknown) => unknown)(ctx);
+          },
         ),
       this.#attemptOptions(step, 'compensation', signal),
     );

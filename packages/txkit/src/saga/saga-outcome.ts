@@ -39,6 +39,11 @@ export function serializeError(error: unknown): SerializedError {
   return { name: 'Error', message: String(error) };
 }
 
+/** A value as it comes back from the log (JSON), so a fresh run and a resumed one see the same outputs. */
+export function asLogged(value: unknown): unknown {
+  return value === undefined ? null : JSON.parse(JSON.stringify(value));
+}
+
 const unknownError: SerializedError = { name: 'Error', message: 'unknown' };
 
 /** The outcome of a finished saga row, or undefined while it is still running or compensating. */

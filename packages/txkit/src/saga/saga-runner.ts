@@ -230,7 +230,11 @@ export class SagaRunner extends EventEmitter<SagaRunnerEvents> {
       folded ? { key, owner: this.#owner } : undefined,
     );
     const work = execution.drive();
-    this.#track(id, work);
+    // Tracked until the log holds the end too (written after the answer when the last step is guarded).
+    this.#track(
+      id,
+      work.then((outcome) => execution.settled.then(() => outcome)),
+    );
     try {
       return (await work) as SagaOutcome<Outputs>;
     } catch (error) {
@@ -363,6 +367,18 @@ export class SagaRunner extends EventEmitter<SagaRunnerEvents> {
   }
 
   /**
+   * Waits until the sagas this runner drives now have ended and the log holds their ends — including the end of
+   * a saga whose last step is guarded, which is written after `run()` answered.
+   *
+   * @example
+   * await Promise.all(requests.map((input) => runner.run(bookSeats, input)));
+   * await runner.idle(); // every outcome above is now in the log, too
+   */
+  async idle(): Promise<void> {
+    await Promise.allSettled([...this.#inFlight.values()]);
+  }
+
+  /**
    * Stops this runner's background services (waiting for their passes) and waits for the sagas in flight.
    *
    * @example
@@ -370,7 +386,7 @@ export class SagaRunner extends EventEmitter<SagaRunnerEvents> {
    */
   async close(): Promise<void> {
     await Promise.all([...this.#services].map((s) => s.stop()));
-    await Promise.allSettled([...this.#inFlight.values()]);
+    await this.idle();
   }
 
   #service(intervalMs: number, pass: () => Promise<void>): BackgroundService {

@@ -132,6 +132,25 @@ export interface LocalStepOptions<Input, Outputs extends StepOutputs, Output>
 }
 
 /**
+ * Options of a guarded step (see {@link SagaBuilder.guardedStep}): a step that writes one participant database,
+ * run by the runner in a transaction on that database's pool behind the {@link barrier}.
+ *
+ * @example
+ * .guardedStep('charge', {
+ *   pool: paymentsPool,
+ *   run: (ctx) => ctx.client.query('INSERT INTO payments (booking, amount) VALUES ($1, $2)', [ctx.input.id, 10]),
+ *   compensate: (ctx) => ctx.client.query("UPDATE payments SET status = 'refunded' WHERE booking = $1", [ctx.input.id]),
+ * })
+ */
+export interface GuardedStepOptions<Input, Outputs extends StepOutputs, Output>
+  extends Omit<LocalStepOptions<Input, Outputs, Output>, 'deferRecord'> {
+  /** The participant database the step writes (it holds a barrier table: {@link migrateBarrier}). */
+  pool: pg.Pool;
+  /** Schema of that database's barrier table (default `txkit`). */
+  schema?: string;
+}
+
+/**
  * One step of a built {@link SagaDefinition}, as the runner sees it: its options with defaults applied and its
  * types erased (the functions are only called by the runner). Read it to list or check a saga's steps.
  *
@@ -161,6 +180,11 @@ export interface StepDefinition {
    * of its own. Numbered from 0 in the saga's order.
    */
   readonly group: number;
+  /**
+   * For a guarded step ({@link SagaBuilder.guardedStep}): the participant database it runs in and the schema of
+   * its barrier table there. Its barrier row is its record; the saga log writes none.
+   */
+  readonly participant: { readonly pool: pg.Pool; readonly schema: string } | undefined;
 }
 
 /**

@@ -55,7 +55,7 @@ async function ledger(sagaId: string) {
 beforeAll(async () => {
   dbs = await createTestDatabases(testCluster(), 'saga barrier');
   pool = dbs.on('a').pool;
-  expect(await migrateBarrier(pool)).toEqual([1]);
+  expect(await migrateBarrier(pool)).toEqual([1, 2]);
   expect(await migrateBarrier(pool)).toEqual([]);
   await pool.query('CREATE TABLE ledger (saga_id text, op text)');
 });

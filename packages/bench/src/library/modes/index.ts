@@ -3,7 +3,7 @@ import { dbosMode } from './dbos.js';
 import { localMode } from './local.js';
 import { rawSagaMode } from './raw-saga.js';
 import { rawTwoPhaseMode } from './raw-two-phase.js';
-import { sagaMode } from './saga.js';
+import { sagaLoggedMode, sagaMode, sagaParallelMode } from './saga.js';
 import { sagaFloorMode } from './saga-floor.js';
 import { twoPhaseMode, twoPhasePreparedMode, twoPhaseSeparateLogMode } from './two-phase.js';
 
@@ -15,6 +15,8 @@ export const bookingModes: Readonly<Record<string, BookingModeFactory>> = {
   '2pc-prepared': twoPhasePreparedMode,
   'raw-2pc': rawTwoPhaseMode,
   saga: sagaMode,
+  'saga-parallel': sagaParallelMode,
+  'saga-logged': sagaLoggedMode,
   'raw-saga': rawSagaMode,
   'saga-floor': sagaFloorMode,
   dbos: dbosMode,

@@ -1,0 +1,72 @@
+import type pg from 'pg';
+import { quoteSchema } from '../db/schema-name.js';
+import { StepRejectedError } from '../errors.js';
+import { type BarrierKey, withBarrier } from './barrier.js';
+import { selectActionOutput, storeActionOutput } from './barrier-sql.js';
+
+/** Where a guarded step runs: its participant's pool and the schema of the barrier table there. */
+export interface Participant {
+  readonly pool: pg.Pool;
+  readonly schema: string;
+}
+
+/**
+ * A guarded step's action: in one transaction on the participant, the barrier's insert, the step's write and its
+ * output in the barrier row — the step's record, committed with its effect. Run again (after a crash, by
+ * recovery), the barrier finds the row and the stored output is returned without calling `work`: the same
+ * answer, no second effect. `beforeCommit` is reached with the effect written and not committed yet.
+ */
+export function guardedAction(
+  participant: Participant,
+  key: BarrierKey,
+  work: (client: pg.PoolClient) => Promise<unknown>,
+  beforeCommit: () => Promise<void>,
+): Promise<unknown> {
+  const schema = quoteSchema(participant.schema);
+  return withBarrier(
+    participant.pool,
+    key,
+    'action',
+    async (client, gate) => {
+      if (!gate.apply) {
+        // An action refused because its compensation ran: only a runner that lost the saga can get here.
+        if (gate.why !== 'duplicate')
+          throw new StepRejectedError('compensated', `step ${key.step} was compensated`);
+        return storedOutput(client, schema, key);
+      }
+      const output = await work(client);
+      await beforeCommit();
+      if (output !== null) await client.query(storeActionOutput(schema, key.sagaId, key.step, output));
+      return output;
+    },
+    { schema: participant.schema },
+  );
+}
+
+/**
+ * A guarded step's compensation, behind the barrier in the participant's own transaction (a no-op when the action
+ * never ran or the compensation already did). `work` gets the action's output: `known`, or the stored one.
+ */
+export function guardedCompensation(
+  participant: Participant,
+  key: BarrierKey,
+  known: unknown,
+  work: (client: pg.PoolClient, output: unknown) => Promise<void>,
+): Promise<void> {
+  const schema = quoteSchema(participant.schema);
+  return withBarrier(
+    participant.pool,
+    key,
+    'compensate',
+    async (client, gate) => {
+      if (!gate.apply) return;
+      await work(client, known ?? (await storedOutput(client, schema, key)));
+    },
+    { schema: participant.schema },
+  );
+}
+
+async function storedOutput(client: pg.PoolClient, schema: string, key: BarrierKey): Promise<unknown> {
+  const { rows } = await client.query<{ output: unknown }>(selectActionOutput(schema, key.sagaId, key.step));
+  return rows[0]?.output ?? null;
+}
