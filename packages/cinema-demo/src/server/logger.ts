@@ -1,4 +1,4 @@
-import { type Logger, pino } from 'pino';
+import { type DestinationStream, type Logger, pino } from 'pino';
 import { errorFields } from './error-fields.js';
 
 /**
@@ -8,11 +8,13 @@ import { errorFields } from './error-fields.js';
  * @example
  * const logger = createLogger('cinema-api:api-1', 'info');
  */
-export function createLogger(service: string, level: string): Logger {
-  return pino({
+export function createLogger(service: string, level: string, destination?: DestinationStream): Logger {
+  const options = {
     name: service,
     level,
     redact: ['*.authorization', '*.cookie', '*.password', '*.OPERATOR_TOKEN'],
     serializers: { err: (error: unknown) => errorFields(error) },
-  });
+  };
+  // Standard output unless told otherwise (tests read the lines).
+  return destination ? pino(options, destination) : pino(options);
 }

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { pino } from 'pino';
+import { type Logger, pino } from 'pino';
 import { InProcessBus, type MessageBus } from 'txkit';
 import { createTestDatabases, type TestDatabases, testCluster } from 'txkit/testing';
 import { demoEmail } from '../../src/auth/demo-passwords.js';
@@ -57,7 +57,7 @@ export interface DemoHarness {
 export async function startHarness(
   label: string,
   env: Record<string, string> = {},
-  options: { bus?: MessageBus; withReadModel?: boolean } = {},
+  options: { bus?: MessageBus; withReadModel?: boolean; logger?: Logger } = {},
 ): Promise<DemoHarness> {
   const testDbs = await createTestDatabases(testCluster(), label);
   const dbs = { seats: testDbs.on('a').pool, payments: testDbs.on('b').pool, tickets: testDbs.on('c').pool };
@@ -84,7 +84,7 @@ export async function startHarness(
   const api = await startApi({
     config,
     bus: options.bus ?? new InProcessBus(),
-    logger: pino({ level: 'silent' }),
+    logger: options.logger ?? pino({ level: 'silent' }),
     withReadModel: options.withReadModel ?? true,
     dbs,
     faults,
