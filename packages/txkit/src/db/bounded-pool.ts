@@ -109,8 +109,11 @@ const watchedClients = new WeakMap<pg.PoolClient, Map<number, Watched>>();
 
 /** The borrowed client with bounded queries and an `'error'` listener until it is given back intact. */
 function watchClient(client: pg.PoolClient, ms: number): pg.PoolClient {
-  const byBound = watchedClients.get(client) ?? new Map<number, Watched>();
-  watchedClients.set(client, byBound);
+  let byBound = watchedClients.get(client);
+  if (!byBound) {
+    byBound = new Map<number, Watched>();
+    watchedClients.set(client, byBound);
+  }
   let watched = byBound.get(ms);
   if (!watched) {
     const listener = () => broken.add(client);

@@ -6,6 +6,7 @@ import {
   assertValidName,
   formatGid,
   gidPrefix,
+  isTransactionId,
   newTransactionId,
   parseGid,
 } from '../../src/two-phase/gid.js';
@@ -28,9 +29,10 @@ describe('gid format', () => {
     expect(Buffer.byteLength(gid)).toBeLessThan(200);
   });
 
-  it('makes distinct transaction ids', () => {
-    const ids = new Set(Array.from({ length: 10_000 }, newTransactionId));
-    expect(ids.size).toBe(10_000);
+  it('makes distinct transaction ids of the documented shape, across refills of the entropy buffer', () => {
+    const ids = Array.from({ length: 10_000 }, newTransactionId);
+    expect(new Set(ids).size).toBe(10_000);
+    for (const id of ids) expect(isTransactionId(id)).toBe(true);
   });
 
   it.each(['', 'x'.repeat(41), "a'b", 'a:b', 'a b', 'é', 'a\\b', "x'; ROLLBACK PREPARED 'y"])(
