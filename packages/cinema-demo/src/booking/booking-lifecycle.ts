@@ -27,7 +27,7 @@ export interface OutcomeRecorder {
 /** What became of a booking request at its admission. */
 export type Admission =
   /** A new `pending` booking claims the key, priced by the database. */
-  | { kind: 'claimed'; amountCents: number }
+  | { kind: 'claimed'; amountCents: number; createdAt: Date }
   /** The key was used before: answer that booking. */
   | { kind: 'existing'; bookingId: string }
   /** Another request claimed the key at the same moment: look it up and answer that booking. */
@@ -50,6 +50,7 @@ export async function admit(
   const [row] = await rows<{
     existingId: string | null;
     claimedAmountCents: number | null;
+    createdAt: Date | null;
     screeningFound: boolean;
     started: boolean;
     startsAt: Date | null;
@@ -76,18 +77,20 @@ export async function admit(
   if ((row.hits ?? 0) > limit.max) throw window.refusal();
   return row.claimedAmountCents === null
     ? { kind: 'raced' }
-    : { kind: 'claimed', amountCents: row.claimedAmountCents };
+    : { kind: 'claimed', amountCents: row.claimedAmountCents, createdAt: row.createdAt! };
 }
 
 /**
  * pending → confirmed, with the ticket codes: in the booking's last write (the saga's confirming step, the 2PC
- * transaction), so that a confirmation and its effects commit together.
+ * transaction), so that a confirmation and its effects commit together. Returns the booking's new `updatedAt`
+ * (ISO), so that the answer needs no read of the row; undefined when it was not pending (a re-run).
  *
  * @example
- * await confirm(ctx.client, plan.bookingId, codes);
+ * const confirmedAt = await confirm(ctx.client, plan.bookingId, codes);
  */
-export async function confirm(db: Db, bookingId: string, ticketCodes: string[]): Promise<void> {
-  await rows(db, seatsSql.recordConfirmed(bookingId, ticketCodes));
+export async function confirm(db: Db, bookingId: string, ticketCodes: string[]): Promise<string | undefined> {
+  const [row] = await rows<{ updatedAt: Date }>(db, seatsSql.recordConfirmed(bookingId, ticketCodes));
+  return row?.updatedAt.toISOString();
 }
 
 /**

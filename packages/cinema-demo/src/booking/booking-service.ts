@@ -104,17 +104,36 @@ export class BookingService {
     }
     const booking = { ...request_, amountCents: admission.amountCents };
     const outcome = this.#execute(booking, request.mode);
+    let result: BookingResult | undefined;
     try {
-      await withDeadline(outcome, this.#o.answerWithinMs ?? 20_000, `booking ${booking.id}`);
+      result = await withDeadline(outcome, this.#o.answerWithinMs ?? 20_000, `booking ${booking.id}`);
     } catch (error) {
       if (!(error instanceof DeadlineExceededError)) throw error;
       // Still running (a compensation waiting out a lock, say): answered pending, recorded when it ends.
     }
+    // A confirmation this request wrote is answered from what it wrote, without reading the row back: it is the
+    // row as of that write (a cancellation could move it on afterwards, as it could right after a read).
+    // Anything else is read.
+    if (result?.status === 'confirmed' && result.confirmedAt) {
+      const confirmed: BookingRecord = {
+        ...booking,
+        status: 'confirmed',
+        reason: null,
+        message: null,
+        ticketCodes: result.ticketCodes,
+        createdAt: admission.createdAt.toISOString(),
+        updatedAt: result.confirmedAt,
+      };
+      return { booking: confirmed, replayed: false };
+    }
     return { booking: await this.get(booking.id), replayed: false };
   }
 
-  /** Runs the engine for a claimed booking and records its outcome; never rejects (failures go to `onError`). */
-  async #execute(booking: seatsSql.NewBooking, mode: BookingMode): Promise<void> {
+  /**
+   * Runs the engine for a claimed booking and records its outcome; never rejects (failures go to `onError`, and
+   * the result is undefined).
+   */
+  async #execute(booking: seatsSql.NewBooking, mode: BookingMode): Promise<BookingResult | undefined> {
     const started = performance.now();
     const plan = planOf(booking);
     this.#o.view.note(booking.id, { kind: 'request', name: 'booking requested', status: mode });
@@ -130,7 +149,7 @@ export class BookingService {
       // is not known yet; the booking stays pending (the answer is a 202 with its id) until txkit's recovery
       // and the stale-booking sweep settle it.
       this.#o.onError?.(error, booking.id);
-      return;
+      return undefined;
     }
     this.#o.view.note(booking.id, {
       kind: 'request',
@@ -143,6 +162,7 @@ export class BookingService {
       result.status === 'confirmed' ? 'confirmed' : result.reason,
       (performance.now() - started) / 1000,
     );
+    return result;
   }
 
   async get(id: string): Promise<BookingRecord> {

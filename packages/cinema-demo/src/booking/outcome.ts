@@ -11,7 +11,12 @@ export type RejectionReason =
 
 /** The real outcome of a booking attempt. */
 export type BookingResult =
-  | { status: 'confirmed'; ticketCodes: string[] }
+  | {
+      status: 'confirmed';
+      ticketCodes: string[];
+      /** When the confirmation was written (the booking's `updatedAt`), when this call wrote it. */
+      confirmedAt?: string;
+    }
   | {
       status: 'rejected';
       reason: RejectionReason;

@@ -142,8 +142,8 @@ export function bookSeatsSaga(o: SagaBookingOptions) {
     .localStep('confirm-booking', {
       run: async (ctx) => {
         await limitLocal(ctx.client, o.limits);
-        await confirm(ctx.client, ctx.input.bookingId, ctx.outputs['issue-tickets']);
-        return null;
+        // Its output (in the saga's result) lets the answer say when, without reading the booking again.
+        return { confirmedAt: await confirm(ctx.client, ctx.input.bookingId, ctx.outputs['issue-tickets']) };
       },
     })
     .build();
@@ -234,7 +234,11 @@ export async function bookBySaga(
 ): Promise<BookingResult> {
   const outcome = await runner.run(definition, plan, { key: plan.bookingId, waitTimeoutMs: options.waitMs });
   if (outcome.status === 'completed')
-    return { status: 'confirmed', ticketCodes: outcome.result['issue-tickets'] };
+    return {
+      status: 'confirmed',
+      ticketCodes: outcome.result['issue-tickets'],
+      confirmedAt: outcome.result['confirm-booking']?.confirmedAt,
+    };
   if (outcome.status === 'failed') {
     // Compensation gave up: the saga is in the dead-letter state and shows in the operations view.
     throw new Error(`booking ${plan.bookingId}: compensation of ${outcome.compensation.step} gave up`);

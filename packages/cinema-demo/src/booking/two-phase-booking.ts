@@ -45,7 +45,7 @@ export interface TwoPhaseBookingOptions {
  */
 export async function bookByTwoPhase(o: TwoPhaseBookingOptions, plan: BookingPlan): Promise<BookingResult> {
   try {
-    const ticketCodes = await o.coordinator.transaction(async (tx) => {
+    const { codes: ticketCodes, confirmedAt } = await o.coordinator.transaction(async (tx) => {
       o.onTransaction?.(tx.id, plan.bookingId);
       const seats = branch(tx, 'seats');
       const changes = await reserveSeats(seats, plan);
@@ -53,10 +53,9 @@ export async function bookByTwoPhase(o: TwoPhaseBookingOptions, plan: BookingPla
       await chargePayment(branch(tx, 'payments'), plan, o.faults);
       const codes = await issueTickets(branch(tx, 'tickets'), plan, o.faults);
       // The booking's confirmation is part of the same atomic change: a crash cannot leave it pending.
-      await confirm(seats, plan.bookingId, codes);
-      return codes;
+      return { codes, confirmedAt: await confirm(seats, plan.bookingId, codes) };
     });
-    return { status: 'confirmed', ticketCodes };
+    return { status: 'confirmed', ticketCodes, confirmedAt };
   } catch (error) {
     if (error instanceof BookingRejectedError) {
       return { status: 'rejected', reason: error.reason, message: error.message };

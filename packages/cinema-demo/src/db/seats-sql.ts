@@ -114,10 +114,11 @@ export const admitBooking = (
            SELECT $1, $2, $3, $4, $5, $6, $7, a.price_cents * cardinality($6::int[]), 'pending'
              FROM admitted a, hit WHERE hit.hits <= $10
            ON CONFLICT (customer_id, idempotency_key) DO NOTHING
-           RETURNING id, amount_cents
+           RETURNING id, amount_cents, created_at
          )
          SELECT (SELECT id FROM existing) AS "existingId",
                 (SELECT amount_cents FROM claimed) AS "claimedAmountCents",
+                (SELECT created_at FROM claimed) AS "createdAt",
                 EXISTS (SELECT 1 FROM screening) AS "screeningFound",
                 coalesce((SELECT started FROM screening), false) AS started,
                 (SELECT starts_at FROM screening) AS "startsAt",
@@ -162,9 +163,11 @@ export const listCustomerBookings = (customerId: number, limit: number): Stateme
   values: [customerId, limit],
 });
 
+/** Confirms a pending booking; returns its new `updatedAt` (none when it was not pending). */
 export const recordConfirmed = (id: string, ticketCodes: string[]): Statement => ({
   text: `UPDATE cinema.bookings SET status = 'confirmed', ticket_codes = $2, updated_at = now()
-          WHERE id = $1 AND status = 'pending'`,
+          WHERE id = $1 AND status = 'pending'
+          RETURNING updated_at AS "updatedAt"`,
   values: [id, ticketCodes],
 });
 
