@@ -1,6 +1,9 @@
 import { recordSteps, type StepRecordWrite } from './saga-log.js';
 import type { FencedWrite, SagaLogWriter } from './saga-log-writer.js';
 
+/** How long a lazy write waits for others to share its statement (it delays no caller, only the log's view). */
+export const lingerMs = 20;
+
 interface Waiting {
   write: StepRecordWrite;
   saga: { id: string; name: string };
@@ -13,12 +16,15 @@ interface Waiting {
  * queue, and go together in one statement (one commit) when it returns. A lone write goes out at once as the
  * plain one-saga statement, so a runner with one saga at a time waits for nothing and sends what it always sent.
  * Each saga's answer is its own fence: a batch never records anything for a saga whose token no longer holds.
+ * A write nobody waits for (a saga's end written after `run()` answered) lingers up to {@link lingerMs} for
+ * company instead of going out alone: at one saga at a time that still batches the ends of several sagas.
  */
 export class RecordBatcher {
   readonly #log: SagaLogWriter;
   readonly #single: (write: StepRecordWrite) => Parameters<SagaLogWriter['fenced']>[0];
   #queue: Waiting[] = [];
   #inFlight = false;
+  #linger: NodeJS.Timeout | undefined;
 
   constructor(
     log: SagaLogWriter,
@@ -28,15 +34,23 @@ export class RecordBatcher {
     this.#single = single;
   }
 
-  /** Writes one saga's records (fenced); resolves with that saga's fence and insert count. */
-  write(write: StepRecordWrite, saga: { id: string; name: string }): Promise<FencedWrite> {
+  /**
+   * Writes one saga's records (fenced); resolves with that saga's fence and insert count. A `lazy` write is one
+   * no caller waits for: it may linger for others to join it.
+   */
+  write(write: StepRecordWrite, saga: { id: string; name: string }, lazy = false): Promise<FencedWrite> {
     return new Promise((resolve, reject) => {
       this.#queue.push({ write, saga, resolve, reject });
-      if (!this.#inFlight) void this.#flush();
+      if (this.#inFlight) return;
+      if (!lazy) void this.#flush();
+      else this.#linger ??= setTimeout(() => void this.#flush(), lingerMs);
     });
   }
 
   async #flush(): Promise<void> {
+    clearTimeout(this.#linger);
+    this.#linger = undefined;
+    if (this.#inFlight) return;
     this.#inFlight = true;
     while (this.#queue.length > 0) {
       const batch = this.#queue;

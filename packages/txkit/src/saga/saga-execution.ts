@@ -335,7 +335,7 @@ export class SagaExecution implements PlanState {
     this.#deferred = [];
     // Not fenced any more (another runner claimed the saga meanwhile) is fine: that runner ends it the same way.
     this.#settled = this.#deps.records
-      .write(write, { id: this.id, name: this.definition.name })
+      .write(write, { id: this.id, name: this.definition.name }, true)
       .then(
         () => {},
         (error: unknown) => this.#deps.emit('error', error),
