@@ -4,6 +4,7 @@ import type pg from 'pg';
 import { boundedPool } from '../db/bounded-pool.js';
 import { isConnectionError } from '../db/queryable.js';
 import { DEFAULT_SCHEMA, quoteSchema } from '../db/schema-name.js';
+import { TransactionAbortedError, TxkitError } from '../errors.js';
 import { type FaultHook, isSimulatedCrash, type OutboxFaultPoint } from '../faults.js';
 import { type BackgroundService, startBackgroundService } from '../recovery/background-service.js';
 import type { MessageBus } from '../transport/message-bus.js';
@@ -70,6 +71,17 @@ export interface OutboxRelayEvents {
   error: (error: unknown) => void;
 }
 
+/** A lost database connection as the documented error (the claim rolled back, the rows stay pending). */
+function lostConnection(error: unknown): unknown {
+  if (!isConnectionError(error) || error instanceof TxkitError) return error;
+  return new TransactionAbortedError(
+    'the outbox relay lost its database connection; the batch stays pending',
+    {
+      cause: error,
+    },
+  );
+}
+
 /**
  * Publishes the outbox: claims pending rows (`FOR UPDATE SKIP LOCKED`, per-key order kept across relays),
  * publishes them with confirms and their stable message id, and marks them sent in the same transaction. Wakes on
@@ -132,7 +144,12 @@ export class OutboxRelay extends EventEmitter<OutboxRelayEvents> {
     await this.#listener.close();
   }
 
-  /** Publishes pending rows until none is left to claim; returns how many were published. */
+  /**
+   * Publishes pending rows until none is left to claim; returns how many were published. A pass that fails
+   * leaves its batch pending (retried by the next pass) and rejects with a {@link TransportError} (the broker
+   * did not confirm in time, or the channel closed), a {@link ResponseTimeoutError} (the database did not
+   * answer), or a {@link TransactionAbortedError} (the database connection was lost: the claim rolled back).
+   */
   async relayOnce(): Promise<number> {
     const batchSize = this.#options.batchSize ?? 500;
     let total = 0;
@@ -177,7 +194,9 @@ export class OutboxRelay extends EventEmitter<OutboxRelayEvents> {
   }
 
   async #relayBatch(limit: number): Promise<number> {
-    const client = await this.#options.pool.connect();
+    const client = await this.#options.pool.connect().catch((error: unknown) => {
+      throw lostConnection(error);
+    });
     let broken: Error | undefined;
     try {
       await client.query(beginRelayTransaction());
@@ -216,7 +235,7 @@ export class OutboxRelay extends EventEmitter<OutboxRelayEvents> {
       // A "dead" relay runs no more SQL: destroying the connection lets PostgreSQL roll back, as after a crash.
       if (isSimulatedCrash(error) || isConnectionError(error)) broken = error as Error;
       else await client.query('ROLLBACK').catch(() => {});
-      throw error;
+      throw lostConnection(error);
     } finally {
       client.release(broken);
     }

@@ -125,8 +125,9 @@ export class AmqpConnection extends EventEmitter<AmqpConnectionEvents> {
 
   /**
    * Publishes one message and resolves when the broker confirms it. Waits for a connection while there is
-   * none (bounded by `signal`). Rejects with {@link TransportError} when the broker nacks or the channel closes
-   * before the confirm: the message may or may not have been routed, so callers retry and consumers dedupe.
+   * none, and for the confirm, both bounded by `signal`. Rejects with {@link TransportError} when the broker
+   * nacks, the channel closes before the confirm, or `signal` aborts first (its reason is the cause): the
+   * message may or may not have been routed, so callers retry and consumers dedupe.
    */
   async publish(
     exchange: string,
@@ -135,14 +136,24 @@ export class AmqpConnection extends EventEmitter<AmqpConnectionEvents> {
     options: Options.Publish = {},
     signal?: AbortSignal,
   ): Promise<void> {
-    const channel = await this.#publisherChannel(signal);
+    const unconfirmed = () =>
+      new TransportError('no broker confirm within the time limit of the publish', { cause: signal?.reason });
+    const channel = await this.#publisherChannel(signal).catch((error: unknown) => {
+      throw signal?.aborted ? unconfirmed() : error;
+    });
     // Respect the socket's backpressure: once a write was refused, later publishes wait for 'drain'.
     if (this.#drained) await this.#drained;
     await new Promise<void>((resolve, reject) => {
-      const confirmed = (error: unknown) =>
-        error
-          ? reject(new TransportError('the broker did not confirm a publish', { cause: error }))
-          : resolve();
+      // A confirm that never comes (a broker that stopped answering, until the heartbeat notices) ends at the
+      // signal, not seconds later: the caller's time limit bounds the whole publish.
+      const onAbort = () => reject(unconfirmed());
+      if (signal?.aborted) return onAbort();
+      signal?.addEventListener('abort', onAbort, { once: true });
+      const confirmed = (error: unknown) => {
+        signal?.removeEventListener('abort', onAbort);
+        if (error) reject(new TransportError('the broker did not confirm a publish', { cause: error }));
+        else resolve();
+      };
       try {
         const ok = channel.publish(exchange, routingKey, content, options, confirmed);
         if (!ok && !this.#drained) {
@@ -156,6 +167,7 @@ export class AmqpConnection extends EventEmitter<AmqpConnectionEvents> {
           });
         }
       } catch (error) {
+        signal?.removeEventListener('abort', onAbort);
         reject(new TransportError('publish failed: the channel is closed', { cause: error }));
       }
     });

@@ -1,5 +1,4 @@
 import fc from 'fast-check';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import { isConnectionError } from '../../src/db/queryable.js';
 import {
@@ -12,7 +11,6 @@ import {
 import {
   FaultPlan,
   type FaultProxy,
-  type FaultProxyModeInput,
   type FaultScheduleStep,
   type FaultSpec,
   InjectedFailure,
@@ -30,15 +28,10 @@ import {
   transfersArbitrary,
 } from './support/bank.js';
 import { twoPhaseFaults } from './support/fault-arbitraries.js';
+import { randomPartitions } from './support/partition-arbitraries.js';
+import { proxiedPools } from './support/partition-network.js';
 import { assertProperty, propertyRuns, propertyTimeout } from './support/runs.js';
-import {
-  createWorld,
-  DATABASES,
-  type DatabaseName,
-  LOG_DATABASE,
-  SCHEMA,
-  type World,
-} from './support/world.js';
+import { createWorld, DATABASES, LOG_DATABASE, SCHEMA, type World } from './support/world.js';
 
 // Bank over 2PC through a network that fails: every connection of the coordinator goes through a fault proxy
 // that cuts, blackholes (healing with or without the held bytes), slows or cuts mid-stream one participant —
@@ -74,40 +67,7 @@ afterAll(async () => {
 /** How the calls of all runs ended (status, and error class or code), printed after the suite. */
 const tally = new Map<string, number>();
 
-const faultMode: fc.Arbitrary<FaultProxyModeInput> = fc.oneof(
-  fc.constant<FaultProxyModeInput>('cut'),
-  fc.constant<FaultProxyModeInput>('blackhole'),
-  fc.constant<FaultProxyModeInput>({ mode: 'blackhole', onHeal: 'lose' }),
-  fc.integer({ min: 5, max: 80 }).map((ms): FaultProxyModeInput => ({ mode: 'latency', ms })),
-  fc.record({ bytes: fc.integer({ min: 1, max: 1_500 }), toServer: fc.boolean() }).map(
-    ({ bytes, toServer }): FaultProxyModeInput => ({
-      mode: 'cut-after',
-      bytes,
-      direction: toServer ? 'to-server' : 'to-client',
-      connections: 1,
-    }),
-  ),
-);
-
-/** 1-4 switches of one database's link within the first 800 ms, each back to pass after 50-1500 ms. */
-const partitions: fc.Arbitrary<FaultScheduleStep[]> = fc
-  .array(
-    fc.record({
-      atMs: fc.integer({ min: 0, max: 800 }),
-      upstream: fc.constantFrom<DatabaseName>(...DATABASES),
-      mode: faultMode,
-      healAfterMs: fc.integer({ min: 50, max: 1_500 }),
-    }),
-    { minLength: 1, maxLength: 4 },
-  )
-  .map((faults) =>
-    faults
-      .flatMap(({ atMs, upstream, mode, healAfterMs }) => [
-        { atMs, upstream, mode },
-        { atMs: atMs + healAfterMs, upstream, mode: 'pass' as const },
-      ])
-      .sort((x, y) => x.atMs - y.atMs),
-  );
+const partitions = randomPartitions(DATABASES);
 
 interface PartitionCase {
   transfers: Transfer[];
@@ -132,16 +92,7 @@ function undocumented(error: unknown): string | undefined {
 
 async function runPartitionCase(input: PartitionCase): Promise<void> {
   await resetBank(world);
-  const pools = Object.fromEntries(
-    DATABASES.map((name) => {
-      const pool = new pg.Pool({
-        connectionString: proxy.url(name, world.dbs.on(name).connectionString),
-        max: 10,
-      });
-      pool.on('error', () => {}); // idle connections the proxy cuts
-      return [name, pool];
-    }),
-  ) as Record<DatabaseName, pg.Pool>;
+  const pools = proxiedPools(world, proxy);
   const options: TwoPhaseCoordinatorOptions = {
     id: 'partitioned',
     participants: pools,
