@@ -13,8 +13,15 @@ import {
   resetBank,
   type Transfer,
 } from './bank.js';
+import {
+  boundViolations,
+  type PartitionedSagas,
+  partitionReport,
+  sagaWorkloadNetwork,
+} from './partition-network.js';
 import { runSagaWorkload, sagaViolations } from './saga-workload.js';
 import { RunStats } from './stats.js';
+import { QUICK_RETRIES, type StepPolicies } from './step-policies.js';
 import { SCHEMA, type World } from './world.js';
 
 /** One generated saga bank run. */
@@ -44,7 +51,7 @@ export const FAIL_AFTER_EFFECT = ['debit'] as const;
 export const sagaBankStats = new RunStats('bank saga');
 
 /** The transfer saga: debit the sender, then credit the receiver, each leg a local write on its database. */
-export function transferSaga(world: World, variant: SagaVariant) {
+export function transferSaga(world: World, variant: SagaVariant, policies: StepPolicies = QUICK_RETRIES) {
   const write = (leg: Leg, op: Op) => async (ctx: { sagaId: string; step: string; input: Transfer }) => {
     const account = leg === 'debit' ? ctx.input.from : ctx.input.to;
     await withTransaction(world.pool(databaseOf(account)), async (client) => {
@@ -62,9 +69,7 @@ export function transferSaga(world: World, variant: SagaVariant) {
           compensate: async (ctx: { sagaId: string; step: string; input: Transfer }) =>
             void (await write(leg, 'compensate')(ctx)),
         }),
-    retry: { maxAttempts: 3, initialDelayMs: 5, maxDelayMs: 20 },
-    compensationRetry: { maxAttempts: 5, initialDelayMs: 5, maxDelayMs: 50 },
-    timeoutMs: 5_000,
+    ...policies,
   });
   return saga<Transfer>('transfer').step('debit', step('debit')).step('credit', step('credit')).build();
 }
@@ -73,18 +78,31 @@ export function transferSaga(world: World, variant: SagaVariant) {
  * Runs the transfers as concurrent sagas through a runner with the fault plan, "restarts" (another runner,
  * no faults) and recovers until no saga is unfinished, then checks the invariants. Throws with the violations.
  */
-export async function runSagaBank(world: World, input: SagaBankCase, variant: SagaVariant = 'txkit') {
+export async function runSagaBank(
+  world: World,
+  input: SagaBankCase,
+  variant: SagaVariant = 'txkit',
+  partitioned?: PartitionedSagas,
+) {
   await resetBank(world);
   const run = await runSagaWorkload(world, {
     items: input.transfers,
     faults: input.faults,
-    definition: transferSaga(world, variant),
+    definition: transferSaga(partitioned?.network.app ?? world, variant, partitioned?.policies),
     read: readBankPart,
+    ...(partitioned ? { network: sagaWorkloadNetwork(partitioned) } : {}),
   });
+  await partitioned?.network.close();
   const final = await readBank(world);
   const violations = [
+    ...(partitioned ? boundViolations(run, partitioned.boundMs) : []),
     ...bankViolations(final, input.transfers),
-    ...sagaViolations(run, { halfDone: (r) => mixedIn(r, input.transfers).map((t) => t.id) }, sagaBankStats),
+    ...sagaViolations(
+      run,
+      { halfDone: (r) => mixedIn(r, input.transfers).map((t) => t.id) },
+      sagaBankStats,
+      partitioned?.rawConnectionErrors,
+    ),
   ];
   for (const t of input.transfers) {
     const end = run.status.get(t.id);
@@ -98,7 +116,8 @@ export async function runSagaBank(world: World, input: SagaBankCase, variant: Sa
   }
   if (violations.length > 0) {
     throw new Error(
-      `${violations.join('\n')}\n${run.plan.describe()}\nreturned: ${JSON.stringify([...run.returned])}`,
+      `${violations.join('\n')}\n${run.plan.describe()}\nreturned: ${JSON.stringify([...run.returned])}` +
+        partitionReport(run, partitioned),
     );
   }
 }

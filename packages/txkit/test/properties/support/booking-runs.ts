@@ -14,6 +14,12 @@ import {
   resetBooking,
   visibleBookings,
 } from './booking.js';
+import {
+  boundViolations,
+  type PartitionedSagas,
+  partitionReport,
+  sagaWorkloadNetwork,
+} from './partition-network.js';
 import { runSagaWorkload, sagaViolations } from './saga-workload.js';
 import { RunStats } from './stats.js';
 import { runTwoPhaseWorkload, twoPhaseViolations } from './two-phase-workload.js';
@@ -68,18 +74,30 @@ export async function runTwoPhaseBooking(world: World, input: BookingCase): Prom
 }
 
 /** Bookings as sagas (seat, pay, ticket; barrier-guarded, compensated), crashed, recovered, checked. */
-export async function runSagaBooking(world: World, input: BookingCase): Promise<void> {
+export async function runSagaBooking(
+  world: World,
+  input: BookingCase,
+  partitioned?: PartitionedSagas,
+): Promise<void> {
   await resetBooking(world);
   const run = await runSagaWorkload(world, {
     items: input.bookings,
     faults: input.faults,
-    definition: bookingSaga(world),
+    definition: bookingSaga(partitioned?.network.app ?? world, partitioned?.policies),
     read: readBookingPart,
+    ...(partitioned ? { network: sagaWorkloadNetwork(partitioned) } : {}),
   });
+  await partitioned?.network.close();
   const final = await readBooking(world);
   const violations = [
+    ...(partitioned ? boundViolations(run, partitioned.boundMs) : []),
     ...bookingViolations(final, input.bookings, 'compensated'),
-    ...sagaViolations(run, { halfDone: (r) => halfDoneBookings(r, input.bookings) }, sagaBookingStats),
+    ...sagaViolations(
+      run,
+      { halfDone: (r) => halfDoneBookings(r, input.bookings) },
+      sagaBookingStats,
+      partitioned?.rawConnectionErrors,
+    ),
   ];
   for (const b of input.bookings) {
     const completed = run.status.get(b.id) === 'completed';
@@ -91,7 +109,8 @@ export async function runSagaBooking(world: World, input: BookingCase): Promise<
   }
   if (violations.length > 0) {
     throw new Error(
-      `${violations.join('\n')}\n${run.plan.describe()}\nreturned: ${JSON.stringify([...run.returned])}`,
+      `${violations.join('\n')}\n${run.plan.describe()}\nreturned: ${JSON.stringify([...run.returned])}` +
+        partitionReport(run, partitioned),
     );
   }
 }

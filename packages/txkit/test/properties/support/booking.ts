@@ -3,6 +3,7 @@ import type pg from 'pg';
 import { barrier, StepRejectedError, saga, withTransaction } from '../../../src/index.js';
 import type { Exec } from './bank.js';
 import type { Reading } from './reader.js';
+import { QUICK_RETRIES, type StepPolicies } from './step-policies.js';
 import { DATABASES, type DatabaseName, SCHEMA, type World } from './world.js';
 
 /** Seats on `a`, payments on `b`, tickets on `c` (the same tables exist everywhere, used where they belong). */
@@ -84,7 +85,7 @@ export async function applyBookingStep(
 }
 
 /** The booking saga: seat, pay, ticket — each a barrier-guarded write on its own database, each compensated. */
-export function bookingSaga(world: World) {
+export function bookingSaga(world: World, policies: StepPolicies = QUICK_RETRIES) {
   const write =
     (step: BookingStep, op: 'action' | 'compensate') =>
     async (ctx: { sagaId: string; step: string; input: Booking }) => {
@@ -99,9 +100,7 @@ export function bookingSaga(world: World) {
     run: write(step, 'action'),
     compensate: async (ctx: { sagaId: string; step: string; input: Booking }) =>
       void (await write(step, 'compensate')(ctx)),
-    retry: { maxAttempts: 3, initialDelayMs: 5, maxDelayMs: 20 },
-    compensationRetry: { maxAttempts: 5, initialDelayMs: 5, maxDelayMs: 50 },
-    timeoutMs: 5_000,
+    ...policies,
   });
   return saga<Booking>('booking')
     .step('seat', options('seat'))

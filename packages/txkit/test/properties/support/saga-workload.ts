@@ -1,9 +1,13 @@
+import { isConnectionError } from '../../../src/db/queryable.js';
 import {
   type AnySagaDefinition,
+  type FaultHook,
   InDoubtError,
   isSimulatedCrash,
   type SagaDefinition,
   SagaRunner,
+  type SagaRunnerOptions,
+  TxkitError,
 } from '../../../src/index.js';
 import { FaultPlan, type FaultSpec, type Leftovers } from '../../../src/testing/index.js';
 import { type Reading, startReader } from './reader.js';
@@ -16,12 +20,25 @@ export interface SagaWorkload<Item extends { id: string; delayMs: number }, Part
   faults: FaultSpec[];
   definition: SagaDefinition<Item, Record<string, unknown>>;
   read: (pool: import('pg').Pool) => Promise<Part>;
+  /**
+   * A partitioned network: the first runner reaches its log through it (with these options), its hook fires
+   * partitions at saga points, and it is healed before the restart. Without it the runner's log is direct.
+   */
+  network?: {
+    log: import('pg').Pool;
+    options: Partial<SagaRunnerOptions>;
+    hook: FaultHook;
+    start(): void;
+    heal(): Promise<void>;
+  };
 }
 
 export interface SagaRun<Part> {
   plan: FaultPlan;
   /** Item id → what `run()` answered: an outcome status, `crashed`, `in-doubt` or `error: …`. */
   returned: Map<string, string>;
+  /** Item id → how long its `run()` took (ms), crashed ones included. */
+  durations: Map<string, number>;
   /** Item id → the saga's final status in the log. */
   status: Map<string, string>;
   readings: Reading<Part>[];
@@ -44,16 +61,32 @@ export async function runSagaWorkload<Item extends { id: string; delayMs: number
     leaseMs: 500,
     waitTimeoutMs: 3_000,
   };
-  const runner = new SagaRunner({ ...options, id: 'props', faults: plan.hook });
+  const network = w.network;
+  const faults: FaultHook = network
+    ? async (site) => {
+        await network.hook(site);
+        await plan.hook(site);
+      }
+    : plan.hook;
+  const runner = new SagaRunner({
+    ...options,
+    ...network?.options,
+    ...(network ? { pool: network.log } : {}),
+    id: 'props',
+    faults,
+  });
   runner.on('error', () => {});
   const returned = new Map<string, string>();
+  const durations = new Map<string, number>();
   const reader = startReader(world, w.read);
+  network?.start();
 
   await Promise.all(
     w.items.map(async (item) => {
       await sleep(item.delayMs);
       // A dead process starts nothing new.
       if (plan.crashed) return;
+      const started = Date.now();
       try {
         returned.set(item.id, (await runner.run(w.definition, item, { key: item.id })).status);
       } catch (error) {
@@ -64,10 +97,18 @@ export async function runSagaWorkload<Item extends { id: string; delayMs: number
           : error instanceof InDoubtError
             ? 'in-doubt'
             : null;
-        returned.set(item.id, answer ?? `error: ${(error as Error).message}`);
+        // A raw lost-connection error (not txkit's typed one) is told apart: see sagaViolations' option.
+        const raw = isConnectionError(error) && !(error instanceof TxkitError) ? 'raw connection ' : '';
+        returned.set(
+          item.id,
+          answer ?? `${raw}error: ${(error as Error)?.name}: ${(error as Error)?.message}`,
+        );
+      } finally {
+        durations.set(item.id, Date.now() - started);
       }
     }),
   );
+  await network?.heal();
   await runner.close();
 
   const restarted = new SagaRunner({ ...options, id: 'props-restarted' });
@@ -78,7 +119,7 @@ export async function runSagaWorkload<Item extends { id: string; delayMs: number
   const { rows } = await world
     .pool(LOG_DATABASE)
     .query<{ key: string; status: string }>(`SELECT key, status FROM ${SCHEMA}.saga`);
-  return { plan, returned, status: new Map(rows.map((r) => [r.key, r.status])), readings, left };
+  return { plan, returned, durations, status: new Map(rows.map((r) => [r.key, r.status])), readings, left };
 }
 
 /**
@@ -89,6 +130,11 @@ export function sagaViolations<Part>(
   run: SagaRun<Part>,
   view: { halfDone: (reading: Reading<Part>) => Iterable<string> },
   stats: RunStats,
+  /**
+   * `tolerated`: a raw connection error out of run() (outside the documented errors: a known bug of the saga
+   * runner under partitions, see SOAK.md) is counted in the stats instead of being a violation.
+   */
+  rawConnectionErrors: 'violation' | 'tolerated' = 'violation',
 ): string[] {
   const violations: string[] = [];
   for (const saga of run.left.sagas)
@@ -98,13 +144,16 @@ export function sagaViolations<Part>(
     if ((answer === 'completed' || answer === 'compensated') && answer !== end) {
       violations.push(`${id}: run() answered ${answer}, the log says ${end}`);
     }
-    if (answer.startsWith('error')) violations.push(`${id}: run() failed: ${answer}`);
+    const raw = answer.startsWith('raw connection error');
+    if (answer.startsWith('error') || (raw && rawConnectionErrors === 'violation'))
+      violations.push(`${id}: run() failed: ${answer}`);
   }
   stats.add('runs');
   stats.add('readings', run.readings.length);
   stats.add('mixed readings', run.readings.filter((r) => [...view.halfDone(r)].length > 0).length);
   stats.addFaults(run.plan.fired);
   for (const end of run.status.values()) stats.add(`saga ${end}`);
-  for (const answer of run.returned.values()) stats.add(`run() ${answer}`);
+  for (const answer of run.returned.values())
+    stats.add(answer.startsWith('raw connection error') ? 'run() raw connection error' : `run() ${answer}`);
   return violations;
 }
