@@ -79,7 +79,8 @@ describe('HAProxy in front of two API instances, one killed with SIGKILL under l
     const answers: Answer[] = [];
     let down = false;
     let answeredAfterDown = 0;
-    const loadDeadline = Date.now() + 90_000;
+    // Until the take-out, then a minute more for the answers after it: bounded however slow the machine is.
+    let loadDeadline = Date.now() + 120_000;
     const post = (token: string, key: string, body: object) => postBooking(front, token, key, body);
 
     /** One booking through the proxy, retried with the same key until it has its final answer. */
@@ -138,8 +139,10 @@ describe('HAProxy in front of two API instances, one killed with SIGKILL under l
         interval: 200,
       })
       .toMatch(/^DOWN/);
-    expect(apiServer(await proxy.servers(), 'api2')?.status).toBe('UP');
+    // The survivor stays in (a check it failed under load would show as "UP 1/2", still serving).
+    expect(apiServer(await proxy.servers(), 'api2')?.status).toMatch(/^UP/);
     down = true;
+    loadDeadline = Date.now() + 60_000;
     await Promise.all(clients);
     expect(
       answeredAfterDown,
@@ -193,5 +196,5 @@ describe('HAProxy in front of two API instances, one killed with SIGKILL under l
       });
     }
     expect(answers.some((a) => a.booking.status === 'confirmed')).toBe(true);
-  }, 300_000);
+  }, 480_000);
 });
