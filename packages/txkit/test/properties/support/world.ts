@@ -4,6 +4,7 @@ import {
   createTestDatabases,
   type Leftovers,
   listLeftovers,
+  type PostgresCluster,
   rollbackPreparedTransactions,
   type TestDatabases,
   testCluster,
@@ -31,9 +32,16 @@ export interface World {
   drop(): Promise<void>;
 }
 
-/** Creates the world; `ddl` runs on every database (the workload's tables). */
-export async function createWorld(label: string, ddl: string): Promise<World> {
-  const dbs = await createTestDatabases(testCluster(), label, { max: 30 });
+/**
+ * Creates the world; `ddl` runs on every database (the workload's tables). On the shared test cluster unless
+ * given one (a property that stops servers owns its cluster: the shared one serves other test files at once).
+ */
+export async function createWorld(
+  label: string,
+  ddl: string,
+  cluster: PostgresCluster = testCluster(),
+): Promise<World> {
+  const dbs = await createTestDatabases(cluster, label, { max: 30 });
   const pool = (name: DatabaseName) => dbs.on(name).pool;
   const participants = () => ({ a: pool('a'), b: pool('b'), c: pool('c') });
   for (const name of DATABASES) {
