@@ -45,6 +45,17 @@ export function beginSql(settings: BranchSettings): string {
   return sql;
 }
 
+/**
+ * Whether the branch wrote nothing and holds nothing that must last until the decision: no transaction id (every
+ * row written, and every row locked `FOR UPDATE` / `FOR SHARE`, assigns one) and no advisory lock. Such a branch is
+ * committed at once instead of prepared (see `ParticipantSession.endIfReadOnly`).
+ */
+export function readOnlyCheckSql(): string {
+  return `SELECT txid_current_if_assigned() IS NULL
+            AND NOT EXISTS (SELECT 1 FROM pg_locks WHERE pid = pg_backend_pid() AND locktype = 'advisory')
+            AS read_only`;
+}
+
 /** Phase one: detaches the branch from the session and makes it durable under `gid`. */
 export function prepareSql(gid: string): string {
   return `PREPARE TRANSACTION ${quoteLiteral(gid)}`;

@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { pipelining } from '../db/pipelining.js';
 import { isConnectionError } from '../db/queryable.js';
-import { type BranchSettings, beginSql, prepareSql } from './branch-sql.js';
+import { type BranchSettings, beginSql, prepareSql, readOnlyCheckSql } from './branch-sql.js';
 import { finishPrepared } from './finish-prepared.js';
 
 /**
@@ -24,6 +24,8 @@ export class ParticipantSession {
   #busy = 0;
   /** BEGIN's answer, which every use of the branch waits for (BEGIN itself is pipelined, see {@link open}). */
   #begun: Promise<void> = Promise.resolve();
+  /** Every statement of the branch answered SELECT so far: it may have written nothing (see endIfReadOnly). */
+  #onlyReads = true;
   /** BEGIN's answer is in and was not an error: statements need not wait for it any more. */
   #begunOk = false;
   /** Puts the client's pipeline mode back as the pool's other users expect it. */
@@ -88,8 +90,25 @@ export class ParticipantSession {
     if (this.#state !== 'active') {
       return Promise.reject(new Error(`participant ${this.name} is no longer active`));
     }
-    const sent = this.#send<R>(statement);
+    const sent = this.#send<R>(statement, true);
     return this.#begunOk ? sent : this.#afterBegin(sent);
+  }
+
+  /**
+   * Ends the branch at once if it wrote nothing, instead of preparing it: a branch whose statements all answered
+   * SELECT is asked whether it has a transaction id (any row written or locked `FOR UPDATE/SHARE` gets one) or
+   * holds an advisory lock; with neither, its COMMIT releases nothing anyone relies on and makes nothing durable,
+   * so the branch needs neither a PREPARE nor a COMMIT PREPARED. Resolves true when it was ended so.
+   */
+  async endIfReadOnly(): Promise<boolean> {
+    // A statement still in flight (sent by the callback without waiting for it) may yet write.
+    if (!this.#onlyReads || this.#state !== 'active' || this.busy) return false;
+    await this.#begun;
+    const { rows } = await this.#run<{ read_only: boolean }>(readOnlyCheckSql());
+    if (rows[0]?.read_only !== true) return false;
+    await this.commit();
+    this.release();
+    return true;
   }
 
   /**
@@ -211,17 +230,27 @@ export class ParticipantSession {
 
   async #send<R extends pg.QueryResultRow = pg.QueryResultRow>(
     statement: pg.QueryConfig,
+    fromCallback = false,
   ): Promise<pg.QueryResult<R>> {
     const client = this.#client;
     if (!client) throw new Error(`participant ${this.name}: connection already released`);
     this.#busy++;
     try {
-      return await client.query<R>(statement);
+      const result = await client.query<R>(statement);
+      if (fromCallback && !answeredSelect(result)) this.#onlyReads = false;
+      return result;
     } catch (error) {
+      // A failed statement counts as a write: the branch is aborted, and the usual PREPARE reports that.
+      if (fromCallback) this.#onlyReads = false;
       if (isConnectionError(error)) this.destroy(error);
       throw error;
     } finally {
       this.#busy--;
     }
   }
+}
+
+/** Whether every statement of a (possibly multi-statement) result answered SELECT. */
+function answeredSelect(result: pg.QueryResult | pg.QueryResult[]): boolean {
+  return Array.isArray(result) ? result.every((r) => r.command === 'SELECT') : result.command === 'SELECT';
 }

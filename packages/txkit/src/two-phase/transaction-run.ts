@@ -54,7 +54,8 @@ export interface RunContext {
  * One execution of a transaction callback through both phases. Life of a run:
  *
  * 1. the callback runs; participants enlist (BEGIN ...) on first use;
- * 2. 0 touched: done; 1 touched: plain COMMIT;
+ * 2. read-only participants (nothing written, no lock to keep) are committed and leave the protocol;
+ *    then 0 left: done; 1 left: plain COMMIT;
  * 3. ≥ 2 touched: PREPARE all (in parallel) — except the log participant when it carries the decision;
  * 4. the commit decision is made durable (separate insert, or inside the log participant's branch + COMMIT);
  * 5. COMMIT PREPARED on all, in parallel, retried; failures are left to recovery (`commit-pending`).
@@ -69,6 +70,8 @@ export class TransactionRun<T> {
   readonly #started = performance.now();
   readonly #enlisting = new Map<string, Promise<ParticipantSession>>();
   readonly #sessions: ParticipantSession[] = [];
+  /** Participants whose branch wrote nothing and was committed before the others were prepared. */
+  readonly #readOnly: string[] = [];
   /** The sessions of {@link #sessions} by participant name. */
   readonly #enlisted = new Map<string, ParticipantSession>();
   /** No more enlistments: the callback is over, or the run timed out or crashed. */
@@ -96,8 +99,10 @@ export class TransactionRun<T> {
     let carrier: ParticipantSession | undefined;
     try {
       result = await this.#runCallback(work);
+      if (this.#sessions.length > 1) await this.#endReadOnlyBranches();
       if (this.#sessions.length === 0) {
         this.#disarm();
+        if (this.#readOnly.length > 0) this.#emitCommitted(true, []);
         return result;
       }
       if (this.#sessions.length === 1) {
@@ -204,6 +209,22 @@ export class TransactionRun<T> {
     });
     this.#enlisting.set(name, opening);
     return opening;
+  }
+
+  /**
+   * Read-only participants are not prepared (see `ParticipantSession.endIfReadOnly`): each is committed and left
+   * out of the protocol, which then runs on the others — one-phase when a single writer is left.
+   */
+  async #endReadOnlyBranches(): Promise<void> {
+    const ended = await Promise.race([
+      Promise.all(this.#sessions.map((s) => s.endIfReadOnly())),
+      this.#timedOut,
+    ]);
+    for (let i = ended.length - 1; i >= 0; i--) {
+      if (!ended[i]) continue;
+      this.#readOnly.push(this.#sessions[i]!.name);
+      this.#sessions.splice(i, 1);
+    }
   }
 
   /** The only participant: a plain local COMMIT, no prepare and no decision record. */
@@ -371,7 +392,7 @@ export class TransactionRun<T> {
   #emitCommitted(onePhase: boolean, pending: string[]): void {
     this.#ctx.emit('committed', {
       transactionId: this.id,
-      participants: this.#sessions.map((s) => s.name),
+      participants: [...this.#readOnly, ...this.#sessions.map((s) => s.name)],
       onePhase,
       pending,
       durationMs: performance.now() - this.#started,

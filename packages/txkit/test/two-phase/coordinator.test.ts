@@ -145,6 +145,60 @@ describe('TwoPhaseCoordinator', () => {
       await expectSettled(dbs, key, 0);
     });
 
+    it('does not prepare a participant that only read; one writer left commits one-phase', async () => {
+      const key = `read-only-${mode}`;
+      const prepared: string[] = [];
+      const probe = await startCoordinator(
+        coordinatorOptions(dbs, mode, {
+          id: `read-only-${mode}`,
+          faults: (site) => {
+            if (site.point === '2pc:before-prepare' && site.participant) prepared.push(site.participant);
+          },
+        }),
+      );
+      const events: CommittedEvent[] = [];
+      probe.on('committed', (e) => events.push(e));
+      // Two readers and two writers: only the writers take part in the protocol.
+      await probe.transaction(async (tx) => {
+        await tx.query('tickets', 'SELECT count(*) FROM bookings');
+        await writeBooking(key, ['seats', 'payments'])(tx);
+      });
+      expect(prepared).not.toContain('tickets');
+      expect(await copiesOf(dbs, key)).toBe(2);
+      // One reader, one writer: the writer commits one-phase, nothing is prepared, no decision is written.
+      prepared.length = 0;
+      await probe.transaction(async (tx) => {
+        await tx.query('seats', 'SELECT 1');
+        await tx.query('payments', 'INSERT INTO bookings (key) VALUES ($1)', [`${key}-single`]);
+      });
+      expect(prepared).toEqual([]);
+      expect(events.at(-1)).toMatchObject({ onePhase: true, participants: ['seats', 'payments'] });
+      expect(await preparedLeft(dbs)).toEqual([]);
+    });
+
+    it('prepares a participant that read with FOR UPDATE or took an advisory lock: both must last to the end', async () => {
+      const key = `locking-reads-${mode}`;
+      const prepared: string[] = [];
+      const probe = await startCoordinator(
+        coordinatorOptions(dbs, mode, {
+          id: `locking-reads-${mode}`,
+          faults: (site) => {
+            if (site.point === '2pc:before-prepare' && site.participant) prepared.push(site.participant);
+          },
+        }),
+      );
+      await dbs.on('b').pool.query('INSERT INTO bookings (key) VALUES ($1) ON CONFLICT DO NOTHING', [key]);
+      await probe.transaction(async (tx) => {
+        await tx.query('payments', 'SELECT key FROM bookings WHERE key = $1 FOR UPDATE', [key]);
+        await tx.query('tickets', 'SELECT pg_advisory_xact_lock(4242)');
+        await writeBooking(`${key}-w`, ['seats'])(tx);
+      });
+      expect(prepared.sort()).toEqual(
+        mode === 'in-participant' ? ['payments', 'tickets'] : ['payments', 'seats', 'tickets'],
+      );
+      expect(await preparedLeft(dbs)).toEqual([]);
+    });
+
     it('one-phase: a swallowed statement error is not reported as committed', async () => {
       const key = `swallowed-one-${mode}`;
       await expect(
