@@ -145,17 +145,23 @@ describe('TwoPhaseCoordinator', () => {
       await expectSettled(dbs, key, 0);
     });
 
-    it('does not prepare a participant that only read; one writer left commits one-phase', async () => {
-      const key = `read-only-${mode}`;
+    /** A coordinator that records which participants it is about to prepare. */
+    async function recordingPrepares(id: string) {
       const prepared: string[] = [];
       const probe = await startCoordinator(
         coordinatorOptions(dbs, mode, {
-          id: `read-only-${mode}`,
+          id,
           faults: (site) => {
             if (site.point === '2pc:before-prepare' && site.participant) prepared.push(site.participant);
           },
         }),
       );
+      return { probe, prepared };
+    }
+
+    it('does not prepare a participant that only read; one writer left commits one-phase', async () => {
+      const key = `read-only-${mode}`;
+      const { probe, prepared } = await recordingPrepares(`read-only-${mode}`);
       const events: CommittedEvent[] = [];
       probe.on('committed', (e) => events.push(e));
       // Two readers and two writers: only the writers take part in the protocol.
@@ -178,15 +184,7 @@ describe('TwoPhaseCoordinator', () => {
 
     it('prepares a participant that read with FOR UPDATE or took an advisory lock: both must last to the end', async () => {
       const key = `locking-reads-${mode}`;
-      const prepared: string[] = [];
-      const probe = await startCoordinator(
-        coordinatorOptions(dbs, mode, {
-          id: `locking-reads-${mode}`,
-          faults: (site) => {
-            if (site.point === '2pc:before-prepare' && site.participant) prepared.push(site.participant);
-          },
-        }),
-      );
+      const { probe, prepared } = await recordingPrepares(`locking-reads-${mode}`);
       await dbs.on('b').pool.query('INSERT INTO bookings (key) VALUES ($1) ON CONFLICT DO NOTHING', [key]);
       await probe.transaction(async (tx) => {
         await tx.query('payments', 'SELECT key FROM bookings WHERE key = $1 FOR UPDATE', [key]);
