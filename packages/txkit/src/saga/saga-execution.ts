@@ -1,17 +1,12 @@
-import type pg from 'pg';
 import type { Statement } from '../db/queryable.js';
-import { isConnectionError } from '../db/queryable.js';
 import {
   ConfigurationError,
   InDoubtError,
   SagaKeyTakenError,
   SagaLeaseLostError,
-  SagaLogUnavailableError,
   StepRejectedError,
-  StepTimeoutError,
 } from '../errors.js';
-import { type FaultHook, isSimulatedCrash, type SagaFaultPoint } from '../faults.js';
-import { guardedAction, guardedCompensation } from './guarded-step.js';
+import type { FaultHook, SagaFaultPoint } from '../faults.js';
 import { type HeldLease, type LeaseKeeper, leaseLostError } from './lease-keeper.js';
 import { inLogTransaction } from './log-transaction.js';
 import type { RecordBatcher } from './record-batcher.js';
@@ -36,6 +31,20 @@ import { asLogged, type SagaOutcome, serializeError } from './saga-outcome.js';
 import { compensationPlan, groupMembers, nextIndex, type PlanState } from './saga-plan.js';
 import type { AnySagaDefinition, StepDefinition, StepOutputs } from './saga-types.js';
 import { runAttempt } from './step-attempt.js';
+import {
+  abandonsClient,
+  attemptOptions,
+  byKind,
+  failureOf,
+  guardedStepAction,
+  guardedStepCompensation,
+  type Kind,
+  remoteAction,
+  remoteCompensation,
+  type StepSite,
+  stepContext,
+  stopsRunner,
+} from './step-work.js';
 
 /** What every execution of one runner shares: its log, its lease keeper, its fault hook and its events. */
 export interface ExecutionDeps {
@@ -47,47 +56,9 @@ export interface ExecutionDeps {
   emit<K extends keyof SagaRunnerEvents>(event: K, ...args: SagaRunnerEvents[K]): void;
 }
 
-type Kind = 'action' | 'compensation';
 type AttemptEnd = { ok: true; value: unknown } | { ok: false; error: unknown; attempt: number };
 /** An action that failed for good: the saga compensates. */
 type ActionFailure = SagaFailure & { index: number; attempt: number };
-
-const unknownFailure: SagaFailure = { step: '', reason: 'step-error', error: { name: 'Error', message: '' } };
-
-// The events and fault points of an action and of a compensation: one attempt path serves both.
-const byKind = {
-  action: {
-    started: 'step:started',
-    retrying: 'step:retrying',
-    completed: 'step:completed',
-    before: 'saga:before-step',
-    effect: 'saga:after-step-effect',
-    record: 'saga:after-step-record',
-  },
-  compensation: {
-    started: 'compensation:started',
-    retrying: 'compensation:retrying',
-    completed: 'compensation:completed',
-    before: 'saga:before-compensation',
-    effect: 'saga:after-compensation-effect',
-    record: 'saga:after-compensation-record',
-  },
-} as const;
-
-/** Errors that end the driving of a saga by this runner rather than the step. */
-function stopsRunner(error: unknown): boolean {
-  return (
-    isSimulatedCrash(error) ||
-    error instanceof SagaLeaseLostError ||
-    error instanceof SagaLogUnavailableError ||
-    error instanceof SagaKeyTakenError
-  );
-}
-
-/** Abandoned or broken work: its pinned client must be destroyed, not returned. */
-function abandonsClient(error: unknown): boolean {
-  return stopsRunner(error) || error instanceof StepTimeoutError || isConnectionError(error);
-}
 
 /**
  * One running saga, owned by the runner that holds its lease: its state, its lease and the log writes that
@@ -108,6 +79,8 @@ export class SagaExecution implements PlanState {
   readonly compensated = new Set<string>();
   readonly #deps: ExecutionDeps;
   readonly #outputs: StepOutputs = {};
+  /** This saga as the step work of step-work.ts sees it. */
+  readonly #site: StepSite;
   #status: 'running' | 'compensating' = 'running';
   #failure: SagaFailure | undefined;
   /** The log already says the saga ended (its last write did it). */
@@ -137,6 +110,18 @@ export class SagaExecution implements PlanState {
     this.definition = definition;
     this.input = input;
     this.lease = lease;
+    const outputs = this.#outputs;
+    const self = this;
+    this.#site = {
+      sagaId: id,
+      sagaName: definition.name,
+      input,
+      outputs,
+      get failure() {
+        return self.#failure;
+      },
+      fault: (point, step, attempt) => this.#fault(point, step, attempt),
+    };
   }
 
   /** A saga just started by `run()`; `pendingStart` when its insert rides in its first (local) step. */
@@ -279,8 +264,8 @@ export class SagaExecution implements PlanState {
     const outputs = this.#outputs;
     const end = await this.#attempt(step, 'action', (attempt, signal) => {
       if (step.local) return this.#localAction(step, index, attempt, last);
-      if (step.participant) return this.#guardedAction(step, attempt, signal);
-      return this.#remoteAction(step, attempt, signal, outputs);
+      if (step.participant) return guardedStepAction(this.#site, step, attempt, signal);
+      return remoteAction(this.#site, step, attempt, signal, outputs);
     });
     if (!end.ok) {
       // Resumed, a guarded step may be one whose effect and output are committed: an error reaching its database
@@ -343,25 +328,6 @@ export class SagaExecution implements PlanState {
       .finally(() => this.#deps.leases.release(this.lease));
   }
 
-  async #guardedAction(step: StepDefinition, attempt: number, signal: AbortSignal): Promise<unknown> {
-    return runAttempt(
-      (stepSignal) =>
-        guardedAction(
-          step.participant!,
-          { sagaId: this.id, step: step.name },
-          async (client) =>
-            asLogged(
-              await (step.run as (ctx: unknown) => unknown)(
-                this.#context(step, attempt, stepSignal, { client }),
-              ),
-            ),
-          // Written, not committed: a crash here rolls the effect back with its record.
-          () => this.#fault(byKind.action.effect, step.name, attempt),
-        ),
-      this.#attemptOptions(step, 'action', signal),
-    );
-  }
-
   /**
    * The branches of a parallel group at once. Each one's record waits for the group's single write; a failed
    * branch lets the others end first, so that compensation knows every branch that took effect.
@@ -372,7 +338,7 @@ export class SagaExecution implements PlanState {
       members.map(async (index): Promise<ActionFailure | undefined> => {
         const step = this.steps[index]!;
         const end = await this.#attempt(step, 'action', (attempt, signal) =>
-          this.#remoteAction(step, attempt, signal, before),
+          remoteAction(this.#site, step, attempt, signal, before),
         );
         if (!end.ok) return this.#actionFailed(step, index, end);
         this.#outputs[step.name] = end.value;
@@ -392,17 +358,6 @@ export class SagaExecution implements PlanState {
     return undefined;
   }
 
-  async #remoteAction(step: StepDefinition, attempt: number, signal: AbortSignal, outputs: StepOutputs) {
-    const output = await runAttempt(
-      (stepSignal) =>
-        (step.run as (ctx: unknown) => unknown)(this.#context(step, attempt, stepSignal, { outputs })),
-      this.#attemptOptions(step, 'action', signal),
-    );
-    // The effect happened; the record is not written yet. A crash here is the case the barrier exists for.
-    await this.#fault(byKind.action.effect, step.name, attempt);
-    return asLogged(output);
-  }
-
   async #localAction(step: StepDefinition, index: number, attempt: number, last: boolean): Promise<unknown> {
     const since = Date.now();
     const result = await inLogTransaction(
@@ -411,8 +366,10 @@ export class SagaExecution implements PlanState {
         const output = asLogged(
           await runAttempt(
             (signal) =>
-              (step.run as (ctx: unknown) => unknown)(this.#context(step, attempt, signal, { client })),
-            this.#attemptOptions(step, 'action', this.lease.controller.signal),
+              (step.run as (ctx: unknown) => unknown)(
+                stepContext(this.#site, step, attempt, signal, { client }),
+              ),
+            attemptOptions(this.#site, step, 'action', this.lease.controller.signal),
           ),
         );
         // Not committed yet: a crash here rolls back the effect together with its record.
@@ -581,7 +538,7 @@ export class SagaExecution implements PlanState {
   }
 
   async #compensate(): Promise<SagaOutcome> {
-    const failure = this.#failure ?? unknownFailure;
+    const failure = failureOf(this);
     const base = { ...this.#base(), failedStep: failure.step, reason: failure.reason };
     const plan = compensationPlan(this);
     if (plan.length === 0 && !this.#finished) {
@@ -592,8 +549,8 @@ export class SagaExecution implements PlanState {
       const final = position === plan.length - 1;
       const end = await this.#attempt(step, 'compensation', (attempt, signal) => {
         if (step.local) return this.#localCompensation(step, index, attempt, final);
-        if (step.participant) return this.#guardedCompensation(step, attempt, signal);
-        return this.#remoteCompensation(step, attempt, signal);
+        if (step.participant) return guardedStepCompensation(this.#site, step, attempt, signal);
+        return remoteCompensation(this.#site, step, attempt, signal);
       });
       if (!end.ok)
         return this.#fail({ step: step.name, index, attempt: end.attempt, error: serializeError(end.error) });
@@ -620,7 +577,7 @@ export class SagaExecution implements PlanState {
     error: SagaFailure['error'];
   }): Promise<SagaOutcome> {
     await this.#fenced(failSaga(this.#deps.log.schema, { id: this.id, token: this.lease.token, ...p }));
-    const failure = this.#failure ?? { ...unknownFailure, reason: '', error: p.error };
+    const failure = this.#failure ?? { ...failureOf(this), reason: '', error: p.error };
     const compensation = { step: p.step, error: p.error };
     this.#deps.emit('saga:failed', {
       ...this.#base(),
@@ -638,37 +595,6 @@ export class SagaExecution implements PlanState {
     };
   }
 
-  async #remoteCompensation(step: StepDefinition, attempt: number, signal: AbortSignal): Promise<void> {
-    await runAttempt(
-      (stepSignal) =>
-        (step.compensate as (ctx: unknown) => unknown)(
-          this.#context(step, attempt, stepSignal, { compensation: true }),
-        ),
-      this.#attemptOptions(step, 'compensation', signal),
-    );
-    await this.#fault(byKind.compensation.effect, step.name, attempt);
-  }
-
-  async #guardedCompensation(step: StepDefinition, attempt: number, signal: AbortSignal): Promise<void> {
-    await runAttempt(
-      (stepSignal) =>
-        guardedCompensation(
-          step.participant!,
-          { sagaId: this.id, step: step.name },
-          this.#outputs[step.name],
-          async (client, output) => {
-            const ctx = {
-              ...this.#context(step, attempt, stepSignal, { client, compensation: true }),
-              output,
-            };
-            await (step.compensate as (ctx: unknown) => unknown)(ctx);
-          },
-        ),
-      this.#attemptOptions(step, 'compensation', signal),
-    );
-    await this.#fault(byKind.compensation.effect, step.name, attempt);
-  }
-
   async #localCompensation(
     step: StepDefinition,
     index: number,
@@ -682,9 +608,9 @@ export class SagaExecution implements PlanState {
         await runAttempt(
           (signal) =>
             (step.compensate as (ctx: unknown) => unknown)(
-              this.#context(step, attempt, signal, { client, compensation: true }),
+              stepContext(this.#site, step, attempt, signal, { client, compensation: true }),
             ),
-          this.#attemptOptions(step, 'compensation', this.lease.controller.signal),
+          attemptOptions(this.#site, step, 'compensation', this.lease.controller.signal),
         );
         await this.#fault(byKind.compensation.effect, step.name, attempt);
         const [row] = await this.#deps.log.queryOn<FencedWrite>(
@@ -792,37 +718,5 @@ export class SagaExecution implements PlanState {
 
   #event(step: string, attempt: number): StepEvent {
     return { ...this.#base(), step, attempt };
-  }
-
-  #attemptOptions(step: StepDefinition, kind: Kind, parent: AbortSignal) {
-    return {
-      timeoutMs: step.timeoutMs,
-      parent,
-      label: kind === 'action' ? `step '${step.name}'` : `compensation of '${step.name}'`,
-      context: { sagaId: this.id, saga: this.definition.name, step: step.name },
-    };
-  }
-
-  /** The context a step's action or compensation receives. */
-  #context(
-    step: StepDefinition,
-    attempt: number,
-    signal: AbortSignal,
-    extra: { client?: pg.PoolClient; compensation?: boolean; outputs?: StepOutputs },
-  ) {
-    return {
-      sagaId: this.id,
-      sagaName: this.definition.name,
-      step: step.name,
-      stepKey: `${this.id}:${step.name}`,
-      attempt,
-      input: this.input,
-      outputs: Object.freeze({ ...(extra.outputs ?? this.#outputs) }),
-      signal,
-      ...(extra.client ? { client: extra.client } : {}),
-      ...(extra.compensation
-        ? { output: this.#outputs[step.name], failure: this.#failure ?? unknownFailure }
-        : {}),
-    };
   }
 }
