@@ -74,6 +74,9 @@ export async function startDemo(options: {
     POOL_SIZE: '40',
     ...options.env,
   };
+  // e.g. E2E_API_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' to profile the instances (node refuses
+  // --cpu-prof in NODE_OPTIONS).
+  const nodeArgs = (process.env.E2E_API_NODE_ARGS ?? '').split(' ').filter(Boolean);
   const children: ChildProcess[] = [];
   const portOf = (i: number) => options.basePort + 1 + i;
   // Every start is a new instance id, as a restarted container or pod gets one: a crashed instance's prepared
@@ -81,7 +84,7 @@ export async function startDemo(options: {
   const starts: number[] = [];
   const startInstance = async (i: number) => {
     starts[i] = (starts[i] ?? 0) + 1;
-    const child = spawn(process.execPath, [apiServer], {
+    const child = spawn(process.execPath, [...nodeArgs, apiServer], {
       env: { ...env, PORT: String(portOf(i)), INSTANCE_ID: `bench-api-${i + 1}-${starts[i]}` },
       stdio: ['ignore', 'ignore', 'inherit'],
     });
