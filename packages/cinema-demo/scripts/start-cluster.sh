@@ -45,20 +45,13 @@ stop() {
 }
 trap stop INT TERM EXIT
 
-# The repo's config with its `server` lines replaced by this machine's processes.
+# The repo's config rendered for this machine's processes (the same renderer as the failover test and the bench).
 api_servers=""
 for i in $(seq 1 "$instances"); do
-  api_servers+="    server api$i 127.0.0.1:$((api_base + i - 1)) check\n"
+  api_servers+="${api_servers:+,}127.0.0.1:$((api_base + i - 1))"
 done
-awk -v api="$api_servers" -v rm="    server read_model 127.0.0.1:$read_model_port check\n" -v proxy="$proxy_port" '
-  /^frontend/ { section = "frontend" } /^backend api/ { section = "api" } /^backend read_model/ { section = "rm" }
-  /^listen/ { section = "listen" }
-  /# SERVERS:api/ { printf "%s", api; next }
-  /# SERVERS:read_model/ { printf "%s", rm; next }
-  /^    server / && (section == "api" || section == "rm") { next }
-  /^    bind \*:8080/ { print "    bind 127.0.0.1:" proxy; next }
-  { print }
-' "$here/deploy/haproxy.cfg" > "$run_dir/haproxy.cfg"
+node "$here/dist/render-haproxy-config.js" --template "$here/deploy/haproxy.cfg" --bind "127.0.0.1:$proxy_port" \
+  --api "$api_servers" --read-model "127.0.0.1:$read_model_port" > "$run_dir/haproxy.cfg"
 haproxy -c -f "$run_dir/haproxy.cfg" >/dev/null
 
 for i in $(seq 1 "$instances"); do
