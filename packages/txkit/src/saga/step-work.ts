@@ -155,44 +155,51 @@ export function guardedStepAction(
 }
 
 /** A plain step's compensation. */
-export async function remoteCompensation(
+export function remoteCompensation(
   site: StepSite,
   step: StepDefinition,
   attempt: number,
   signal: AbortSignal,
 ): Promise<void> {
-  await runAttempt(
-    (stepSignal) =>
-      (step.compensate as (ctx: unknown) => unknown)(
-        stepContext(site, step, attempt, stepSignal, { compensation: true }),
-      ),
-    attemptOptions(site, step, 'compensation', signal),
+  return compensation(site, step, attempt, signal, (stepSignal) =>
+    (step.compensate as (ctx: unknown) => unknown)(
+      stepContext(site, step, attempt, stepSignal, { compensation: true }),
+    ),
   );
-  await site.fault(byKind.compensation.effect, step.name, attempt);
 }
 
 /** A guarded step's compensation, behind the barrier in its database; it sees the action's stored output. */
-export async function guardedStepCompensation(
+export function guardedStepCompensation(
   site: StepSite,
   step: StepDefinition,
   attempt: number,
   signal: AbortSignal,
 ): Promise<void> {
-  await runAttempt(
-    (stepSignal) =>
-      guardedCompensation(
-        step.participant!,
-        { sagaId: site.sagaId, step: step.name },
-        site.outputs[step.name],
-        async (client, output) => {
-          const ctx = {
-            ...stepContext(site, step, attempt, stepSignal, { client, compensation: true }),
-            output,
-          };
-          await (step.compensate as (ctx: unknown) => unknown)(ctx);
-        },
-      ),
-    attemptOptions(site, step, 'compensation', signal),
+  return compensation(site, step, attempt, signal, (stepSignal) =>
+    guardedCompensation(
+      step.participant!,
+      { sagaId: site.sagaId, step: step.name },
+      site.outputs[step.name],
+      async (client, output) => {
+        const ctx = {
+          ...stepContext(site, step, attempt, stepSignal, { client, compensation: true }),
+          output,
+        };
+        await (step.compensate as (ctx: unknown) => unknown)(ctx);
+      },
+    ),
   );
+}
+
+// One attempt of a compensation done outside the log's transaction: the work, then its fault point (effect
+// applied, record not written yet).
+async function compensation(
+  site: StepSite,
+  step: StepDefinition,
+  attempt: number,
+  signal: AbortSignal,
+  work: (stepSignal: AbortSignal) => unknown,
+): Promise<void> {
+  await runAttempt(work, attemptOptions(site, step, 'compensation', signal));
   await site.fault(byKind.compensation.effect, step.name, attempt);
 }
