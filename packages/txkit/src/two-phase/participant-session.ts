@@ -98,7 +98,8 @@ export class ParticipantSession {
    * Ends the branch at once if it wrote nothing, instead of preparing it: a branch whose statements all answered
    * SELECT is asked whether it has a transaction id (any row written or locked `FOR UPDATE/SHARE` gets one) or
    * holds an advisory lock; with neither, its COMMIT releases nothing anyone relies on and makes nothing durable,
-   * so the branch needs neither a PREPARE nor a COMMIT PREPARED. Resolves true when it was ended so.
+   * so the branch needs neither a PREPARE nor a COMMIT PREPARED. Resolves true when it was ended so. (A
+   * `pg_notify` in such a branch is delivered at that COMMIT, before the decision; PREPARE would refuse it.)
    */
   async endIfReadOnly(): Promise<boolean> {
     // A statement still in flight (sent by the callback without waiting for it) may yet write.
@@ -116,9 +117,9 @@ export class ParticipantSession {
    * the callback swallowed) with a ROLLBACK, not an error: that must not pass as prepared.
    */
   async prepare(): Promise<void> {
+    await this.#begun;
     this.#state = 'preparing';
     try {
-      await this.#begun;
       const result = await this.#run(prepareSql(this.gid));
       if (result.command !== 'PREPARE') {
         this.#state = 'ended';
