@@ -7,16 +7,18 @@ import type { ApiProcess } from './api-process.js';
 
 /** Prepared branches of `instance` on the payments and tickets servers (b and c; seats carries the decision). */
 export async function preparedBy(testDbs: TestDatabases, instance: ApiProcess): Promise<number> {
-  let n = 0;
-  for (const db of ['b', 'c'] as const) {
-    const { rowCount } = await testDbs
-      .on(db)
-      .pool.query('SELECT 1 FROM pg_prepared_xacts WHERE starts_with(gid, $1)', [
-        `tx:${instance.instanceId}:`,
-      ]);
-    n += rowCount ?? 0;
-  }
-  return n;
+  // Both servers at once: a branch stays prepared only for the decision's commit, so the look must be quick.
+  const counts = await Promise.all(
+    (['b', 'c'] as const).map(async (db) => {
+      const { rowCount } = await testDbs
+        .on(db)
+        .pool.query('SELECT 1 FROM pg_prepared_xacts WHERE starts_with(gid, $1)', [
+          `tx:${instance.instanceId}:`,
+        ]);
+      return rowCount ?? 0;
+    }),
+  );
+  return counts[0]! + counts[1]!;
 }
 
 /** PREPARE / COMMIT PREPARED statements of `instance` that the payments and tickets servers are still running. */
@@ -46,7 +48,7 @@ async function runningFor(testDbs: TestDatabases, instance: ApiProcess): Promise
 export async function freezeWithPreparedBranches(
   testDbs: TestDatabases,
   instance: ApiProcess,
-  timeoutMs = 30_000,
+  timeoutMs = 60_000,
 ): Promise<number> {
   for (const deadline = Date.now() + timeoutMs; Date.now() < deadline; ) {
     if ((await preparedBy(testDbs, instance)) === 0) continue;
