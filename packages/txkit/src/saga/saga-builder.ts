@@ -143,15 +143,41 @@ export class SagaBuilder<Input, Outputs extends StepOutputs = Record<never, neve
   parallel<Branches extends { [name: string]: StepOptions<Input, Outputs, unknown> }>(
     branches: Branches,
   ): SagaBuilder<Input, WithBranches<Outputs, Branches>> {
-    const entries = Object.entries(branches);
-    if (entries.length === 0)
-      throw new ConfigurationError(`saga '${this.#name}': a parallel group needs a step`);
-    const group = this.#nextGroup();
-    let steps = this.#steps;
-    for (const [name, options] of entries) {
-      steps = [...steps, this.#define(steps, name, false, branchOptions(options), group)];
-    }
-    return new SagaBuilder(this.#name, Object.freeze(steps));
+    return this.#group(
+      Object.entries(branches).map(([name, options]) => ({ name, options, participant: undefined })),
+    );
+  }
+
+  /**
+   * {@link parallel} with guarded steps as branches ({@link guardedStep}): each branch runs in a transaction on
+   * its own database behind the barrier, its barrier row its record, so the group writes nothing to the log —
+   * and when it is the saga's last group, `run()` answers once every branch committed and the end is written
+   * afterwards, as after a last guarded step.
+   *
+   * @example
+   * saga<Booking>('book')
+   *   .localStep('seat', { run: reserveSeat, compensate: releaseSeat })
+   *   .parallelGuarded({
+   *     payment: { pool: paymentsPool, run: (ctx) => ctx.client.query(chargeSql, [ctx.input.id]) },
+   *     ticket: { pool: ticketsPool, run: (ctx) => ctx.client.query(ticketSql, [ctx.input.id]) },
+   *   })
+   *   .build();
+   */
+  parallelGuarded<Branches extends { [name: string]: GuardedStepOptions<Input, Outputs, unknown> }>(
+    branches: Branches,
+  ): SagaBuilder<Input, WithBranches<Outputs, Branches>> {
+    return this.#group(
+      Object.entries(branches).map(([name, options]) => {
+        if (!options?.pool)
+          throw new ConfigurationError(`guarded step '${name}' needs the pool of its database`);
+        const { pool, schema, ...rest } = options;
+        return {
+          name,
+          options: rest as StepOptions<unknown, StepOutputs, unknown>,
+          participant: { pool, schema: schema ?? DEFAULT_SCHEMA },
+        };
+      }),
+    );
   }
 
   /**
@@ -172,6 +198,27 @@ export class SagaBuilder<Input, Outputs extends StepOutputs = Record<never, neve
   ): SagaBuilder<Input, R> {
     const step = this.#define(this.#steps, name, local, options, this.#nextGroup());
     return new SagaBuilder<Input, R>(this.#name, Object.freeze([...this.#steps, step]));
+  }
+
+  #group<R extends StepOutputs>(
+    branches: {
+      name: string;
+      options: StepOptions<never, never, unknown>;
+      participant: StepDefinition['participant'];
+    }[],
+  ): SagaBuilder<Input, R> {
+    if (branches.length === 0)
+      throw new ConfigurationError(`saga '${this.#name}': a parallel group needs a step`);
+    const group = this.#nextGroup();
+    let steps = this.#steps;
+    for (const { name, options, participant } of branches) {
+      const step = this.#define(steps, name, false, branchOptions(options), group);
+      steps = [
+        ...steps,
+        participant ? Object.freeze({ ...step, participant: Object.freeze(participant) }) : step,
+      ];
+    }
+    return new SagaBuilder(this.#name, Object.freeze(steps));
   }
 
   #nextGroup(): number {

@@ -268,17 +268,7 @@ export class SagaExecution implements PlanState {
       return remoteAction(this.#site, step, attempt, signal, outputs);
     });
     if (!end.ok) {
-      // Resumed, a guarded step may be one whose effect and output are committed: an error reaching its database
-      // says nothing about it, so the saga is left to a later pass rather than compensated.
-      if (step.participant && this.#resumed && !(end.error instanceof StepRejectedError)) {
-        throw new InDoubtError(
-          `guarded step '${step.name}' of saga ${this.id} unreachable; left to recovery`,
-          {
-            cause: end.error,
-            context: { sagaId: this.id, saga: this.definition.name, step: step.name },
-          },
-        );
-      }
+      this.#leaveIfUnconfirmed(step, end.error);
       return this.#actionFailed(step, index, end);
     }
     this.#outputs[step.name] = end.value;
@@ -292,6 +282,18 @@ export class SagaExecution implements PlanState {
     // A deferred record is not written yet: its fault point is reached when it is (with the next step's).
     if (!deferred) await this.#fault(byKind.action.record, step.name, end.attempt);
     return undefined;
+  }
+
+  /**
+   * Resumed, a guarded step may be one whose effect and output are committed (and the caller told so): an error
+   * reaching its database says nothing about it, so the saga is left to a later pass rather than compensated.
+   */
+  #leaveIfUnconfirmed(step: StepDefinition, error: unknown): void {
+    if (!step.participant || !this.#resumed || error instanceof StepRejectedError) return;
+    throw new InDoubtError(`guarded step '${step.name}' of saga ${this.id} unreachable; left to recovery`, {
+      cause: error,
+      context: { sagaId: this.id, saga: this.definition.name, step: step.name },
+    });
   }
 
   /**
@@ -334,15 +336,23 @@ export class SagaExecution implements PlanState {
    */
   async #runGroup(members: number[]): Promise<ActionFailure | undefined> {
     const before = Object.freeze({ ...this.#outputs });
+    const committed: { step: string; attempt: number }[] = [];
     const settled = await Promise.allSettled(
       members.map(async (index): Promise<ActionFailure | undefined> => {
         const step = this.steps[index]!;
         const end = await this.#attempt(step, 'action', (attempt, signal) =>
-          remoteAction(this.#site, step, attempt, signal, before),
+          step.participant
+            ? guardedStepAction(this.#site, step, attempt, signal)
+            : remoteAction(this.#site, step, attempt, signal, before),
         );
-        if (!end.ok) return this.#actionFailed(step, index, end);
+        if (!end.ok) {
+          this.#leaveIfUnconfirmed(step, end.error);
+          return this.#actionFailed(step, index, end);
+        }
         this.#outputs[step.name] = end.value;
-        this.#deferred.push({ step: step.name, attempt: end.attempt, output: end.value });
+        // A guarded branch's record is its barrier row, committed with it.
+        if (step.participant) committed.push({ step: step.name, attempt: end.attempt });
+        else this.#deferred.push({ step: step.name, attempt: end.attempt, output: end.value });
         this.done.add(step.name);
         this.#deps.emit('step:completed', this.#event(step.name, end.attempt));
         return undefined;
@@ -352,8 +362,14 @@ export class SagaExecution implements PlanState {
     const failure = settled.map((s) => (s.status === 'fulfilled' ? s.value : undefined)).find((f) => f);
     if (failure) return failure;
     const after = members.at(-1)! + 1;
+    const last = after === this.steps.length;
     const records = this.#deferred;
-    await this.#record(records, after, after === this.steps.length);
+    for (const c of committed) await this.#fault(byKind.action.record, c.step, c.attempt);
+    if (last && records.length === 0) {
+      this.#endLazily();
+      return undefined;
+    }
+    if (records.length > 0 || last) await this.#record(records, after, last);
     for (const r of records) await this.#fault(byKind.action.record, r.step, r.attempt);
     return undefined;
   }

@@ -1,4 +1,5 @@
 import {
+  type LocalStepContext,
   migrateBarrier,
   type SagaOutcome,
   SagaRunner,
@@ -16,7 +17,7 @@ type Booking = BookingRequest;
 /**
  * How the booking's payment and ticket steps run: `guarded` — one after the other as guarded steps (their
  * records are their barrier rows, the saga's end is written after the answer); `logged` — one after the other,
- * their records in the saga log (txkit's design before guarded steps); `parallel` — as parallel branches.
+ * their records in the saga log (txkit's design before guarded steps); `parallel` — as guarded parallel branches.
  */
 type Shape = 'guarded' | 'logged' | 'parallel';
 
@@ -30,8 +31,7 @@ const descriptions: Record<Shape, string> = {
     'txkit SagaRunner: log in the seats DB (seat step local), payment and ticket guarded steps (records in their own DBs)',
   logged:
     'txkit SagaRunner: seat step local, barrier-guarded payment and ticket with their records in the saga log',
-  parallel:
-    'txkit SagaRunner: seat step local, then payment ∥ ticket as parallel branches (one record write for both)',
+  parallel: 'txkit SagaRunner as `saga`, with payment ∥ ticket as parallel guarded branches',
 };
 
 /**
@@ -41,8 +41,8 @@ const descriptions: Record<Shape, string> = {
  * transaction. Guarded: the runner opens those transactions, the barrier row is the step's record, and the saga's
  * end goes to the log (group-committed) after `run()` answered — one log statement in the seat's transaction and
  * a share of a batched end per booking. Logged: the payment's record is deferred and written with the ticket's,
- * which also completes the saga — two log statements, one commit of the log's own. Parallel: payment and ticket
- * run at once, and their records and the saga's end are one write after both.
+ * which also completes the saga — two log statements, one commit of the log's own. Parallel: as guarded, with
+ * payment and ticket running at once (`parallelGuarded`).
  */
 function bookingSaga(dbs: BenchDatabases, shape: Shape) {
   const guarded = (
@@ -92,31 +92,30 @@ function bookingSaga(dbs: BenchDatabases, shape: Shape) {
       ]);
     },
   });
-  if (shape === 'parallel') return seated.parallel({ payment, ticket }).build();
   if (shape === 'logged') return seated.step('payment', payment).step('ticket', ticket).build();
-  return seated
-    .guardedStep('payment', {
-      pool: dbs.payments,
-      run: async ({ client, input }) => {
-        if (input.declinePayment) throw new StepRejectedError('payment-declined');
-        await client.query(bookingSql.insertPayment, [input.bookingId, input.customerId, input.amountCents]);
-      },
-      compensate: async ({ client, input }) => {
-        await client.query("UPDATE payments SET status = 'refunded' WHERE booking_id = $1", [
-          input.bookingId,
-        ]);
-      },
-    })
-    .guardedStep('ticket', {
-      pool: dbs.tickets,
-      run: async ({ client, input }) => {
-        await client.query(bookingSql.insertTicket, [input.bookingId, input.seatId, input.bookingId]);
-      },
-      compensate: async ({ client, input }) => {
-        await client.query("UPDATE tickets SET status = 'void' WHERE booking_id = $1", [input.bookingId]);
-      },
-    })
-    .build();
+  const guardedPayment = {
+    pool: dbs.payments,
+    run: async ({ client, input }: LocalStepContext<Booking, StepOutputs>) => {
+      if (input.declinePayment) throw new StepRejectedError('payment-declined');
+      await client.query(bookingSql.insertPayment, [input.bookingId, input.customerId, input.amountCents]);
+    },
+    compensate: async ({ client, input }: LocalStepContext<Booking, StepOutputs>) => {
+      await client.query("UPDATE payments SET status = 'refunded' WHERE booking_id = $1", [input.bookingId]);
+    },
+  };
+  const guardedTicket = {
+    pool: dbs.tickets,
+    run: async ({ client, input }: LocalStepContext<Booking, StepOutputs>) => {
+      await client.query(bookingSql.insertTicket, [input.bookingId, input.seatId, input.bookingId]);
+    },
+    compensate: async ({ client, input }: LocalStepContext<Booking, StepOutputs>) => {
+      await client.query("UPDATE tickets SET status = 'void' WHERE booking_id = $1", [input.bookingId]);
+    },
+  };
+  if (shape === 'parallel') {
+    return seated.parallelGuarded({ payment: guardedPayment, ticket: guardedTicket }).build();
+  }
+  return seated.guardedStep('payment', guardedPayment).guardedStep('ticket', guardedTicket).build();
 }
 
 /** A txkit saga mode: SagaRunner with its log in the seats database, the barrier on payments and tickets. */
