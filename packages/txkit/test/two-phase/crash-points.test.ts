@@ -118,6 +118,29 @@ describe('2PC crash points: after recovery, all or nothing and no prepared trans
   });
 
   it.each<LogMode>(['in-participant', 'separate'])(
+    'a crash after a read-only participant was committed and before the writers prepared leaves nothing (%s)',
+    async (mode) => {
+      const id = `crash-read-only-${mode}`;
+      const key = `crash-read-only-${mode}`;
+      const coordinator = await startCoordinator(
+        coordinatorOptions(dbs, mode, { id, faults: crashAt('2pc:before-prepare', 'payments') }),
+      );
+      const error = await coordinator
+        .transaction(async (tx) => {
+          await tx.query('tickets', 'SELECT count(*) FROM bookings');
+          await writeBooking(key, ['seats', 'payments'])(tx);
+        })
+        .catch((e: unknown) => e);
+      expect(isSimulatedCrash(error)).toBe(true);
+      // The read-only branch kept nothing; the writers were not prepared and died with their connections.
+      await expireLease(dbs, id);
+      const restarted = await startCoordinator(coordinatorOptions(dbs, mode, { id: `${id}-successor` }));
+      await recoverUntilClean(restarted, dbs);
+      await expectSettled(dbs, key, 0);
+    },
+  );
+
+  it.each<LogMode>(['in-participant', 'separate'])(
     'a failure injected before prepare aborts at once (%s), nothing left for recovery',
     async (mode) => {
       const key = `fail-before-prepare-${mode}`;
