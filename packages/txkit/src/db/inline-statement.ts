@@ -23,13 +23,45 @@ export function quoteLiteral(value: string): string {
  * const sql = `BEGIN; ${inlineStatement(insertAction(schema, sagaId, step))}`;
  */
 export function inlineStatement(statement: Statement): string {
-  return statement.text.replace(/\$(\d+)/g, (placeholder, position: string) => {
-    const index = Number(position) - 1;
+  const { pieces, positions } = templateOf(statement.text);
+  let sql = pieces[0]!;
+  for (let i = 0; i < positions.length; i++) {
+    const index = positions[i]!;
     if (index < 0 || index >= statement.values.length) {
-      throw new Error(`inlineStatement: ${placeholder} has no value`);
+      throw new Error(`inlineStatement: $${index + 1} has no value`);
     }
-    return literal(statement.values[index]);
-  });
+    sql += literal(statement.values[index]) + pieces[i + 1]!;
+  }
+  return sql;
+}
+
+/** A statement text cut at its placeholders: the text between them, and which value each one takes. */
+interface Template {
+  pieces: string[];
+  positions: number[];
+}
+
+const templates = new Map<string, Template>();
+/** txkit inlines a handful of fixed texts; this only guards the memory. */
+const MAX_TEMPLATES = 100;
+
+/** Cuts a text at its placeholders once, not on every call (the commit decision is inlined per transaction). */
+function templateOf(text: string): Template {
+  let template = templates.get(text);
+  if (template) return template;
+  const pieces: string[] = [];
+  const positions: number[] = [];
+  let last = 0;
+  for (const match of text.matchAll(/\$(\d+)/g)) {
+    pieces.push(text.slice(last, match.index));
+    positions.push(Number(match[1]) - 1);
+    last = match.index + match[0].length;
+  }
+  pieces.push(text.slice(last));
+  template = { pieces, positions };
+  if (templates.size >= MAX_TEMPLATES) templates.clear();
+  templates.set(text, template);
+  return template;
 }
 
 function literal(value: unknown): string {
