@@ -58,16 +58,23 @@ describe('npm pack of txkit', () => {
   }, 120_000);
   afterAll(() => (work ? rm(work, { recursive: true, force: true }) : undefined));
 
-  it('holds dist, the migrations, README, LICENSE and package.json, and nothing else', () => {
+  it('holds dist, the migrations, README, CHANGELOG, LICENSE and package.json, and nothing else', () => {
     const outside = files.filter(
       (f) =>
         !/^dist\//.test(f) &&
         !/^sql\/[a-z-]+\/\d{6}_[a-z_]+\.sql$/.test(f) &&
-        !['README.md', 'LICENSE', 'package.json'].includes(f),
+        !['README.md', 'CHANGELOG.md', 'LICENSE', 'package.json'].includes(f),
     );
     expect(outside).toEqual([]);
     expect(files).toEqual(
-      expect.arrayContaining(['LICENSE', 'README.md', 'dist/index.js', 'dist/index.cjs', 'dist/cli.js']),
+      expect.arrayContaining([
+        'LICENSE',
+        'README.md',
+        'CHANGELOG.md',
+        'dist/index.js',
+        'dist/index.cjs',
+        'dist/cli.js',
+      ]),
     );
     expect(files.some((f) => f.startsWith('sql/two-phase/'))).toBe(true);
     expect(files.some((f) => /^(src|test)\//.test(f))).toBe(false);
