@@ -116,11 +116,21 @@ export class AmqpConnection extends EventEmitter<AmqpConnectionEvents> {
     await this.#whenOpen(signal);
   }
 
-  /** Registers a topology declaration; runs it now when connected, and again after every reconnect. */
+  /**
+   * Registers a topology declaration; runs it now when connected, and again after every reconnect. Rejects
+   * with {@link TransportError} (the broker's error as its cause) when the declaration fails now, e.g. because
+   * the connection was lost under it; it is still declared again after the reconnect.
+   */
   async addTopology(topology: AmqpTopology): Promise<void> {
     this.#topologies.push(topology);
     const model = this.#model;
-    if (model) await declare(model, [topology]);
+    if (!model) return;
+    await declare(model, [topology]).catch((error: unknown) => {
+      // amqplib's own errors ("Channel ended, no reply will be forthcoming", …) are not part of the contract.
+      throw error instanceof TransportError
+        ? error
+        : new TransportError('declaring the topology failed', { cause: error });
+    });
   }
 
   /**
@@ -139,7 +149,10 @@ export class AmqpConnection extends EventEmitter<AmqpConnectionEvents> {
     const unconfirmed = () =>
       new TransportError('no broker confirm within the time limit of the publish', { cause: signal?.reason });
     const channel = await this.#publisherChannel(signal).catch((error: unknown) => {
-      throw signal?.aborted ? unconfirmed() : error;
+      if (signal?.aborted) throw unconfirmed();
+      throw error instanceof TransportError
+        ? error
+        : new TransportError('publish failed: no channel to publish on', { cause: error });
     });
     // Respect the socket's backpressure: once a write was refused, later publishes wait for 'drain'.
     if (this.#drained) await this.#drained;
