@@ -39,9 +39,10 @@ describe('library bench run', () => {
       expect(summary.cpuPerBooking?.node).toBeGreaterThan(0);
       expect(summary.cpuPerBooking?.postgres).toBeGreaterThan(0);
     }
-    // Counted over the measured cell, not zeroed by the crash cell's reset (it books in a child process).
+    // Counted over the measured cell, not zeroed by the crash cell's reset (it books in a child process). Not a
+    // fixed figure: the runner's group commit writes the records of concurrent sagas in one statement.
     const saga = result.modes.find((m) => m.name === 'saga');
-    expect(saga?.logStatementsPerBooking).toBeGreaterThanOrEqual(2);
+    expect(saga?.logStatementsPerBooking).toBeGreaterThan(0);
     expect(lines.some((line) => line.includes('ms/booking') && line.includes('audit ok'))).toBe(true);
   }, 120_000);
 });
