@@ -4,6 +4,7 @@ import type pg from 'pg';
 import { boundedPool } from '../db/bounded-pool.js';
 import { runMigrations } from '../db/migrations.js';
 import { isRetryablePostgresError } from '../db/postgres-errors.js';
+import { isConnectionError } from '../db/queryable.js';
 import { DEFAULT_SCHEMA, quoteSchema } from '../db/schema-name.js';
 import {
   ConfigurationError,
@@ -196,6 +197,28 @@ export class SagaRunner extends EventEmitter<SagaRunnerEvents> {
     definition: SagaDefinition<Input, Outputs>,
     input: Input,
     options: RunOptions = {},
+  ): Promise<SagaOutcome<Outputs>> {
+    try {
+      return await this.#run(definition, input, options);
+    } catch (error) {
+      // Steps' own errors end in outcomes; what else escapes is txkit's (typed), a bug (as itself), or the log
+      // database's, raw from pg (a reset connection, a refused connect, a server error): the saga is then left to
+      // recovery, which is what SagaLogUnavailableError says.
+      if (!isDatabaseError(error)) throw error;
+      throw new SagaLogUnavailableError(
+        `saga log unreachable while running '${definition.name}'; left to recovery`,
+        {
+          cause: error,
+          context: { saga: definition.name },
+        },
+      );
+    }
+  }
+
+  async #run<Input, Outputs extends StepOutputs>(
+    definition: SagaDefinition<Input, Outputs>,
+    input: Input,
+    options: RunOptions,
   ): Promise<SagaOutcome<Outputs>> {
     const known = this.#definitions.get(definition.name);
     if (known !== definition) {
@@ -495,4 +518,10 @@ export class SagaRunner extends EventEmitter<SagaRunnerEvents> {
       if (event !== 'error') this.#safeEmit('error', error);
     }
   }
+}
+
+/** A raw error of node-postgres: a lost connection, or an error the server sent (pg's DatabaseError). */
+function isDatabaseError(error: unknown): boolean {
+  const e = error as { severity?: unknown; code?: unknown } | undefined;
+  return isConnectionError(error) || (typeof e?.severity === 'string' && typeof e?.code === 'string');
 }

@@ -96,6 +96,28 @@ describe('saga errors and the compensation context', () => {
     await dead.end();
   });
 
+  it('never rejects with a raw database error: one from the log is a SagaLogUnavailableError with it as cause', async () => {
+    const schema = freshSchema();
+    const definition = saga<unknown>('log-refuses')
+      .localStep('first', {
+        run: () => {
+          throw new StepRejectedError('no');
+        },
+      })
+      .build();
+    const runner = world.runner({ schema, sagas: [definition] });
+    await runner.migrate();
+    // The log refuses the row that records the failed first step (a raw DatabaseError from pg, not retryable).
+    await world.logPool.query(`
+      CREATE FUNCTION ${schema}.refuse() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN RAISE EXCEPTION 'log refuses'; END $$;
+      CREATE TRIGGER refuse BEFORE INSERT ON ${schema}.saga FOR EACH ROW
+        WHEN (NEW.status = 'compensated') EXECUTE FUNCTION ${schema}.refuse();`);
+    const error = await runner.run(definition, {}).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(SagaLogUnavailableError);
+    expect((error as Error).cause).toMatchObject({ message: 'log refuses' });
+  });
+
   it('aborts the step of a runner that lost its lease with SagaLeaseLostError (code SAGA_LEASE_LOST)', async () => {
     const schema = freshSchema();
     const signals: AbortSignal[] = [];
