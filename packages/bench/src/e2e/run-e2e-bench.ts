@@ -1,5 +1,5 @@
 import { startPostgresCluster } from 'txkit/testing';
-import { openBenchCluster } from '../library/bench-cluster.js';
+import { benchServerSettings, openBenchCluster } from '../library/bench-cluster.js';
 import { type CpuMeter, cpuUsed, openCpuMeter } from '../library/cpu-meter.js';
 import {
   type InconsistencyReport,
@@ -37,15 +37,7 @@ const basePort = 18_080;
  * The bench's servers (production durability, as the library level's) with pg_stat_statements preloaded, so that
  * the statements a booking costs the seats database can be counted.
  */
-const e2eServerSettings = {
-  fsync: 'on',
-  synchronous_commit: 'on',
-  full_page_writes: 'on',
-  shared_buffers: '128MB',
-  max_connections: '300',
-  max_prepared_transactions: '200',
-  shared_preload_libraries: 'pg_stat_statements',
-};
+const e2eServerSettings = { ...benchServerSettings, shared_preload_libraries: 'pg_stat_statements' };
 
 /** What the cells of one e2e run share. */
 interface E2eRun {

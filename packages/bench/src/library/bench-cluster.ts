@@ -12,8 +12,11 @@ export interface BenchCluster {
   close(): Promise<void>;
 }
 
-// Durability as in production: a benchmark with fsync off would hide what PREPARE and COMMIT really cost.
-const benchSettings = {
+/**
+ * The bench servers' settings: durability as in production — a benchmark with fsync off would hide what PREPARE
+ * and COMMIT really cost.
+ */
+export const benchServerSettings: Readonly<Record<string, string>> = {
   fsync: 'on',
   synchronous_commit: 'on',
   full_page_writes: 'on',
@@ -32,7 +35,7 @@ export async function openBenchCluster(options: {
 }): Promise<BenchCluster> {
   const cluster: PostgresCluster = options.pgUrls
     ? clusterFromUrls(options.pgUrls)
-    : await startPostgresCluster({ names: ['seats', 'payments', 'tickets'], settings: benchSettings });
+    : await startPostgresCluster({ names: ['seats', 'payments', 'tickets'], settings: benchServerSettings });
   // Given URLs are used as given: clusterFromUrls keeps only host, port and user of each (its instances point
   // at the `postgres` database), and a test's URLs name its own database, which two test files must not share.
   const urls =
