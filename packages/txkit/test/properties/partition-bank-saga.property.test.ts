@@ -58,9 +58,9 @@ describe('bank over sagas through network partitions', () => {
     propertyTimeout(runs, 40_000),
   );
 
-  // Skipped: fails today. SagaRunner.run() (src/saga, being rewritten) rejects with a raw pg connection error
-  // ("read ECONNRESET") when the saga log's connection is lost without a reset and then reset — outside the
-  // documented errors. Seed -755161709 and the case in test/properties/SOAK.md. Unskip once fixed.
+  // Skipped: fails today. SagaRunner.run() (src/saga, being rewritten) rejects with its log's lost connection
+  // — raw ("connect ECONNRESET", "read ECONNRESET") or as ResponseTimeoutError — where an InDoubtError
+  // (SagaLogUnavailableError) is documented. Seeds and shrunk cases in test/properties/SOAK.md. Unskip once fixed.
   it.skip(
     'every run() ends in an outcome or a documented error',
     async () => {
