@@ -155,7 +155,7 @@ export class AmqpConnection extends EventEmitter<AmqpConnectionEvents> {
         : new TransportError('publish failed: no channel to publish on', { cause: error });
     });
     // Respect the socket's backpressure: once a write was refused, later publishes wait for 'drain'.
-    if (this.#drained) await this.#drained;
+    if (this.#drained) await untilOrAborted(this.#drained, signal, unconfirmed);
     await new Promise<void>((resolve, reject) => {
       // A confirm that never comes (a broker that stopped answering, until the heartbeat notices) ends at the
       // signal, not seconds later: the caller's time limit bounds the whole publish.
@@ -353,5 +353,28 @@ async function declare(model: ChannelModel, topologies: readonly AmqpTopology[])
   if (topologies.length === 0) return;
   await withChannel(model, async (channel) => {
     for (const topology of topologies) await topology(channel);
+  });
+}
+
+/**
+ * Waits for `promise`, but no longer than `signal` allows: a socket that never drains (a broker that stopped
+ * reading) must not hold a publish past its time limit. Rejects with `onAbort()`'s error.
+ */
+function untilOrAborted(promise: Promise<void>, signal: AbortSignal | undefined, onAbort: () => Error) {
+  if (!signal) return promise;
+  if (signal.aborted) return Promise.reject(onAbort());
+  return new Promise<void>((resolve, reject) => {
+    const aborted = () => reject(onAbort());
+    signal.addEventListener('abort', aborted, { once: true });
+    promise.then(
+      () => {
+        signal.removeEventListener('abort', aborted);
+        resolve();
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', aborted);
+        reject(error);
+      },
+    );
   });
 }
