@@ -51,7 +51,12 @@ const files = chosen.map((name) => `test/properties/${name}${SUFFIX}`);
 const args = ['-n', '19', 'npx', 'vitest', 'run', ...files];
 const started = new Date();
 console.log(`soak: ${runs} runs of ${chosen.join(', ')} from ${started.toISOString()} (nice -n 19)`);
-console.log(`soak: ${Object.entries(env).filter(([k]) => k.startsWith('TXKIT_PROPERTY')).map(([k, v]) => `${k}=${v}`).join(' ')} nice ${args.join(' ')}`);
+console.log(
+  `soak: ${Object.entries(env)
+    .filter(([k]) => k.startsWith('TXKIT_PROPERTY'))
+    .map(([k, v]) => `${k}=${v}`)
+    .join(' ')} nice ${args.join(' ')}`,
+);
 
 const child = spawn('nice', args, { cwd: packageDir, env, stdio: ['ignore', 'pipe', 'inherit'] });
 const summaries = [];
@@ -63,17 +68,29 @@ child.stdout.on('data', (chunk) => {
   pending = lines.pop() ?? '';
   for (const line of lines) {
     // assertProperty's line: "[property] <name>: <n> runs[ (time limit reached)], seed <s>, <t> s, passed|FAILED"
-    const match = /\[property\] (.+): (\d+) runs( \(time limit reached\))?, seed (-?\d+), ([\d.]+) s, (passed|FAILED)/.exec(line);
+    const match =
+      /\[property\] (.+): (\d+) runs( \(time limit reached\))?, seed (-?\d+), ([\d.]+) s, (passed|FAILED)/.exec(
+        line,
+      );
     if (match) {
       const [, name, done, limited, seed, seconds, result] = match;
-      summaries.push({ name, runs: Number(done), limited: Boolean(limited), seed, seconds: Number(seconds), result });
+      summaries.push({
+        name,
+        runs: Number(done),
+        limited: Boolean(limited),
+        seed,
+        seconds: Number(seconds),
+        result,
+      });
     }
   }
 });
 const code = await new Promise((resolve) => child.on('close', (c) => resolve(c ?? 1)));
 const ended = new Date();
 
-console.log(`\nsoak: ended ${ended.toISOString()} after ${((ended - started) / 60_000).toFixed(1)} min, vitest exit ${code}`);
+console.log(
+  `\nsoak: ended ${ended.toISOString()} after ${((ended - started) / 60_000).toFixed(1)} min, vitest exit ${code}`,
+);
 for (const s of summaries) {
   const perMinute = s.seconds > 0 ? (s.runs / s.seconds) * 60 : 0;
   const full = perMinute > 0 ? ` (${runs} runs would take ~${Math.ceil(runs / perMinute)} min)` : '';
