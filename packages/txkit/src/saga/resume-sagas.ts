@@ -1,4 +1,5 @@
 import { ConfigurationError } from '../errors.js';
+import { startSpan } from '../tracing/span.js';
 import { type ExecutionDeps, SagaExecution } from './saga-execution.js';
 import { claimExpired, type SagaRow, type StepRow, selectSteps } from './saga-log.js';
 import type { SagaOutcome } from './saga-outcome.js';
@@ -22,6 +23,20 @@ export interface ResumeOptions {
  * errors of sagas that could not be driven (left to a later pass).
  */
 export async function resumeExpiredSagas(
+  deps: ExecutionDeps,
+  definitions: ReadonlyMap<string, AnySagaDefinition>,
+  options: ResumeOptions,
+  track: (id: string, work: Promise<SagaOutcome>) => void,
+): Promise<{ outcomes: SagaOutcome[]; errors: unknown[] }> {
+  // The pass is a trace of its own; each resumed saga's `txkit.saga.resume` span is its child.
+  return startSpan('txkit.saga.recovery', { 'txkit.runner.owner': options.owner }).around(async (span) => {
+    const pass = await resumePass(deps, definitions, options, track);
+    span.set({ 'txkit.recovery.resumed': pass.outcomes.length, 'txkit.recovery.failed': pass.errors.length });
+    return pass;
+  });
+}
+
+async function resumePass(
   deps: ExecutionDeps,
   definitions: ReadonlyMap<string, AnySagaDefinition>,
   options: ResumeOptions,

@@ -7,6 +7,8 @@ import {
   StepRejectedError,
 } from '../errors.js';
 import type { FaultHook, SagaFaultPoint } from '../faults.js';
+import { databaseAttributes } from '../tracing/db-attributes.js';
+import { type SpanAttributes, startSpan, type TxkitSpan } from '../tracing/span.js';
 import { type HeldLease, type LeaseKeeper, leaseLostError } from './lease-keeper.js';
 import { inLogTransaction } from './log-transaction.js';
 import type { RecordBatcher } from './record-batcher.js';
@@ -97,6 +99,8 @@ export class SagaExecution implements PlanState {
   /** The saga's end is written after `drive()` answered (its last step is guarded); the lease is kept till then. */
   #lazyEnd = false;
   #settled: Promise<void> = Promise.resolve();
+  /** The trace span of the current `drive()`: its attempts and log writes are children (see tracing/). */
+  #span: TxkitSpan | undefined;
 
   private constructor(
     deps: ExecutionDeps,
@@ -197,6 +201,26 @@ export class SagaExecution implements PlanState {
    * crash, lost lease, log unreachable, key taken), leaving it to whoever holds it next.
    */
   async drive(): Promise<SagaOutcome> {
+    const span = startSpan(this.#resumed ? 'txkit.saga.resume' : 'txkit.saga.run', {
+      'txkit.saga.name': this.definition.name,
+      'txkit.saga.id': this.id,
+    });
+    this.#span = span;
+    try {
+      const outcome = await span.within(() => this.#drive());
+      span.set({ 'txkit.outcome': outcome.status });
+      if (outcome.status !== 'completed')
+        span.set({ 'txkit.saga.failed_step': outcome.failedStep, 'txkit.saga.reason': outcome.reason });
+      return outcome;
+    } catch (error) {
+      span.fail(error);
+      throw error;
+    } finally {
+      span.end();
+    }
+  }
+
+  async #drive(): Promise<SagaOutcome> {
     try {
       if (this.#status === 'running') {
         const outcome = await this.#forward();
@@ -439,7 +463,7 @@ export class SagaExecution implements PlanState {
   async #record(records: ActionRecord[], nextStep: number, complete: boolean): Promise<void> {
     const result = complete ? this.#outputs : undefined;
     if (this.#pendingStart) {
-      await this.#fenced(this.#recordStatement(records, nextStep, result));
+      await this.#fenced(this.#recordStatement(records, nextStep, result), 'start');
     } else {
       const since = Date.now();
       const write = {
@@ -450,7 +474,9 @@ export class SagaExecution implements PlanState {
         ...(result ? { complete: { result } } : {}),
       };
       this.#checkFence(
-        await this.#deps.records.write(write, { id: this.id, name: this.definition.name }),
+        await this.#logWrite(complete ? 'end' : 'records', () =>
+          this.#deps.records.write(write, { id: this.id, name: this.definition.name }),
+        ),
         since,
       );
     }
@@ -570,7 +596,9 @@ export class SagaExecution implements PlanState {
       });
       if (!end.ok)
         return this.#fail({ step: step.name, index, attempt: end.attempt, error: serializeError(end.error) });
-      if (!step.local) await this.#fenced(this.#compensationRecord(step, index, end.attempt, final));
+      if (!step.local) {
+        await this.#fenced(this.#compensationRecord(step, index, end.attempt, final), 'compensation');
+      }
       this.compensated.add(step.name);
       this.#deps.emit('compensation:completed', this.#event(step.name, end.attempt));
       await this.#fault(byKind.compensation.record, step.name, end.attempt);
@@ -673,10 +701,15 @@ export class SagaExecution implements PlanState {
     for (let attempt = 1; ; attempt++) {
       await this.#ensureLease();
       this.#deps.emit(byKind[kind].started, this.#event(step.name, attempt));
+      const span = this.#attemptSpan(step, kind, attempt);
       try {
         await this.#fault(byKind[kind].before, step.name, attempt);
-        return { ok: true, value: await once(attempt, this.lease.controller.signal), attempt };
+        const value = await span.within(() => once(attempt, this.lease.controller.signal));
+        span.end();
+        return { ok: true, value, attempt };
       } catch (error) {
+        span.fail(error);
+        span.end();
         if (stopsRunner(error)) throw error;
         const retryable =
           kind === 'action'
@@ -694,6 +727,28 @@ export class SagaExecution implements PlanState {
     }
   }
 
+  /** The span of one attempt: the step, its attempt number and the database it works in, when txkit knows it. */
+  #attemptSpan(step: StepDefinition, kind: Kind, attempt: number): TxkitSpan {
+    const pool = step.local ? this.#deps.log.pool : step.participant?.pool;
+    const attributes: SpanAttributes = {
+      'txkit.step': step.name,
+      'txkit.step.attempt': attempt,
+      'txkit.step.type': step.local ? 'local' : step.participant ? 'guarded' : 'plain',
+      ...(pool ? databaseAttributes(pool) : {}),
+    };
+    const name = kind === 'action' ? 'txkit.saga.step' : 'txkit.saga.compensation';
+    return this.#span ? this.#span.child(name, attributes) : startSpan(name, attributes);
+  }
+
+  /** A write to the saga log as a span of the saga's trace. */
+  #logWrite<R>(what: string, write: () => Promise<R>): Promise<R> {
+    const attributes = { 'txkit.saga.log.write': what, ...databaseAttributes(this.#deps.log.pool) };
+    const span = this.#span
+      ? this.#span.child('txkit.saga.log', attributes)
+      : startSpan('txkit.saga.log', attributes);
+    return span.around(write);
+  }
+
   async #ensureLease(): Promise<void> {
     // Not written yet: nobody else can see, let alone claim, the saga.
     if (this.#pendingStart && !this.lease.controller.signal.aborted) return;
@@ -701,10 +756,12 @@ export class SagaExecution implements PlanState {
   }
 
   /** A fenced log write: matching no saga row means another runner claimed the saga, and this one stops. */
-  async #fenced(statement: Statement): Promise<FencedWrite> {
+  async #fenced(statement: Statement, what = 'state'): Promise<FencedWrite> {
     const since = Date.now();
     return this.#checkFence(
-      await this.#deps.log.fenced(statement, { id: this.id, name: this.definition.name }),
+      await this.#logWrite(what, () =>
+        this.#deps.log.fenced(statement, { id: this.id, name: this.definition.name }),
+      ),
       since,
     );
   }

@@ -9,6 +9,18 @@ import type { SpanAttributes } from './span.js';
  * @internal
  */
 export function databaseAttributes(pool: pg.Pool): SpanAttributes {
+  let attributes = known.get(pool);
+  if (!attributes) {
+    attributes = readAttributes(pool);
+    known.set(pool, attributes);
+  }
+  return attributes;
+}
+
+/** Attributes by pool: a pool's options do not change, and a transaction asks for them on every branch. */
+const known = new WeakMap<pg.Pool, SpanAttributes>();
+
+function readAttributes(pool: pg.Pool): SpanAttributes {
   const options = (pool as unknown as { options?: pg.PoolConfig }).options ?? {};
   let url: URL | undefined;
   try {

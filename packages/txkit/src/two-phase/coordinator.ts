@@ -5,6 +5,7 @@ import { runMigrations } from '../db/migrations.js';
 import { ConfigurationError } from '../errors.js';
 import { type BackgroundService, startBackgroundService } from '../recovery/background-service.js';
 import { type RecoveryReport, resolveInDoubt } from '../recovery/resolve-in-doubt.js';
+import { startSpan } from '../tracing/span.js';
 import { CoordinatorLease } from './coordinator-lease.js';
 import {
   type ResolvedCoordinatorOptions,
@@ -180,6 +181,21 @@ export class TwoPhaseCoordinator extends EventEmitter<TwoPhaseEvents> {
    * const { committed, aborted } = await coordinator.recover();
    */
   async recover(options: RecoverOptions = {}): Promise<RecoveryReport> {
+    return startSpan('txkit.2pc.recovery', { 'txkit.coordinator.id': this.#options.id }).around(
+      async (span) => {
+        const report = await this.#recover(options);
+        span.set({
+          'txkit.recovery.committed': report.committed.length,
+          'txkit.recovery.aborted': report.aborted.length,
+          'txkit.recovery.taken_over': report.takenOver.length,
+          'txkit.recovery.failed': report.failed.length,
+        });
+        return report;
+      },
+    );
+  }
+
+  async #recover(options: RecoverOptions): Promise<RecoveryReport> {
     const report = await resolveInDoubt({
       coordinatorId: this.#options.id,
       participants: this.#options.participants,

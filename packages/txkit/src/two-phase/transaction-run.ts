@@ -13,6 +13,8 @@ import {
   TxkitError,
 } from '../errors.js';
 import { isSimulatedCrash, type TwoPhaseFaultPoint } from '../faults.js';
+import { databaseAttributes } from '../tracing/db-attributes.js';
+import { type SpanAttributes, startSpan, type TxkitSpan } from '../tracing/span.js';
 import type { BranchSettings } from './branch-sql.js';
 import { DecidedAbort, writeCommitDecision } from './commit-decision.js';
 import type { ResolvedCoordinatorOptions } from './coordinator-options.js';
@@ -79,6 +81,10 @@ export class TransactionRun<T> {
   /** Timed out, aborting or crashed: a branch that finishes connecting now is destroyed at once. */
   #ending = false;
   #timer: NodeJS.Timeout | undefined;
+  /** The run's trace span; each participant's phases are its children (see tracing/). */
+  #span: TxkitSpan | undefined;
+  /** Per participant, the span of its statements: from its enlistment to the end of the callback. */
+  readonly #statementSpans: TxkitSpan[] = [];
   readonly #timedOut: Promise<never>;
   #rejectTimedOut: (error: Error) => void = () => {};
 
@@ -94,6 +100,30 @@ export class TransactionRun<T> {
 
   /** Runs the callback and the protocol; resolves with the callback's result once committed. */
   async execute(work: (tx: TwoPhaseTransaction) => Promise<T>): Promise<T> {
+    const span = startSpan('txkit.2pc.transaction', {
+      'txkit.transaction.id': this.id,
+      'txkit.coordinator.id': this.#ctx.options.id,
+    });
+    this.#span = span;
+    try {
+      const result = await this.#execute(work);
+      span.set({
+        'txkit.outcome': 'committed',
+        'txkit.participants': this.#participantNames(),
+        'txkit.2pc.read_only': this.#readOnly.length > 0 ? this.#readOnly : undefined,
+      });
+      return result;
+    } catch (error) {
+      const outcome = error instanceof InDoubtError ? 'in-doubt' : 'aborted';
+      span.set({ 'txkit.outcome': outcome, 'txkit.participants': this.#participantNames() });
+      span.fail(error);
+      throw error;
+    } finally {
+      span.end();
+    }
+  }
+
+  async #execute(work: (tx: TwoPhaseTransaction) => Promise<T>): Promise<T> {
     this.#timer = setTimeout(() => this.#onTimeout(), this.#timeoutMs);
     let result: T;
     let carrier: ParticipantSession | undefined;
@@ -118,14 +148,19 @@ export class TransactionRun<T> {
       this.#disarm();
       if (performance.now() - this.#started > this.#timeoutMs) throw this.#timeoutError();
       await this.#fault('2pc:before-decision');
-      await writeCommitDecision({
-        options: this.#ctx.options,
-        transactionId: this.id,
-        participants: this.#sessions.map((s) => s.name),
-        carrier,
-        onLogPool: this.#sessions.find((s) => s.pool === this.#ctx.options.log),
-        timeoutError: () => this.#timeoutError(),
-      });
+      await this.#phase(
+        'txkit.2pc.decision',
+        { ...databaseAttributes(this.#ctx.options.log), 'txkit.2pc.decision.carrier': carrier?.name },
+        () =>
+          writeCommitDecision({
+            options: this.#ctx.options,
+            transactionId: this.id,
+            participants: this.#sessions.map((s) => s.name),
+            carrier,
+            onLogPool: this.#sessions.find((s) => s.pool === this.#ctx.options.log),
+            timeoutError: () => this.#timeoutError(),
+          }),
+      );
     } catch (error) {
       this.#ending = true;
       this.#disarm();
@@ -167,10 +202,13 @@ export class TransactionRun<T> {
         return this.#enlist(participant).then((s) => s.query(statement));
       },
     };
-    const running = work(tx);
+    // The callback's own spans (and an instrumented pg's) are children of the transaction's.
+    const running = this.#span ? this.#span.within(() => work(tx)) : work(tx);
     // The callback may still be running when the timeout wins the race; its late failure is not news.
     running.catch(() => {});
-    const result = await Promise.race([running, this.#timedOut]);
+    const result = await Promise.race([running, this.#timedOut]).finally(() => {
+      for (const span of this.#statementSpans) span.end();
+    });
     this.#closed = true;
     // Enlistments the callback started but did not await belong to the transaction too: a failed one means
     // that participant's work is missing, so the transaction cannot commit.
@@ -197,6 +235,7 @@ export class TransactionRun<T> {
     const pool = this.#ctx.options.participants.get(name);
     if (!pool) return Promise.reject(new ConfigurationError(`unknown participant "${name}"`));
     const gid = formatGid({ coordinatorId: this.#ctx.options.id, transactionId: this.id, participant: name });
+    this.#statementSpans.push(this.#childSpan('txkit.2pc.statements', name, pool, { 'txkit.gid': gid }));
     const opening = ParticipantSession.open(name, gid, pool, this.#settings).then((session) => {
       if (this.#ending) {
         // Timed out or crashed while connecting: the branch is not part of the transaction any more.
@@ -230,7 +269,9 @@ export class TransactionRun<T> {
   /** The only participant: a plain local COMMIT, no prepare and no decision record. */
   async #commitOnePhase(session: ParticipantSession): Promise<void> {
     try {
-      await session.commit();
+      await this.#sessionPhase('txkit.2pc.commit', session, () => session.commit(), {
+        'txkit.2pc.one_phase': true,
+      });
     } catch (error) {
       if (!isConnectionError(error)) throw error;
       // The COMMIT may or may not have happened before the connection broke; nobody can tell us now.
@@ -255,7 +296,10 @@ export class TransactionRun<T> {
   async #prepareOne(session: ParticipantSession): Promise<void> {
     try {
       await this.#fault('2pc:before-prepare', session.name);
-      await Promise.race([session.prepare(), this.#timedOut]);
+      await Promise.race([
+        this.#sessionPhase('txkit.2pc.prepare', session, () => session.prepare()),
+        this.#timedOut,
+      ]);
     } catch (error) {
       if (isSimulatedCrash(error) || error instanceof TxkitError) throw error;
       throw new PrepareFailedError(
@@ -282,7 +326,9 @@ export class TransactionRun<T> {
     for (let attempt = 1; attempt <= this.#ctx.options.commitAttempts; attempt++) {
       try {
         await this.#fault('2pc:before-commit', session.name);
-        await session.commitPrepared();
+        await this.#sessionPhase('txkit.2pc.commit-prepared', session, () => session.commitPrepared(), {
+          'txkit.2pc.attempt': attempt,
+        });
         await this.#fault('2pc:after-commit', session.name);
         session.release();
         return true;
@@ -311,7 +357,9 @@ export class TransactionRun<T> {
     this.#ending = true;
     // Not waiting for enlistments still connecting (they are destroyed on arrival, see #enlist): a pool wait
     // could otherwise hold this run's other connections, and two runs could wait on each other's pools.
-    await Promise.allSettled(this.#sessions.map((s) => s.rollback()));
+    await Promise.allSettled(
+      this.#sessions.map((s) => this.#sessionPhase('txkit.2pc.rollback', s, () => s.rollback())),
+    );
     this.#ctx.emit('aborted', {
       transactionId: this.id,
       participants: this.#sessions.map((s) => s.name),
@@ -372,6 +420,37 @@ export class TransactionRun<T> {
     this.#rejectTimedOut(this.#timeoutError());
   }
 
+  /** A span for one participant's phase of this run, ended when `work` settles (failed when it rejects). */
+  #sessionPhase<R>(
+    name: string,
+    session: ParticipantSession,
+    work: () => Promise<R>,
+    attributes: SpanAttributes = {},
+  ): Promise<R> {
+    if (!this.#span) return work();
+    return this.#childSpan(name, session.name, session.pool, {
+      'txkit.gid': session.gid,
+      ...attributes,
+    }).around(work);
+  }
+
+  /** A span for a step of the protocol itself (the decision). */
+  #phase<R>(name: string, attributes: SpanAttributes, work: () => Promise<R>): Promise<R> {
+    return this.#span ? this.#span.child(name, attributes).around(work) : work();
+  }
+
+  #childSpan(name: string, participant: string, pool: pg.Pool, attributes: SpanAttributes): TxkitSpan {
+    return this.#span!.child(name, {
+      'txkit.participant': participant,
+      ...databaseAttributes(pool),
+      ...attributes,
+    });
+  }
+
+  #participantNames(): string[] {
+    return [...this.#readOnly, ...this.#sessions.map((s) => s.name)];
+  }
+
   #disarm(): void {
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = undefined;
@@ -392,7 +471,7 @@ export class TransactionRun<T> {
   #emitCommitted(onePhase: boolean, pending: string[]): void {
     this.#ctx.emit('committed', {
       transactionId: this.id,
-      participants: [...this.#readOnly, ...this.#sessions.map((s) => s.name)],
+      participants: this.#participantNames(),
       onePhase,
       pending,
       durationMs: performance.now() - this.#started,
