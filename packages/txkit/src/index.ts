@@ -9,6 +9,7 @@ export { type Migration, runMigrations } from './db/migrations.js';
 export { isRetryablePostgresError, PgCode, retryablePostgresCodes } from './db/postgres-errors.js';
 export { isConnectionError, type Queryable, withClient, withTransaction } from './db/queryable.js';
 export { DEFAULT_SCHEMA } from './db/schema-name.js';
+export type { TransactionLimits } from './db/transaction-limits.js';
 export {
   ConfigurationError,
   InDoubtError,

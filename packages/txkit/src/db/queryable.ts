@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import { TxkitError } from '../errors.js';
+import { setLocalLimits, type TransactionLimits } from './transaction-limits.js';
 
 /**
  * Anything that runs a query: a `pg.Pool`, a `pg.PoolClient` or a `pg.Client`.
@@ -50,11 +51,14 @@ export async function withClient<T>(pool: pg.Pool, work: (client: pg.PoolClient)
 export async function withTransaction<T>(
   pool: pg.Pool,
   work: (client: pg.PoolClient, begun: pg.QueryResult) => Promise<T>,
-  options: { begin?: string } = {},
+  options: { begin?: string; limits?: TransactionLimits } = {},
 ): Promise<T> {
+  const opening = ['BEGIN', options.limits && setLocalLimits(options.limits), options.begin]
+    .filter((sql) => sql !== undefined)
+    .join('; ');
   return withClient(pool, async (client) => {
     try {
-      const begun = await client.query(options.begin === undefined ? 'BEGIN' : `BEGIN; ${options.begin}`);
+      const begun = await client.query(opening);
       // A multi-statement string answers with one result per statement: `work` wants the one after BEGIN.
       const result = await work(
         client,

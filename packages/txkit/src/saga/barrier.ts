@@ -5,6 +5,7 @@ import { inlineStatement } from '../db/inline-statement.js';
 import { type Migration, runMigrations } from '../db/migrations.js';
 import { type Queryable, withTransaction } from '../db/queryable.js';
 import { DEFAULT_SCHEMA, quoteSchema } from '../db/schema-name.js';
+import type { TransactionLimits } from '../db/transaction-limits.js';
 import { deleteOldBarrierRows, insertAction, insertCompensation, selectActionRow } from './barrier-sql.js';
 
 /**
@@ -80,7 +81,8 @@ export async function barrier(
 
 /**
  * {@link barrier} and the local transaction around it in one call, one round trip shorter: BEGIN and the
- * barrier's insert travel to the server together. Borrows a client from `pool`, calls `work` with it and the
+ * barrier's insert travel to the server together (and the `lockTimeoutMs` / `statementTimeoutMs` given, set
+ * with `SET LOCAL`). Borrows a client from `pool`, calls `work` with it and the
  * barrier's decision (apply the write only when `gate.apply`), and commits — also when nothing is applied, so
  * that a null compensation's row blocks a late action — or rolls back when `work` throws.
  *
@@ -96,14 +98,14 @@ export function withBarrier<T>(
   key: BarrierKey,
   op: BarrierOp,
   work: (client: pg.PoolClient, gate: BarrierResult) => Promise<T>,
-  options: { schema?: string } = {},
+  options: { schema?: string } & TransactionLimits = {},
 ): Promise<T> {
   const schema = quoteSchema(options.schema ?? DEFAULT_SCHEMA);
   return withTransaction(
     pool,
     async (client, begun) => work(client, await barrierDecision(client, schema, key, op, begun)),
     // Values written in as literals: a simple query cannot take parameters.
-    { begin: inlineStatement(barrierStatement(schema, key, op)) },
+    { begin: inlineStatement(barrierStatement(schema, key, op)), limits: options },
   );
 }
 

@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import { quoteSchema } from '../db/schema-name.js';
+import type { TransactionLimits } from '../db/transaction-limits.js';
 import { StepRejectedError } from '../errors.js';
 import { type BarrierKey, withBarrier } from './barrier.js';
 import { selectActionOutput, storeActionOutput } from './barrier-sql.js';
@@ -21,6 +22,7 @@ export function guardedAction(
   key: BarrierKey,
   work: (client: pg.PoolClient) => Promise<unknown>,
   beforeCommit: () => Promise<void>,
+  limits: TransactionLimits,
 ): Promise<unknown> {
   const schema = quoteSchema(participant.schema);
   return withBarrier(
@@ -39,7 +41,7 @@ export function guardedAction(
       if (output !== null) await client.query(storeActionOutput(schema, key.sagaId, key.step, output));
       return output;
     },
-    { schema: participant.schema },
+    { schema: participant.schema, ...limits },
   );
 }
 
@@ -52,6 +54,7 @@ export function guardedCompensation(
   key: BarrierKey,
   known: unknown,
   work: (client: pg.PoolClient, output: unknown) => Promise<void>,
+  limits: TransactionLimits,
 ): Promise<void> {
   const schema = quoteSchema(participant.schema);
   return withBarrier(
@@ -62,7 +65,7 @@ export function guardedCompensation(
       if (!gate.apply) return;
       await work(client, known ?? (await storedOutput(client, schema, key)));
     },
-    { schema: participant.schema },
+    { schema: participant.schema, ...limits },
   );
 }
 

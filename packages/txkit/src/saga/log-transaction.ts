@@ -1,7 +1,8 @@
 import type pg from 'pg';
+import { setLocalLimits, type TransactionLimits } from '../db/transaction-limits.js';
 
 /**
- * Runs `work` in a transaction on a client of the log pool (a local step). Commits when `work` returns
+ * Runs `work` in a transaction on a client of the log pool (a local step), bounded by `limits`. Commits when `work` returns
  * `'commit'`, rolls back when it returns `'rollback'` or throws. A client whose work was abandoned (timeout,
  * lost lease, simulated crash) or whose connection broke is destroyed instead of returned: its queries may
  * still be running, and closing the connection makes PostgreSQL roll the transaction back.
@@ -10,11 +11,13 @@ export async function inLogTransaction<T>(
   pool: pg.Pool,
   work: (client: pg.PoolClient) => Promise<{ end: 'commit' | 'rollback'; value: T }>,
   mustDestroy: (error: unknown) => boolean,
+  limits: TransactionLimits = {},
 ): Promise<T> {
+  const set = setLocalLimits(limits);
   const client = await pool.connect();
   let destroy: Error | undefined;
   try {
-    await client.query('BEGIN');
+    await client.query(set ? `BEGIN; ${set}` : 'BEGIN');
     const { end, value } = await work(client);
     await client.query(end === 'commit' ? 'COMMIT' : 'ROLLBACK');
     return value;

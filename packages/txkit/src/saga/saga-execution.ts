@@ -1,4 +1,5 @@
 import type { Statement } from '../db/queryable.js';
+import type { TransactionLimits } from '../db/transaction-limits.js';
 import {
   ConfigurationError,
   InDoubtError,
@@ -55,6 +56,8 @@ export interface ExecutionDeps {
   /** The group commit of step records. */
   readonly records: RecordBatcher;
   readonly faults: FaultHook | undefined;
+  /** Bounds of every transaction txkit begins for a local or guarded step (`SET LOCAL` in BEGIN's round trip). */
+  readonly limits: TransactionLimits;
   emit<K extends keyof SagaRunnerEvents>(event: K, ...args: SagaRunnerEvents[K]): void;
 }
 
@@ -124,6 +127,7 @@ export class SagaExecution implements PlanState {
       get failure() {
         return self.#failure;
       },
+      limits: deps.limits,
       fault: (point, step, attempt) => this.#fault(point, step, attempt),
     };
   }
@@ -428,6 +432,7 @@ export class SagaExecution implements PlanState {
           : { end: 'rollback' as const, value: { output, recorded: true } };
       },
       abandonsClient,
+      this.#deps.limits,
     ).catch((error) => {
       if (error instanceof SagaLeaseLostError) this.#deps.leases.lost(this.lease);
       throw error;
@@ -666,6 +671,7 @@ export class SagaExecution implements PlanState {
         return { end: row.inserted === 1 ? ('commit' as const) : ('rollback' as const), value: undefined };
       },
       abandonsClient,
+      this.#deps.limits,
     ).catch((error) => {
       if (error instanceof SagaLeaseLostError) this.#deps.leases.lost(this.lease);
       throw error;

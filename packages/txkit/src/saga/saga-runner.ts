@@ -6,6 +6,7 @@ import { runMigrations } from '../db/migrations.js';
 import { isRetryablePostgresError } from '../db/postgres-errors.js';
 import { isConnectionError } from '../db/queryable.js';
 import { DEFAULT_SCHEMA, quoteSchema } from '../db/schema-name.js';
+import { setLocalLimits } from '../db/transaction-limits.js';
 import {
   ConfigurationError,
   InDoubtError,
@@ -65,6 +66,17 @@ export interface SagaRunnerOptions {
    * runner cut off from its log stops its sagas before another runner may claim them.
    */
   responseTimeoutMs?: number;
+  /**
+   * `lock_timeout` of every transaction the runner begins for a step — local and guarded steps and their
+   * compensations — set with `SET LOCAL` in the same round trip as BEGIN (no statement of its own). A lock wait
+   * that runs out fails the attempt with 55P03, which is retried. Unset: the server's setting.
+   */
+  lockTimeoutMs?: number;
+  /**
+   * `statement_timeout` of the same transactions: a statement that runs longer fails with 57014, a step error
+   * (not retried). Unset: the server's setting.
+   */
+  statementTimeoutMs?: number;
   /** Fault injection for tests (see `txkit/testing`): called at every `saga:*` fault point. Unset in production. */
   faults?: FaultHook;
 }
@@ -137,6 +149,11 @@ export class SagaRunner extends EventEmitter<SagaRunnerEvents> {
       }),
       preparedStatements: options.preparedStatements !== false,
     });
+    const stepLimits = {
+      lockTimeoutMs: options.lockTimeoutMs,
+      statementTimeoutMs: options.statementTimeoutMs,
+    };
+    setLocalLimits(stepLimits); // throws a ConfigurationError now rather than at the first step
     this.#deps = {
       log: this.#log,
       leases: new LeaseKeeper({ log: this.#log, onError: (error) => this.#safeEmit('error', error) }),
@@ -144,6 +161,7 @@ export class SagaRunner extends EventEmitter<SagaRunnerEvents> {
         recordStep(this.#log.schema, { ...write, leaseMs: this.#log.leaseMs }),
       ),
       faults: options.faults,
+      limits: stepLimits,
       emit: (event, ...args) => this.#safeEmit(event, ...args),
     };
     this.#operator = new SagaOperator(this.#log, this.#definitions);

@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import { isConnectionError } from '../db/queryable.js';
+import type { TransactionLimits } from '../db/transaction-limits.js';
 import {
   SagaKeyTakenError,
   SagaLeaseLostError,
@@ -26,6 +27,8 @@ export interface StepSite {
   readonly outputs: StepOutputs;
   /** Why the saga compensates (set once it does). */
   readonly failure: SagaFailure | undefined;
+  /** Bounds of the transactions txkit begins for guarded steps (the runner's lock and statement timeouts). */
+  readonly limits: TransactionLimits;
   fault(point: SagaFaultPoint, step: string, attempt: number): Promise<void>;
 }
 
@@ -149,6 +152,7 @@ export function guardedStepAction(
           ),
         // Written, not committed: a crash here rolls the effect back with its record.
         () => site.fault(byKind.action.effect, step.name, attempt),
+        site.limits,
       ),
     attemptOptions(site, step, 'action', signal),
   );
@@ -187,6 +191,7 @@ export function guardedStepCompensation(
         };
         await (step.compensate as (ctx: unknown) => unknown)(ctx);
       },
+      site.limits,
     ),
   );
 }

@@ -1,4 +1,5 @@
 import { quoteLiteral } from '../db/inline-statement.js';
+import { setLocalLimits, type TransactionLimits } from '../db/transaction-limits.js';
 
 /**
  * The SQL a participant's branch of a transaction runs besides the user's statements. None of it can take bind
@@ -26,10 +27,8 @@ export function isIsolationLevel(value: unknown): value is IsolationLevel {
 }
 
 /** Per-branch session settings, applied with `SET LOCAL` so they end with the transaction. */
-export interface BranchSettings {
+export interface BranchSettings extends TransactionLimits {
   isolationLevel: IsolationLevel;
-  lockTimeoutMs?: number | undefined;
-  statementTimeoutMs?: number | undefined;
 }
 
 /**
@@ -37,12 +36,9 @@ export interface BranchSettings {
  * a plain SET would outlive the transaction on a pooled connection. The numbers are validated integers.
  */
 export function beginSql(settings: BranchSettings): string {
-  let sql = `BEGIN ISOLATION LEVEL ${ISOLATION_SQL[settings.isolationLevel]}`;
-  if (settings.lockTimeoutMs !== undefined) sql += `; SET LOCAL lock_timeout = ${settings.lockTimeoutMs}`;
-  if (settings.statementTimeoutMs !== undefined) {
-    sql += `; SET LOCAL statement_timeout = ${settings.statementTimeoutMs}`;
-  }
-  return sql;
+  const begin = `BEGIN ISOLATION LEVEL ${ISOLATION_SQL[settings.isolationLevel]}`;
+  const limits = setLocalLimits(settings);
+  return limits ? `${begin}; ${limits}` : begin;
 }
 
 /**
