@@ -3,8 +3,7 @@ import type pg from 'pg';
 import { type BarrierKey, barrier, type RetryPolicy, type SagaRunner, StepRejectedError, saga } from 'txkit';
 import type { FaultSettings } from '../config.js';
 import type { Databases } from '../db/databases.js';
-import { rows } from '../db/statement.js';
-import { applyLimits, boundedTransaction, type WaitLimits } from '../db/wait-limits.js';
+import { boundedTransaction, type WaitLimits } from '../db/wait-limits.js';
 import { enqueueSeatChanges, type SeatEventOutbox } from '../events/seat-events.js';
 import type { EngineCallOptions } from './booking-executor.js';
 import { confirm, finishCancelling, reject } from './booking-lifecycle.js';
@@ -22,7 +21,10 @@ export interface SagaBookingOptions {
   dbs: Databases;
   outbox: SeatEventOutbox;
   faults: FaultSettings;
-  /** Bound every transaction of every step and compensation (a lock timeout fails the attempt, to be retried). */
+  /**
+   * Bound every transaction of the payment and ticket steps and compensations (a lock timeout fails the attempt,
+   * to be retried); the local steps' transactions are txkit's, bounded by the runner's own lockTimeoutMs.
+   */
   limits: WaitLimits;
 }
 
@@ -37,15 +39,6 @@ const untilTakeover: Partial<RetryPolicy> = { maxAttempts: 22, initialDelayMs: 1
 /** A business refusal is final: the saga turns to compensation at once instead of retrying. */
 function asStepRejection(error: unknown): unknown {
   return error instanceof BookingRejectedError ? new StepRejectedError(error.reason, error.message) : error;
-}
-
-/**
- * A local step's transaction is begun by txkit, so its limits are its first statement. Without them a step
- * would wait as long as a dead instance's prepared transaction holds the rows; with them the wait fails with
- * 55P03, which txkit's retry policy retries.
- */
-async function limitLocal(client: pg.PoolClient, limits: WaitLimits): Promise<void> {
-  await rows(client, applyLimits(limits));
 }
 
 /**
@@ -90,7 +83,6 @@ export function bookSeatsSaga(o: SagaBookingOptions) {
     .localStep('reserve-seats', {
       run: async (ctx) => {
         try {
-          await limitLocal(ctx.client, o.limits);
           const changes = await reserveSeats(ctx.client, ctx.input);
           await enqueueSeatChanges(o.outbox, ctx.client, changes, 'booked');
         } catch (error) {
@@ -101,7 +93,6 @@ export function bookSeatsSaga(o: SagaBookingOptions) {
       // Runs only when the seats were sold (a failed local step rolled back with its record): the booking is
       // rejected, with the failure's reason, in the same transaction that frees them — its one rejection write.
       compensate: async (ctx) => {
-        await limitLocal(ctx.client, o.limits);
         const changes = await releaseSeats(ctx.client, ctx.input.bookingId);
         await enqueueSeatChanges(o.outbox, ctx.client, changes, 'released');
         await reject(ctx.client, { id: ctx.input.bookingId, mode: 'saga' }, rejectionOf(ctx.failure));
@@ -141,7 +132,6 @@ export function bookSeatsSaga(o: SagaBookingOptions) {
     })
     .localStep('confirm-booking', {
       run: async (ctx) => {
-        await limitLocal(ctx.client, o.limits);
         // Its output (in the saga's result) lets the answer say when, without reading the booking again.
         return { confirmedAt: await confirm(ctx.client, ctx.input.bookingId, ctx.outputs['issue-tickets']) };
       },
@@ -158,7 +148,6 @@ export function cancelBookingSaga(o: SagaBookingOptions) {
   return saga<BookingPlan>('cancel-booking')
     .localStep('release-seats', {
       run: async (ctx) => {
-        await limitLocal(ctx.client, o.limits);
         const changes = await releaseSeats(ctx.client, ctx.input.bookingId);
         await enqueueSeatChanges(o.outbox, ctx.client, changes, 'cancelled');
         return null;
@@ -184,7 +173,6 @@ export function cancelBookingSaga(o: SagaBookingOptions) {
     })
     .localStep('mark-cancelled', {
       run: async (ctx) => {
-        await limitLocal(ctx.client, o.limits);
         await finishCancelling(ctx.client, ctx.input.bookingId);
         return null;
       },

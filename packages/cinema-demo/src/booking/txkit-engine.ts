@@ -83,6 +83,9 @@ export class TxkitBookingEngine implements BookingExecutor {
       id: o.instanceId,
       sagas: [this.#book, this.#cancel],
       leaseMs: o.sagaLeaseMs,
+      // The transactions txkit begins for the local steps (seats) begin with SET LOCAL of both.
+      lockTimeoutMs: o.lockTimeoutMs,
+      statementTimeoutMs: o.statementTimeoutMs,
       faults: o.faultHook,
     });
     const onError = o.onError ?? (() => {});

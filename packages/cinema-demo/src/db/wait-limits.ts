@@ -1,6 +1,5 @@
 import type pg from 'pg';
 import { PgCode, withTransaction } from 'txkit';
-import type { Statement } from './statement.js';
 
 /**
  * How long one transaction of participant work may wait. A prepared transaction left by a dead instance keeps
@@ -14,34 +13,6 @@ export interface WaitLimits {
   statementTimeoutMs?: number;
 }
 
-function integerMs(ms: number): number {
-  return Math.max(1, Math.trunc(ms));
-}
-
-/**
- * The limits as `SET LOCAL` commands (plain SQL, no parameters), to send in the same round trip as BEGIN.
- * `LOCAL`, because a plain SET would outlive the transaction on a pooled connection.
- */
-export function setLocalLimits(limits: WaitLimits): string {
-  let sql = `SET LOCAL lock_timeout = ${integerMs(limits.lockTimeoutMs)}`;
-  if (limits.statementTimeoutMs !== undefined) {
-    sql += `; SET LOCAL statement_timeout = ${integerMs(limits.statementTimeoutMs)}`;
-  }
-  return sql;
-}
-
-/** The limits for a transaction that is already open (a saga's local step: txkit began it). */
-export function applyLimits(limits: WaitLimits): Statement {
-  const lock = `${integerMs(limits.lockTimeoutMs)}ms`;
-  if (limits.statementTimeoutMs === undefined) {
-    return { text: `SELECT set_config('lock_timeout', $1, true)`, values: [lock] };
-  }
-  return {
-    text: `SELECT set_config('lock_timeout', $1, true), set_config('statement_timeout', $2, true)`,
-    values: [lock, `${integerMs(limits.statementTimeoutMs)}ms`],
-  };
-}
-
 /**
  * Runs `work` in a local transaction whose lock waits and statements are bounded by `limits`.
  *
@@ -53,7 +24,7 @@ export function boundedTransaction<T>(
   limits: WaitLimits,
   work: (client: pg.PoolClient) => Promise<T>,
 ): Promise<T> {
-  return withTransaction(pool, (client) => work(client), { begin: setLocalLimits(limits) });
+  return withTransaction(pool, (client) => work(client), { limits });
 }
 
 /**
