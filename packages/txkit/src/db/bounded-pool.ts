@@ -67,7 +67,7 @@ function overriding<T extends object>(target: T, overrides: Record<string, unkno
       bound.set(property, { method: value, bound: fresh });
       return fresh;
     },
-    // Plain properties set through the wrapper land on the target directly (pipeline mode is switched so).
+    // Plain properties set through the wrapper land on the target directly.
     set(object, property, value) {
       return Reflect.set(object, property, value, object);
     },

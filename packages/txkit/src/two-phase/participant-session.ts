@@ -1,5 +1,4 @@
 import type pg from 'pg';
-import { pipelining } from '../db/pipelining.js';
 import { isConnectionError } from '../db/queryable.js';
 import { type BranchSettings, beginSql, prepareSql, readOnlyCheckSql } from './branch-sql.js';
 import { finishPrepared } from './finish-prepared.js';
@@ -22,14 +21,8 @@ export class ParticipantSession {
   #client: pg.PoolClient | undefined;
   #state: BranchState = 'active';
   #busy = 0;
-  /** BEGIN's answer, which every use of the branch waits for (BEGIN itself is pipelined, see {@link open}). */
-  #begun: Promise<void> = Promise.resolve();
   /** Every statement of the branch answered SELECT so far: it may have written nothing (see endIfReadOnly). */
   #onlyReads = true;
-  /** BEGIN's answer is in and was not an error: statements need not wait for it any more. */
-  #begunOk = false;
-  /** Puts the client's pipeline mode back as the pool's other users expect it. */
-  readonly #restorePipelining: () => void;
   /**
    * A pinned client whose server goes away while it is idle emits 'error'; without a listener that would be an
    * uncaught exception. The failure shows up on the next statement anyway, which is where it is handled.
@@ -42,16 +35,13 @@ export class ParticipantSession {
     this.pool = pool;
     this.#client = client;
     client.on('error', this.#onClientError);
-    this.#restorePipelining = pipelining(client);
   }
 
   /**
-   * Borrows a connection and begins the branch: BEGIN and its SET LOCALs go out at once, in one string, but are
-   * not waited for — the branch's first statement follows them on the wire (see {@link pipelining}), so a
-   * participant's first statement costs one round trip, not two. That is safe because BEGIN cannot fail on its
-   * own: the string is txkit's, validated; a broken connection fails the statements behind it too, and a SET
-   * LOCAL that failed would leave the transaction aborted, failing them as well. Every use of the branch waits
-   * for BEGIN's answer before it reports anything.
+   * Borrows a connection and begins the branch (BEGIN and its SET LOCALs in one round trip), before any statement
+   * of the branch is sent. Never pipelined with the first statement: a BEGIN that fails as a whole (a cancel, a
+   * server shutting down, anything that rejects the string before it runs) opens no transaction block, and a
+   * statement sent right behind it would then run — and commit — on its own.
    */
   static async open(
     name: string,
@@ -61,11 +51,12 @@ export class ParticipantSession {
   ): Promise<ParticipantSession> {
     const client = await pool.connect();
     const session = new ParticipantSession(name, gid, pool, client);
-    session.#begun = session.#run(beginSql(settings)).then(() => {
-      session.#begunOk = true;
-    });
-    // Reported by the first use of the branch, which waits for it.
-    session.#begun.catch(() => {});
+    try {
+      await session.#run(beginSql(settings));
+    } catch (error) {
+      session.destroy(error);
+      throw error;
+    }
     return session;
   }
 
@@ -90,8 +81,7 @@ export class ParticipantSession {
     if (this.#state !== 'active') {
       return Promise.reject(new Error(`participant ${this.name} is no longer active`));
     }
-    const sent = this.#send<R>(statement, true);
-    return this.#begunOk ? sent : this.#afterBegin(sent);
+    return this.#send<R>(statement, true);
   }
 
   /**
@@ -104,7 +94,6 @@ export class ParticipantSession {
   async endIfReadOnly(): Promise<boolean> {
     // A statement still in flight (sent by the callback without waiting for it) may yet write.
     if (!this.#onlyReads || this.#state !== 'active' || this.busy) return false;
-    await this.#begun;
     const { rows } = await this.#run<{ read_only: boolean }>(readOnlyCheckSql());
     if (rows[0]?.read_only !== true) return false;
     await this.commit();
@@ -117,7 +106,6 @@ export class ParticipantSession {
    * the callback swallowed) with a ROLLBACK, not an error: that must not pass as prepared.
    */
   async prepare(): Promise<void> {
-    await this.#begun;
     this.#state = 'preparing';
     try {
       const result = await this.#run(prepareSql(this.gid));
@@ -135,7 +123,6 @@ export class ParticipantSession {
 
   /** One-phase COMMIT (the only participant, or the log participant whose COMMIT carries the decision). */
   async commit(sql = 'COMMIT'): Promise<void> {
-    await this.#begun;
     const results = await this.#run(sql);
     const last = Array.isArray(results) ? results[results.length - 1] : results;
     this.#state = 'ended';
@@ -190,7 +177,6 @@ export class ParticipantSession {
     if (!client) return;
     this.#client = undefined;
     client.off('error', this.#onClientError);
-    this.#restorePipelining();
     client.release(this.#state === 'ended' || this.#state === 'prepared' ? undefined : true);
   }
 
@@ -203,17 +189,6 @@ export class ParticipantSession {
     if (this.#state === 'preparing') this.#state = 'unknown';
     // The listener stays: a dying connection may still report its end.
     client.release(error instanceof Error ? error : new Error('txkit: connection destroyed'));
-  }
-
-  /** A statement already sent (behind BEGIN), reported only once BEGIN's answer is in. */
-  async #afterBegin<R>(statement: Promise<R>): Promise<R> {
-    try {
-      await this.#begun;
-    } catch (error) {
-      statement.catch(() => {}); // it fails too (see open); BEGIN's failure is the one that explains it
-      throw error;
-    }
-    return statement;
   }
 
   /** Runs phase-two SQL on the pinned connection while it is usable and idle, else on a pooled one. */
