@@ -97,12 +97,7 @@ export async function runSagaBank(
   const violations = [
     ...(partitioned ? boundViolations(run, partitioned.boundMs) : []),
     ...bankViolations(final, input.transfers),
-    ...sagaViolations(
-      run,
-      { halfDone: (r) => mixedIn(r, input.transfers).map((t) => t.id) },
-      sagaBankStats,
-      partitioned?.rawConnectionErrors,
-    ),
+    ...sagaViolations(run, { halfDone: (r) => mixedIn(r, input.transfers).map((t) => t.id) }, sagaBankStats),
   ];
   for (const t of input.transfers) {
     const end = run.status.get(t.id);

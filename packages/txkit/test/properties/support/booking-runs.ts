@@ -92,12 +92,7 @@ export async function runSagaBooking(
   const violations = [
     ...(partitioned ? boundViolations(run, partitioned.boundMs) : []),
     ...bookingViolations(final, input.bookings, 'compensated'),
-    ...sagaViolations(
-      run,
-      { halfDone: (r) => halfDoneBookings(r, input.bookings) },
-      sagaBookingStats,
-      partitioned?.rawConnectionErrors,
-    ),
+    ...sagaViolations(run, { halfDone: (r) => halfDoneBookings(r, input.bookings) }, sagaBookingStats),
   ];
   for (const b of input.bookings) {
     const completed = run.status.get(b.id) === 'completed';

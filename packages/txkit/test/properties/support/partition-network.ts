@@ -149,8 +149,6 @@ export interface PartitionedSagas {
   policies: StepPolicies;
   /** The longest a `run()` may take by `docs/operations.md`, with these options and the saga's steps. */
   boundMs: number;
-  /** Whether a raw connection error out of run() is a violation (strict) or counted (a known bug). */
-  rawConnectionErrors: 'violation' | 'tolerated';
 }
 
 /** Room for a loaded machine's timers on top of a documented bound (event-loop lag, not protocol time). */

@@ -77,13 +77,11 @@ export function partitionedSagas(
   proxy: FaultProxy,
   partitions: SagaPartitions,
   steps: number,
-  rawConnectionErrors: PartitionedSagas['rawConnectionErrors'] = 'tolerated',
 ): PartitionedSagas {
   return {
     network: partitionedNetwork(world, proxy, { ...partitions, responseTimeoutMs: STEP_RESPONSE_TIMEOUT_MS }),
     runner: PARTITION_RUNNER,
     policies: PARTITION_POLICIES,
     boundMs: sagaCallBoundMs(steps),
-    rawConnectionErrors,
   };
 }
