@@ -210,7 +210,7 @@ describe('fault proxy', () => {
     expect(isConnectionLoss(error)).toBe(true);
     // The server rolls the transaction back when it reads the reset; wait for its backend to go.
     await waitFor('the cut session to end', async () => !(await serverRuns('in a cut prepare')));
-    expect(await listPreparedTransactions(dbs.on('a').pool)).toEqual([]);
+    expect(await listPreparedTransactions(dbs.on('a').pool, dbs.on('a').database)).toEqual([]);
     const { rows } = await dbs.on('a').pool.query('SELECT count(*)::int AS n FROM notes WHERE id = 2');
     expect(rows).toEqual([{ n: 0 }]);
   });
@@ -467,7 +467,7 @@ describe('fault proxy under a 2PC transaction (payments behind the proxy)', () =
     await proxy.set('payments', 'pass');
     await app.recover();
     expect(await written('cut')).toEqual([1, 1]);
-    expect(await listPreparedTransactions(dbs.on('b').pool)).toEqual([]);
+    expect(await listPreparedTransactions(dbs.on('b').pool, dbs.on('b').database)).toEqual([]);
   });
 });
 
