@@ -3,6 +3,7 @@ import type pg from 'pg';
 import { runMigrations } from '../db/migrations.js';
 import type { Queryable } from '../db/queryable.js';
 import { DEFAULT_SCHEMA, quoteSchema } from '../db/schema-name.js';
+import { injectTraceContext } from '../tracing/message-context.js';
 import { outboxMigrations } from './outbox-migrations.js';
 import { insertInboxMessage, insertMessage, notifyRelays } from './outbox-sql.js';
 
@@ -93,7 +94,9 @@ export class Outbox {
         topic,
         key: options.key ?? null,
         payload: payload ?? null,
-        headers: options.headers ?? {},
+        // The enqueuing transaction's trace context rides with the message (W3C traceparent), so a consumer's
+        // spans join the trace that wrote it, whenever the relay publishes it.
+        headers: injectTraceContext({ ...options.headers }) as Record<string, string>,
       }),
     );
     // Delivered at commit only, and not at all on rollback: exactly when there is something to publish.

@@ -28,6 +28,19 @@ export interface TxkitSpan {
 
 const TRACER_NAME = 'txkit';
 
+type Tracer = ReturnType<Api['trace']['getTracer']>;
+let cached: { provider: ReturnType<Api['trace']['getTracerProvider']>; tracer: Tracer } | undefined;
+
+/**
+ * txkit's tracer, fetched once per global provider: the API's proxy tracer follows a provider the application
+ * registers later, and a new one is made only after `trace.disable()`.
+ */
+function tracerOf(api: Api): Tracer {
+  const provider = api.trace.getTracerProvider();
+  if (cached?.provider !== provider) cached = { provider, tracer: provider.getTracer(TRACER_NAME) };
+  return cached.tracer;
+}
+
 function defined(
   attributes: SpanAttributes | undefined,
 ): Record<string, string | number | boolean | string[]> {
@@ -55,11 +68,12 @@ export function startSpan(name: string, attributes?: SpanAttributes, parent?: Tx
   const api = otelApi();
   if (!api) return noopSpan;
   const parentContext = parent instanceof OtelSpan ? parent.context : api.context.active();
-  const span = api.trace
-    .getTracer(TRACER_NAME)
-    .startSpan(name, { attributes: defined(attributes) }, parentContext);
-  // A non-recording span (no SDK registered, or sampled out) skips attribute and error work; it still carries
-  // the context, so a sampled-out parent's decision propagates to children and across RabbitMQ.
+  const span = tracerOf(api).startSpan(name, { attributes: defined(attributes) }, parentContext);
+  // No SDK registered (the API's no-op tracer): nothing to record and no trace context to carry, so this span
+  // and its children cost nothing more.
+  if (!span.isRecording() && !api.trace.isSpanContextValid(span.spanContext())) return noopSpan;
+  // A sampled-out span skips attribute and error work; it still carries the context, so the sampling decision
+  // propagates to children and across RabbitMQ.
   return new OtelSpan(api, span, api.trace.setSpan(parentContext, span), span.isRecording());
 }
 

@@ -1,4 +1,5 @@
 import type { ConsumeMessage } from 'amqplib';
+import { withTraceContextOf } from '../tracing/message-context.js';
 import type { AmqpConnection } from './amqp-connection.js';
 import { parseJsonBody } from './json-body.js';
 import type {
@@ -77,12 +78,17 @@ export class RabbitMqBus implements MessageBus {
       await channel.assertQueue(options.queue, { durable: true });
       for (const topic of options.topics) await channel.bindQueue(options.queue, this.exchange, topic);
     });
-    return this.#connection.consume(options.queue, async (raw) => handler(decode<T>(raw)), {
-      prefetch: options.prefetch ?? 16,
-      maxDeliveries: this.#options.maxDeliveries,
-      requeueDelayMs: this.#options.requeueDelayMs,
-      maxRequeueDelayMs: this.#options.maxRequeueDelayMs,
-    });
+    // A handler runs in the trace context its message carries (the producer's traceparent, see the outbox).
+    return this.#connection.consume(
+      options.queue,
+      async (raw) => withTraceContextOf(raw.properties.headers, () => handler(decode<T>(raw))),
+      {
+        prefetch: options.prefetch ?? 16,
+        maxDeliveries: this.#options.maxDeliveries,
+        requeueDelayMs: this.#options.requeueDelayMs,
+        maxRequeueDelayMs: this.#options.maxRequeueDelayMs,
+      },
+    );
   }
 
   #declareExchange(): Promise<void> {

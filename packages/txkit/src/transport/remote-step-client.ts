@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { ConsumeMessage } from 'amqplib';
 import { RetryableError } from '../errors.js';
+import { injectTraceContext } from '../tracing/message-context.js';
 import type { AmqpConnection } from './amqp-connection.js';
 import type { AmqpConsumer } from './amqp-consumer.js';
 import {
@@ -116,6 +117,8 @@ export class RemoteStepClient {
             messageId: `${correlationId}:${command.attempt}`,
             type: command.kind,
             contentType: 'application/json',
+            // The step attempt's trace context (W3C traceparent): the participant's span joins the saga's trace.
+            headers: injectTraceContext({}),
           },
           signal,
         )

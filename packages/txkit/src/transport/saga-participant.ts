@@ -8,6 +8,8 @@ import { DEFAULT_SCHEMA, quoteSchema } from '../db/schema-name.js';
 import { ConfigurationError, RetryableError, StepRejectedError } from '../errors.js';
 import { outboxMigrations } from '../outbox/outbox-migrations.js';
 import { type BarrierResult, cleanupBarrier, migrateBarrier, withBarrier } from '../saga/barrier.js';
+import { withTraceContextOf } from '../tracing/message-context.js';
+import { startSpan } from '../tracing/span.js';
 import type { AmqpConnection } from './amqp-connection.js';
 import type { AmqpConsumer } from './amqp-consumer.js';
 import { deleteOldResults, insertResult, selectResult } from './participant-sql.js';
@@ -185,7 +187,22 @@ export class SagaParticipant extends EventEmitter<SagaParticipantEvents> {
       this.emit('error', error);
       throw error;
     }
-    const [reply, outcome] = await this.#apply(command);
+    // The command's span continues the saga's trace (its traceparent header); the handler's spans are its children.
+    const [reply, outcome] = await withTraceContextOf(message.properties.headers, () =>
+      startSpan('txkit.saga.participant', {
+        'messaging.system': 'rabbitmq',
+        'messaging.operation.type': 'process',
+        'messaging.destination.name': this.queue,
+        'txkit.saga.id': command.sagaId,
+        'txkit.step': command.step,
+        'txkit.step.kind': command.kind,
+        'txkit.step.attempt': command.attempt,
+      }).around(async (span) => {
+        const applied = await this.#apply(command);
+        span.set({ 'txkit.outcome': applied[1] });
+        return applied;
+      }),
+    );
     const { replyTo, correlationId } = message.properties;
     if (replyTo) {
       // Confirmed before the command is acked: if this fails, the command is redelivered and answered again.
