@@ -1,73 +1,37 @@
-import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SagaRunner } from '../../src/saga/saga-runner.js';
-import {
-  assertRabbitMqReachable,
-  createTestDatabases,
-  type TestDatabases,
-  testAmqpUrl,
-  testCluster,
-} from '../../src/testing/index.js';
-import { AmqpConnection } from '../../src/transport/amqp-connection.js';
-import { RemoteStepClient } from '../../src/transport/remote-step-client.js';
 import type { ParticipantOutcome } from '../../src/transport/saga-participant.js';
-import { deleteQueues, uniqueName } from './broker-control.js';
-import { bookingSaga, createEffectTable, ROLES, type Role, startParticipant } from './fixtures/booking.js';
+import { uniqueName } from './broker-control.js';
+import {
+  bookingSaga,
+  type RemoteBookingWorld,
+  ROLES,
+  type Role,
+  startRemoteBookingWorld,
+} from './fixtures/booking.js';
 
-const prefix = uniqueName('remote-step');
-const queues = Object.fromEntries(ROLES.map((role) => [role, `${prefix}.${role}`])) as Record<Role, string>;
-const instanceOf: Record<Role, string> = { seats: 'a', payments: 'b', tickets: 'c' };
-let dbs: TestDatabases;
-let amqp: AmqpConnection;
-let remote: RemoteStepClient;
+let world: RemoteBookingWorld;
 let runner: SagaRunner;
-const closers: Array<() => Promise<void>> = [];
 const outcomes: Array<{ role: Role; step: string; kind: string; outcome: ParticipantOutcome }> = [];
-const booking = () => bookingSaga(remote, queues);
-let definition: ReturnType<typeof booking>;
-
-function pool(role: Role): pg.Pool {
-  return dbs.on(instanceOf[role]).pool;
-}
+let definition: ReturnType<typeof bookingSaga>;
 
 async function effects(role: Role, sagaId: string): Promise<string[]> {
-  const { rows } = await pool(role).query(
-    `SELECT state FROM ${role}_effects WHERE saga_id = $1 ORDER BY id`,
-    [sagaId],
-  );
+  const { rows } = await world
+    .pool(role)
+    .query(`SELECT state FROM ${role}_effects WHERE saga_id = $1 ORDER BY id`, [sagaId]);
   return rows.map((r) => r.state);
 }
 
 beforeAll(async () => {
-  await assertRabbitMqReachable();
-  dbs = await createTestDatabases(testCluster(), 'remote steps');
-  for (const role of ROLES) {
-    await createEffectTable(pool(role), role);
-    const started = await startParticipant({
-      role,
-      connectionString: dbs.on(instanceOf[role]).connectionString,
-      amqpUrl: testAmqpUrl(),
-      queue: queues[role],
-      connectionName: `${prefix}.${role}`,
-    });
-    started.participant.on('handled', (info) => outcomes.push({ role, ...info }));
-    closers.push(started.close);
-  }
-  amqp = new AmqpConnection({ url: testAmqpUrl(), name: `${prefix}.runner` });
-  remote = new RemoteStepClient(amqp, { replyQueue: `${prefix}.replies` });
-  definition = booking();
-  runner = new SagaRunner({ pool: pool('seats'), id: 'remote-runner', sagas: [definition] });
+  world = await startRemoteBookingWorld(uniqueName('remote-step'), 'remote steps', (role, info) =>
+    outcomes.push({ role, ...info }),
+  );
+  definition = bookingSaga(world.remote, world.queues);
+  runner = new SagaRunner({ pool: world.pool('seats'), id: 'remote-runner', sagas: [definition] });
   await runner.migrate();
-  await amqp.connect();
 });
 
-afterAll(async () => {
-  await remote?.stop();
-  await amqp?.close();
-  for (const close of closers) await close();
-  await deleteQueues([...Object.values(queues), `${prefix}.replies`]);
-  await dbs?.drop();
-});
+afterAll(() => world?.close());
 
 describe('remote saga steps over RabbitMQ', () => {
   it('completes a saga whose three steps run on three participants, with their outputs', async () => {
@@ -107,7 +71,7 @@ describe('remote saga steps over RabbitMQ', () => {
     if (outcome.status !== 'completed') return;
     expect(await effects('tickets', outcome.sagaId)).toEqual(['applied']);
     const ticketId = (
-      await pool('tickets').query('SELECT id FROM tickets_effects WHERE saga_id = $1', [outcome.sagaId])
+      await world.pool('tickets').query('SELECT id FROM tickets_effects WHERE saga_id = $1', [outcome.sagaId])
     ).rows[0].id;
     expect(outcome.result.tickets).toEqual({ id: ticketId });
     // The second command may be answered after the saga finished (the first reply answered both attempts).
