@@ -230,23 +230,32 @@ describe('fault proxy', () => {
   it('switches modes while queries flow, and every query ends with its own answer', async () => {
     const client = await proxiedClient();
     const answers: number[] = [];
+    // The queries flow until every switch is done (a fixed count could all be answered before the blackhole on
+    // a fast run, leaving nothing to hold); the loop's own bound stops it in any case.
+    let switched = false;
     const flow = (async () => {
-      for (let i = 0; i < 60; i += 1)
+      for (let i = 0; !switched && i < 100_000; i += 1)
         answers.push((await client.query('SELECT $1::int AS i', [i])).rows[0].i);
     })();
     const switches = async () => {
       await waitFor('the first queries', () => answers.length >= 5);
       await proxy.set('pg', { mode: 'latency', ms: 20 });
-      await waitFor('queries under latency', () => answers.length >= 10);
+      const beforeLatency = answers.length;
+      await waitFor('queries under latency', () => answers.length >= beforeLatency + 5);
       await proxy.set('pg', 'blackhole');
       // A query or its answer is held, whichever was on its way.
       await proxy.until('pg', (s) => s.heldToServer + s.heldToClient > 0);
+      const held = answers.length;
       await proxy.set('pg', { mode: 'latency', ms: 5 });
-      await waitFor('queries after the blackhole', () => answers.length >= 20);
+      await waitFor('queries after the blackhole', () => answers.length >= held + 10);
       await proxy.set('pg', 'pass');
+      const passed = answers.length;
+      await waitFor('queries after the pass', () => answers.length >= passed + 5);
+      switched = true;
     };
     await Promise.all([flow, switches()]);
-    expect(answers).toEqual(Array.from({ length: 60 }, (_, i) => i));
+    expect(answers.length).toBeGreaterThan(25);
+    expect(answers).toEqual(Array.from({ length: answers.length }, (_, i) => i));
   });
 
   it('close() resets every connection, closes the listeners, leaves no handle open, and is idempotent', async () => {
