@@ -40,7 +40,41 @@ export type TxkitErrorCode =
   | 'RESPONSE_TIMEOUT'
   | 'SAGA_LEASE_LOST'
   | 'SAGA_KEY_TAKEN'
-  | 'SAGA_LOG_UNAVAILABLE';
+  | 'SAGA_LOG_UNAVAILABLE'
+  | 'TRANSACTION_FINISHED';
+
+/**
+ * The PostgreSQL error behind a txkit error, as the server reported it (the fields node-postgres exposes that
+ * code usually matches on).
+ *
+ * @example
+ * if (error instanceof TxkitError && error.postgres?.constraint === 'seats_pkey') answerSeatTaken();
+ */
+export interface PostgresErrorFields {
+  /** SQLSTATE, e.g. `23505`. */
+  code: string;
+  constraint?: string | undefined;
+  table?: string | undefined;
+  column?: string | undefined;
+  schema?: string | undefined;
+  detail?: string | undefined;
+}
+
+/** Marks txkit's errors across copies of the package (ESM and CommonJS builds, two installed versions). */
+const TXKIT_ERROR = Symbol.for('txkit.error');
+
+/**
+ * Whether `value` is a txkit error — also one thrown by another copy of txkit (its ESM and CommonJS builds, or two
+ * installed versions), where `instanceof TxkitError` is false.
+ *
+ * @example
+ * catch (error) { if (isTxkitError(error) && error.code === 'IN_DOUBT') leaveToRecovery(); }
+ */
+export function isTxkitError(value: unknown): value is TxkitError {
+  return (
+    typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[TXKIT_ERROR] === true
+  );
+}
 
 /**
  * Base class of every txkit error.
@@ -62,7 +96,39 @@ export class TxkitError extends Error {
     this.name = new.target.name;
     this.code = code;
     this.context = options.context ?? {};
+    Object.defineProperty(this, TXKIT_ERROR, { value: true });
   }
+
+  /**
+   * The PostgreSQL error this one wraps (anywhere down its `cause` chain), or `undefined` when no server error
+   * is behind it.
+   */
+  get postgres(): PostgresErrorFields | undefined {
+    return postgresFieldsIn(this.cause, new Set());
+  }
+}
+
+/** The first PostgreSQL server error in `error`, its `cause` chain and (for an AggregateError) its errors. */
+function postgresFieldsIn(error: unknown, seen: Set<unknown>): PostgresErrorFields | undefined {
+  if (typeof error !== 'object' || error === null || seen.has(error)) return undefined;
+  seen.add(error);
+  const e = error as Partial<PostgresErrorFields> & { severity?: unknown; cause?: unknown };
+  if (typeof e.code === 'string' && typeof e.severity === 'string') {
+    return {
+      code: e.code,
+      constraint: e.constraint,
+      table: e.table,
+      column: e.column,
+      schema: e.schema,
+      detail: e.detail,
+    };
+  }
+  const inner = error instanceof AggregateError ? (error.errors as unknown[]) : [];
+  for (const candidate of [e.cause, ...inner]) {
+    const found = postgresFieldsIn(candidate, seen);
+    if (found) return found;
+  }
+  return undefined;
 }
 
 /**

@@ -13,6 +13,8 @@ export type { TransactionLimits } from './db/transaction-limits.js';
 export {
   ConfigurationError,
   InDoubtError,
+  isTxkitError,
+  type PostgresErrorFields,
   PrepareFailedError,
   ResponseTimeoutError,
   RetryableError,

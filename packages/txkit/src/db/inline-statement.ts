@@ -28,7 +28,7 @@ export function inlineStatement(statement: Statement): string {
   for (let i = 0; i < positions.length; i++) {
     const index = positions[i]!;
     if (index < 0 || index >= statement.values.length) {
-      throw new Error(`inlineStatement: $${index + 1} has no value`);
+      throw new ConfigurationError(`inlineStatement: $${index + 1} has no value`);
     }
     sql += literal(statement.values[index]) + pieces[i + 1]!;
   }
@@ -71,5 +71,5 @@ function literal(value: unknown): string {
   // Negative numbers in parentheses: `-$1` must not become a `--` comment.
   if (typeof value === 'number' && Number.isFinite(value)) return value < 0 ? `(${value})` : String(value);
   if (Array.isArray(value)) return `ARRAY[${value.map(literal).join(', ')}]`;
-  throw new Error(`inlineStatement: cannot write ${typeof value} ${String(value)} as a literal`);
+  throw new ConfigurationError(`inlineStatement: cannot write ${typeof value} ${String(value)} as a literal`);
 }

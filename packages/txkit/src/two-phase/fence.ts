@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import { withClient } from '../db/queryable.js';
+import { InDoubtError } from '../errors.js';
 import { insertDecision, type Outcome, selectOutcomes } from './decision-log.js';
 
 /** What {@link fenceAbort} needs to know about the transaction. */
@@ -46,7 +47,12 @@ export async function fenceAbort(log: pg.Pool, target: FenceTarget): Promise<Out
       selectOutcomes(target.schema, [target.transactionId]),
     );
     const outcome = rows[0]?.outcome;
-    if (!outcome) throw new Error(`decision of ${target.transactionId} vanished while fencing`);
+    if (!outcome) {
+      // Deleted between the insert that lost and this read (retention ran): nothing can be said of it now.
+      throw new InDoubtError(`decision of ${target.transactionId} vanished while fencing`, {
+        context: { transactionId: target.transactionId },
+      });
+    }
     return outcome;
   });
 }

@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import { isConnectionError } from '../db/queryable.js';
+import { TxkitError } from '../errors.js';
 import { type BranchSettings, beginSql, prepareSql, readOnlyCheckSql } from './branch-sql.js';
 import { finishPrepared } from './finish-prepared.js';
 
@@ -79,7 +80,11 @@ export class ParticipantSession {
     statement: pg.QueryConfig,
   ): Promise<pg.QueryResult<R>> {
     if (this.#state !== 'active') {
-      return Promise.reject(new Error(`participant ${this.name} is no longer active`));
+      return Promise.reject(
+        new TxkitError('TRANSACTION_FINISHED', `participant ${this.name} is no longer active`, {
+          context: { gid: this.gid, participant: this.name },
+        }),
+      );
     }
     return this.#send<R>(statement, true);
   }
@@ -111,7 +116,11 @@ export class ParticipantSession {
       const result = await this.#run(prepareSql(this.gid));
       if (result.command !== 'PREPARE') {
         this.#state = 'ended';
-        throw new Error(`participant ${this.name} was rolled back at PREPARE: an earlier statement failed`);
+        throw new TxkitError(
+          'ROLLED_BACK',
+          `participant ${this.name} was rolled back at PREPARE: an earlier statement failed`,
+          { context: { gid: this.gid, participant: this.name } },
+        );
       }
       this.#state = 'prepared';
     } catch (error) {
@@ -128,7 +137,11 @@ export class ParticipantSession {
     this.#state = 'ended';
     // COMMIT of a failed transaction answers ROLLBACK instead of an error.
     if ((last as pg.QueryResult | undefined)?.command !== 'COMMIT') {
-      throw new Error(`participant ${this.name} rolled back at COMMIT: an earlier statement failed`);
+      throw new TxkitError(
+        'ROLLED_BACK',
+        `participant ${this.name} rolled back at COMMIT: an earlier statement failed`,
+        { context: { gid: this.gid, participant: this.name } },
+      );
     }
   }
 
@@ -209,7 +222,11 @@ export class ParticipantSession {
     fromCallback = false,
   ): Promise<pg.QueryResult<R>> {
     const client = this.#client;
-    if (!client) throw new Error(`participant ${this.name}: connection already released`);
+    if (!client) {
+      throw new TxkitError('TRANSACTION_FINISHED', `participant ${this.name}: connection already released`, {
+        context: { gid: this.gid, participant: this.name },
+      });
+    }
     this.#busy++;
     try {
       const result = await client.query<R>(statement);

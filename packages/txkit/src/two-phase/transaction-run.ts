@@ -228,8 +228,7 @@ export class TransactionRun<T> {
   }
 
   #enlist(name: string): Promise<ParticipantSession> {
-    if (this.#closed)
-      return Promise.reject(new Error(`transaction ${this.id} is finished: no more statements`));
+    if (this.#closed) return Promise.reject(this.#finishedError());
     const pending = this.#enlisting.get(name);
     if (pending) return pending;
     const pool = this.#ctx.options.participants.get(name);
@@ -240,7 +239,7 @@ export class TransactionRun<T> {
       if (this.#ending) {
         // Timed out or crashed while connecting: the branch is not part of the transaction any more.
         session.destroy();
-        throw new Error(`transaction ${this.id} is finished: no more statements`);
+        throw this.#finishedError();
       }
       this.#sessions.push(session);
       this.#enlisted.set(name, session);
@@ -449,6 +448,13 @@ export class TransactionRun<T> {
 
   #participantNames(): string[] {
     return [...this.#readOnly, ...this.#sessions.map((s) => s.name)];
+  }
+
+  /** A statement or enlistment that came after the callback ended, or after a timeout or crash. */
+  #finishedError(): TxkitError {
+    return new TxkitError('TRANSACTION_FINISHED', `transaction ${this.id} is finished: no more statements`, {
+      context: { transactionId: this.id },
+    });
   }
 
   #disarm(): void {

@@ -13,6 +13,16 @@ describe('published package', () => {
     expect(new esm.ConfigurationError('x').code).toBe('CONFIGURATION');
   });
 
+  it('isTxkitError recognises an error of another copy of txkit, where instanceof cannot', async () => {
+    // The ESM and CommonJS builds are two copies of every class, as two installed versions would be.
+    const esm = await import('txkit');
+    const cjs = require('txkit') as typeof esm;
+    const fromOtherCopy = new cjs.InDoubtError('decided elsewhere');
+    expect(fromOtherCopy instanceof esm.TxkitError).toBe(false);
+    expect(esm.isTxkitError(fromOtherCopy)).toBe(true);
+    expect(cjs.isTxkitError(new esm.ConfigurationError('x'))).toBe(true);
+  });
+
   it('loads txkit/testing as ESM and CJS', async () => {
     const esm = await import('txkit/testing');
     const cjs = require('txkit/testing') as Record<string, unknown>;
