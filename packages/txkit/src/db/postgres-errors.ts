@@ -1,4 +1,5 @@
 import { isConnectionError } from './queryable.js';
+import { codeIn, sessionLostCodes } from './sqlstate.js';
 
 /**
  * PostgreSQL SQLSTATE codes txkit reacts to.
@@ -28,11 +29,9 @@ export const retryablePostgresCodes: readonly string[] = [
   PgCode.serializationFailure,
   PgCode.deadlockDetected,
   PgCode.lockNotAvailable,
-  PgCode.adminShutdown,
-  '57P02', // crash_shutdown
-  '57P03', // cannot_connect_now
   '53300', // too_many_connections
-  '08*', // connection exceptions
+  // The session is gone (connection exceptions, shutdown, crash, idle session ended): the work may run again.
+  ...sessionLostCodes,
 ];
 
 /**
@@ -54,10 +53,6 @@ function isPoolConnectTimeout(error: unknown): boolean {
  */
 export function isRetryablePostgresError(error: unknown): boolean {
   const code = (error as { code?: unknown } | undefined)?.code;
-  if (typeof code === 'string') {
-    for (const entry of retryablePostgresCodes) {
-      if (entry.endsWith('*') ? code.startsWith(entry.slice(0, -1)) : code === entry) return true;
-    }
-  }
+  if (typeof code === 'string' && codeIn(code, retryablePostgresCodes)) return true;
   return isConnectionError(error) || isPoolConnectTimeout(error);
 }

@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import { TxkitError } from '../errors.js';
+import { codeIn, sessionLostCodes } from './sqlstate.js';
 import { setLocalLimits, type TransactionLimits } from './transaction-limits.js';
 
 /**
@@ -88,11 +89,8 @@ export async function withTransaction<T>(
 export function isConnectionError(error: unknown): boolean {
   const e = error as { code?: string; message?: string } | undefined;
   if (!e) return false;
-  if (
-    typeof e.code === 'string' &&
-    (e.code.startsWith('08') || ['57P01', '57P02', '57P03', '25P03', 'RESPONSE_TIMEOUT'].includes(e.code))
-  ) {
-    // 25P03: the server ended an idle-in-transaction session; RESPONSE_TIMEOUT: txkit gave up on a silent one.
+  // RESPONSE_TIMEOUT: txkit gave up on a server that stopped answering (see boundedPool).
+  if (typeof e.code === 'string' && (codeIn(e.code, sessionLostCodes) || e.code === 'RESPONSE_TIMEOUT')) {
     return true;
   }
   if (typeof e.code === 'string' && ['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT'].includes(e.code))
