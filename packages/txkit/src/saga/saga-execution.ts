@@ -9,7 +9,7 @@ import {
 } from '../errors.js';
 import type { FaultHook, SagaFaultPoint } from '../faults.js';
 import { databaseAttributes } from '../tracing/db-attributes.js';
-import { type SpanAttributes, startSpan, type TxkitSpan } from '../tracing/span.js';
+import { startSpan, type TxkitSpan, untraced } from '../tracing/span.js';
 import { type HeldLease, type LeaseKeeper, leaseLostError } from './lease-keeper.js';
 import { inLogTransaction } from './log-transaction.js';
 import type { RecordBatcher } from './record-batcher.js';
@@ -103,7 +103,7 @@ export class SagaExecution implements PlanState {
   #lazyEnd = false;
   #settled: Promise<void> = Promise.resolve();
   /** The trace span of the current `drive()`: its attempts and log writes are children (see tracing/). */
-  #span: TxkitSpan | undefined;
+  #span: TxkitSpan = untraced;
 
   private constructor(
     deps: ExecutionDeps,
@@ -736,23 +736,22 @@ export class SagaExecution implements PlanState {
   /** The span of one attempt: the step, its attempt number and the database it works in, when txkit knows it. */
   #attemptSpan(step: StepDefinition, kind: Kind, attempt: number): TxkitSpan {
     const pool = step.local ? this.#deps.log.pool : step.participant?.pool;
-    const attributes: SpanAttributes = {
+    return this.#span.child(kind === 'action' ? 'txkit.saga.step' : 'txkit.saga.compensation', () => ({
       'txkit.step': step.name,
       'txkit.step.attempt': attempt,
       'txkit.step.type': step.local ? 'local' : step.participant ? 'guarded' : 'plain',
       ...(pool ? databaseAttributes(pool) : {}),
-    };
-    const name = kind === 'action' ? 'txkit.saga.step' : 'txkit.saga.compensation';
-    return this.#span ? this.#span.child(name, attributes) : startSpan(name, attributes);
+    }));
   }
 
   /** A write to the saga log as a span of the saga's trace. */
   #logWrite<R>(what: string, write: () => Promise<R>): Promise<R> {
-    const attributes = { 'txkit.saga.log.write': what, ...databaseAttributes(this.#deps.log.pool) };
-    const span = this.#span
-      ? this.#span.child('txkit.saga.log', attributes)
-      : startSpan('txkit.saga.log', attributes);
-    return span.around(write);
+    return this.#span
+      .child('txkit.saga.log', () => ({
+        'txkit.saga.log.write': what,
+        ...databaseAttributes(this.#deps.log.pool),
+      }))
+      .around(write);
   }
 
   async #ensureLease(): Promise<void> {

@@ -1,22 +1,18 @@
 import { otelApi } from './otel-api.js';
-import type { TxkitSpan } from './span.js';
 
 /** AMQP message headers (amqplib's `properties.headers`). */
 type Headers = Record<string, unknown>;
 
 /**
- * Writes the W3C trace context (`traceparent`, `tracestate`) of `span` — or of the active context — into a
- * message's headers, so the consumer's spans join the producer's trace. Does nothing without OpenTelemetry or
- * without a registered propagator.
+ * Writes the W3C trace context (`traceparent`, `tracestate`) of the active context — a step attempt's span,
+ * for txkit — into a message's headers, so the consumer's spans join the producer's trace. Does nothing without
+ * OpenTelemetry or without a registered propagator.
  *
  * @internal
  */
-export function injectTraceContext(headers: Headers, span?: TxkitSpan): Headers {
+export function injectTraceContext(headers: Headers): Headers {
   const api = otelApi();
-  if (!api) return headers;
-  const run = () => api.propagation.inject(api.context.active(), headers);
-  if (span) span.within(run);
-  else run();
+  if (api) api.propagation.inject(api.context.active(), headers);
   return headers;
 }
 

@@ -20,8 +20,11 @@ export interface TxkitSpan {
   end(): void;
   /** Runs `work` with this span as the active one, so spans started inside (txkit's or the app's) are children. */
   within<T>(work: () => T): T;
-  /** Starts a child span of this one. */
-  child(name: string, attributes?: SpanAttributes): TxkitSpan;
+  /**
+   * Starts a child span of this one. `attributes` may be a function: it is called only when the span is
+   * recorded, so untraced runs build no attribute objects on their hot path.
+   */
+  child(name: string, attributes?: SpanAttributes | (() => SpanAttributes)): TxkitSpan;
   /** Ends the span when `work` settles, failed if it rejects; returns what `work` returns. */
   around<T>(work: (span: TxkitSpan) => Promise<T>): Promise<T>;
 }
@@ -49,13 +52,19 @@ function defined(
   return out;
 }
 
-const noopSpan: TxkitSpan = {
+/**
+ * The span of work that is not traced (no OpenTelemetry, or none registered): every method does nothing. Also the
+ * initial value of a span field, so that code never checks whether it is traced.
+ *
+ * @internal
+ */
+export const untraced: TxkitSpan = {
   set() {},
   fail() {},
   end() {},
   within: (work) => work(),
-  child: () => noopSpan,
-  around: (work) => work(noopSpan),
+  child: () => untraced,
+  around: (work) => work(untraced),
 };
 
 /**
@@ -66,12 +75,12 @@ const noopSpan: TxkitSpan = {
  */
 export function startSpan(name: string, attributes?: SpanAttributes, parent?: TxkitSpan): TxkitSpan {
   const api = otelApi();
-  if (!api) return noopSpan;
+  if (!api) return untraced;
   const parentContext = parent instanceof OtelSpan ? parent.context : api.context.active();
   const span = tracerOf(api).startSpan(name, { attributes: defined(attributes) }, parentContext);
   // No SDK registered (the API's no-op tracer): nothing to record and no trace context to carry, so this span
   // and its children cost nothing more.
-  if (!span.isRecording() && !api.trace.isSpanContextValid(span.spanContext())) return noopSpan;
+  if (!span.isRecording() && !api.trace.isSpanContextValid(span.spanContext())) return untraced;
   // A sampled-out span skips attribute and error work; it still carries the context, so the sampling decision
   // propagates to children and across RabbitMQ.
   return new OtelSpan(api, span, api.trace.setSpan(parentContext, span), span.isRecording());
@@ -112,8 +121,8 @@ class OtelSpan implements TxkitSpan {
     return this.api.context.with(this.context, work);
   }
 
-  child(name: string, attributes?: SpanAttributes): TxkitSpan {
-    return startSpan(name, attributes, this);
+  child(name: string, attributes?: SpanAttributes | (() => SpanAttributes)): TxkitSpan {
+    return startSpan(name, typeof attributes === 'function' ? attributes() : attributes, this);
   }
 
   async around<T>(work: (span: TxkitSpan) => Promise<T>): Promise<T> {

@@ -14,7 +14,7 @@ import {
 } from '../errors.js';
 import { isSimulatedCrash, type TwoPhaseFaultPoint } from '../faults.js';
 import { databaseAttributes } from '../tracing/db-attributes.js';
-import { type SpanAttributes, startSpan, type TxkitSpan } from '../tracing/span.js';
+import { type SpanAttributes, startSpan, type TxkitSpan, untraced } from '../tracing/span.js';
 import type { BranchSettings } from './branch-sql.js';
 import { DecidedAbort, writeCommitDecision } from './commit-decision.js';
 import type { ResolvedCoordinatorOptions } from './coordinator-options.js';
@@ -82,7 +82,7 @@ export class TransactionRun<T> {
   #ending = false;
   #timer: NodeJS.Timeout | undefined;
   /** The run's trace span; each participant's phases are its children (see tracing/). */
-  #span: TxkitSpan | undefined;
+  #span: TxkitSpan = untraced;
   /** Per participant, the span of its statements: from its enlistment to the end of the callback. */
   readonly #statementSpans: TxkitSpan[] = [];
   readonly #timedOut: Promise<never>;
@@ -150,7 +150,7 @@ export class TransactionRun<T> {
       await this.#fault('2pc:before-decision');
       await this.#phase(
         'txkit.2pc.decision',
-        { ...databaseAttributes(this.#ctx.options.log), 'txkit.2pc.decision.carrier': carrier?.name },
+        () => ({ ...databaseAttributes(this.#ctx.options.log), 'txkit.2pc.decision.carrier': carrier?.name }),
         () =>
           writeCommitDecision({
             options: this.#ctx.options,
@@ -203,7 +203,7 @@ export class TransactionRun<T> {
       },
     };
     // The callback's own spans (and an instrumented pg's) are children of the transaction's.
-    const running = this.#span ? this.#span.within(() => work(tx)) : work(tx);
+    const running = this.#span.within(() => work(tx));
     // The callback may still be running when the timeout wins the race; its late failure is not news.
     running.catch(() => {});
     const result = await Promise.race([running, this.#timedOut]).finally(() => {
@@ -426,7 +426,6 @@ export class TransactionRun<T> {
     work: () => Promise<R>,
     attributes: SpanAttributes = {},
   ): Promise<R> {
-    if (!this.#span) return work();
     return this.#childSpan(name, session.name, session.pool, {
       'txkit.gid': session.gid,
       ...attributes,
@@ -434,16 +433,16 @@ export class TransactionRun<T> {
   }
 
   /** A span for a step of the protocol itself (the decision). */
-  #phase<R>(name: string, attributes: SpanAttributes, work: () => Promise<R>): Promise<R> {
-    return this.#span ? this.#span.child(name, attributes).around(work) : work();
+  #phase<R>(name: string, attributes: () => SpanAttributes, work: () => Promise<R>): Promise<R> {
+    return this.#span.child(name, attributes).around(work);
   }
 
   #childSpan(name: string, participant: string, pool: pg.Pool, attributes: SpanAttributes): TxkitSpan {
-    return this.#span!.child(name, {
+    return this.#span.child(name, () => ({
       'txkit.participant': participant,
       ...databaseAttributes(pool),
       ...attributes,
-    });
+    }));
   }
 
   #participantNames(): string[] {

@@ -42,7 +42,7 @@ describe('txkit spans', () => {
 
   it('carry the trace across message headers, also when a header arrives as bytes', () => {
     const producer = startSpan('txkit.saga.step');
-    const headers = injectTraceContext({ 'x-other': 1 }, producer);
+    const headers = producer.within(() => injectTraceContext({ 'x-other': 1 }));
     expect(headers.traceparent).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/);
     const asBytes = { traceparent: Buffer.from(String(headers.traceparent)) };
     withTraceContextOf(asBytes, () => startSpan('txkit.remote.handle').end());
