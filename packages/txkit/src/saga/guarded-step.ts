@@ -4,12 +4,10 @@ import type { TransactionLimits } from '../db/transaction-limits.js';
 import { StepRejectedError } from '../errors.js';
 import { type BarrierKey, withBarrier } from './barrier.js';
 import { selectActionOutput, storeActionOutput } from './barrier-sql.js';
+import type { StepDefinition } from './saga-types.js';
 
 /** Where a guarded step runs: its participant's pool and the schema of the barrier table there. */
-export interface Participant {
-  readonly pool: pg.Pool;
-  readonly schema: string;
-}
+type Participant = NonNullable<StepDefinition['participant']>;
 
 /**
  * A guarded step's action: in one transaction on the participant, the barrier's insert, the step's write and its
