@@ -21,20 +21,46 @@ export interface Statement {
  * Borrows a client from the pool for the duration of `work` and always gives it back. When `work` fails on a
  * broken connection the client is destroyed instead of being returned.
  *
+ * With `signal`, the client is destroyed the moment the signal fires (the caller stopped waiting for `work`):
+ * its connection closes, PostgreSQL rolls back whatever it had open, and the pool gets a fresh connection —
+ * `work` may still be running, and its next query fails instead of reaching the server.
+ *
  * @example
  * const n = await withClient(pool, async (client) => (await client.query('SELECT 1')).rowCount);
+ * // Given up on after 2 s: the connection is closed, not left to a step that may never end.
+ * await withClient(pool, (client) => client.query('SELECT pg_sleep(10)'), { signal: AbortSignal.timeout(2_000) });
  */
-export async function withClient<T>(pool: pg.Pool, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+export async function withClient<T>(
+  pool: pg.Pool,
+  work: (client: pg.PoolClient) => Promise<T>,
+  options: { signal?: AbortSignal } = {},
+): Promise<T> {
+  const { signal } = options;
   const client = await pool.connect();
+  let released = false;
+  const release = (error?: Error) => {
+    if (released) return;
+    released = true;
+    client.release(error);
+  };
+  const abandon = () => release(abandoned(signal!.reason));
   let broken: Error | undefined;
   try {
+    if (signal?.aborted) throw signal.reason;
+    signal?.addEventListener('abort', abandon, { once: true });
     return await work(client);
   } catch (error) {
-    if (isConnectionError(error)) broken = error as Error;
+    if (isConnectionError(error) || signal?.aborted) broken = abandoned(error);
     throw error;
   } finally {
-    client.release(broken);
+    signal?.removeEventListener('abort', abandon);
+    release(broken);
   }
+}
+
+// pg-pool destroys a client released with an error; it wants an Error.
+function abandoned(reason: unknown): Error {
+  return reason instanceof Error ? reason : new Error(String(reason));
 }
 
 /**
@@ -43,7 +69,9 @@ export async function withClient<T>(pool: pg.Pool, work: (client: pg.PoolClient)
  * too, never a silent success.
  *
  * `begin`, if given, is plain SQL (no parameters) sent in the same round trip as BEGIN; `work` gets its
- * result. txkit's barrier uses it to save a round trip per participant transaction.
+ * result. txkit's barrier uses it to save a round trip per participant transaction. `signal` abandons the
+ * transaction as {@link withClient} does: the connection is closed and PostgreSQL rolls it back, unless COMMIT
+ * was already on its way (then its outcome is what the server made of it).
  *
  * @example
  * await withTransaction(pool, (client) => client.query('UPDATE wallets SET balance = balance - $1', [10]));
@@ -52,7 +80,7 @@ export async function withClient<T>(pool: pg.Pool, work: (client: pg.PoolClient)
 export async function withTransaction<T>(
   pool: pg.Pool,
   work: (client: pg.PoolClient, begun: pg.QueryResult) => Promise<T>,
-  options: { begin?: string; limits?: TransactionLimits } = {},
+  options: { begin?: string; limits?: TransactionLimits; signal?: AbortSignal } = {},
 ): Promise<T> {
   const opening = ['BEGIN', options.limits && setLocalLimits(options.limits), options.begin]
     .filter((sql) => sql !== undefined)
@@ -74,10 +102,10 @@ export async function withTransaction<T>(
       }
       return result;
     } catch (error) {
-      await client.query('ROLLBACK').catch(() => {});
+      if (!options.signal?.aborted) await client.query('ROLLBACK').catch(() => {});
       throw error;
     }
-  });
+  }, options);
 }
 
 /**

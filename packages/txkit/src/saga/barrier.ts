@@ -84,7 +84,9 @@ export async function barrier(
  * barrier's insert travel to the server together (and the `lockTimeoutMs` / `statementTimeoutMs` given, set
  * with `SET LOCAL`). Borrows a client from `pool`, calls `work` with it and the
  * barrier's decision (apply the write only when `gate.apply`), and commits — also when nothing is applied, so
- * that a null compensation's row blocks a late action — or rolls back when `work` throws.
+ * that a null compensation's row blocks a late action — or rolls back when `work` throws. `signal` abandons
+ * the transaction when it fires (the connection is closed, PostgreSQL rolls it back; see {@link withTransaction}):
+ * the row lock of a step given up on is not held for as long as the step takes to notice.
  *
  * @example
  * const charged = await withBarrier(paymentsPool, ctx, 'action', async (client, gate) => {
@@ -98,14 +100,15 @@ export function withBarrier<T>(
   key: BarrierKey,
   op: BarrierOp,
   work: (client: pg.PoolClient, gate: BarrierResult) => Promise<T>,
-  options: { schema?: string } & TransactionLimits = {},
+  options: { schema?: string; signal?: AbortSignal } & TransactionLimits = {},
 ): Promise<T> {
-  const schema = quoteSchema(options.schema ?? DEFAULT_SCHEMA);
+  const { schema: schemaName, signal, ...limits } = options;
+  const schema = quoteSchema(schemaName ?? DEFAULT_SCHEMA);
   return withTransaction(
     pool,
     async (client, begun) => work(client, await barrierDecision(client, schema, key, op, begun)),
     // Values written in as literals: a simple query cannot take parameters.
-    { begin: inlineStatement(barrierStatement(schema, key, op)), limits: options },
+    { begin: inlineStatement(barrierStatement(schema, key, op)), limits, ...(signal ? { signal } : {}) },
   );
 }
 

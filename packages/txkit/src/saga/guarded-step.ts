@@ -13,7 +13,9 @@ type Participant = NonNullable<StepDefinition['participant']>;
  * A guarded step's action: in one transaction on the participant, the barrier's insert, the step's write and its
  * output in the barrier row — the step's record, committed with its effect. Run again (after a crash, by
  * recovery), the barrier finds the row and the stored output is returned without calling `work`: the same
- * answer, no second effect. `beforeCommit` is reached with the effect written and not committed yet.
+ * answer, no second effect. `beforeCommit` is reached with the effect written and not committed yet. When
+ * `signal` fires (the attempt timed out, the lease was lost) the transaction is abandoned and rolls back with its
+ * barrier row, so the step's compensation is not left waiting on a row lock the attempt may hold for good.
  */
 export function guardedAction(
   participant: Participant,
@@ -21,6 +23,7 @@ export function guardedAction(
   work: (client: pg.PoolClient) => Promise<unknown>,
   beforeCommit: () => Promise<void>,
   limits: TransactionLimits,
+  signal: AbortSignal,
 ): Promise<unknown> {
   const schema = quoteSchema(participant.schema);
   return withBarrier(
@@ -39,13 +42,14 @@ export function guardedAction(
       if (output !== null) await client.query(storeActionOutput(schema, key.sagaId, key.step, output));
       return output;
     },
-    { schema: participant.schema, ...limits },
+    { schema: participant.schema, signal, ...limits },
   );
 }
 
 /**
  * A guarded step's compensation, behind the barrier in the participant's own transaction (a no-op when the action
  * never ran or the compensation already did). `work` gets the action's output: `known`, or the stored one.
+ * `signal` abandons it as it does an action.
  */
 export function guardedCompensation(
   participant: Participant,
@@ -53,6 +57,7 @@ export function guardedCompensation(
   known: unknown,
   work: (client: pg.PoolClient, output: unknown) => Promise<void>,
   limits: TransactionLimits,
+  signal: AbortSignal,
 ): Promise<void> {
   const schema = quoteSchema(participant.schema);
   return withBarrier(
@@ -63,7 +68,7 @@ export function guardedCompensation(
       if (!gate.apply) return;
       await work(client, known ?? (await storedOutput(client, schema, key)));
     },
-    { schema: participant.schema, ...limits },
+    { schema: participant.schema, signal, ...limits },
   );
 }
 

@@ -153,6 +153,7 @@ export function guardedStepAction(
         // Written, not committed: a crash here rolls the effect back with its record.
         () => site.fault(byKind.action.effect, step.name, attempt),
         site.limits,
+        stepSignal,
       ),
     attemptOptions(site, step, 'action', signal),
   );
@@ -192,6 +193,7 @@ export function guardedStepCompensation(
         await (step.compensate as (ctx: unknown) => unknown)(ctx);
       },
       site.limits,
+      stepSignal,
     ),
   );
 }

@@ -72,6 +72,51 @@ describe('step transaction limits', () => {
     }, 30_000);
   }
 
+  it('a guarded step that outlives its timeout has its transaction abandoned: rolled back, its row lock freed', async () => {
+    const pool = world.pool('pay');
+    await pool.query('CREATE TABLE IF NOT EXISTS hung_effects (saga_id text NOT NULL)');
+    // The step writes, then waits on something that never comes and ignores its signal: the attempt is given up
+    // on at timeoutMs while its transaction (effect and barrier row) is still open.
+    let unblock!: () => void;
+    const blocked = new Promise<void>((resolve) => (unblock = resolve));
+    const definition = saga('limits-hung')
+      .guardedStep('hang', {
+        pool,
+        timeoutMs: 300,
+        retry: { maxAttempts: 1 },
+        run: async (ctx: Ctx) => {
+          await ctx.client.query('INSERT INTO hung_effects VALUES ($1)', [ctx.sagaId]);
+          await blocked;
+          await ctx.client.query('INSERT INTO hung_effects VALUES ($1)', [ctx.sagaId]);
+        },
+        compensate: async (ctx: Ctx) => {
+          await ctx.client.query('DELETE FROM hung_effects WHERE saga_id = $1', [ctx.sagaId]);
+        },
+      })
+      .build();
+    const runner = world.runner({ sagas: [definition], schema: freshSchema(), id: 'limits-hung' });
+    await runner.migrate();
+    try {
+      // Were the transaction left open, the compensation's barrier insert would wait on its row for good.
+      const outcome = await runner.run(definition, {});
+      expect(outcome).toMatchObject({ status: 'compensated', failedStep: 'hang', reason: 'retries-exhausted' });
+      const { rows } = await pool.query('SELECT count(*)::int AS n FROM hung_effects WHERE saga_id = $1', [
+        outcome.sagaId,
+      ]);
+      expect(rows[0].n).toBe(0);
+      const idleInTransaction = async () =>
+        (
+          await pool.query(
+            `SELECT count(*)::int AS n FROM pg_stat_activity
+              WHERE datname = current_database() AND state LIKE 'idle in transaction%'`,
+          )
+        ).rows[0].n;
+      await expect.poll(idleInTransaction, { timeout: 10_000, interval: 50 }).toBe(0);
+    } finally {
+      unblock(); // the abandoned attempt goes on: its next query fails on the closed connection, unreported
+    }
+  }, 30_000);
+
   it('refuses a limit that is not a positive integer of milliseconds when the runner is made', () => {
     expect(() => new SagaRunner({ pool: world.logPool, id: 'bad', sagas: [], lockTimeoutMs: 1.5 })).toThrow(
       ConfigurationError,
