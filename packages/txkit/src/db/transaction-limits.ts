@@ -1,8 +1,9 @@
 import { ConfigurationError } from '../errors.js';
 
 /**
- * Bounds of a transaction txkit begins on its user's behalf, set with `SET LOCAL` (never plain `SET`, which would
- * outlive the transaction on a pooled connection) in the same round trip as its BEGIN.
+ * Bounds of a transaction txkit begins on its user's behalf, set for that transaction only (like `SET LOCAL`;
+ * never plain `SET`, which would outlive the transaction on a pooled connection) in the same round trip as its
+ * BEGIN.
  *
  * @example
  * const limits: TransactionLimits = { lockTimeoutMs: 2_000, statementTimeoutMs: 10_000 };
@@ -15,21 +16,22 @@ export interface TransactionLimits {
 }
 
 /**
- * The `SET LOCAL` statements for `limits`, joined for a simple-query string (no parameters there, hence
- * validated integers), or `undefined` when no limit is set.
+ * One statement setting `limits` for the rest of the transaction — `set_config(…, true)` is `SET LOCAL` as a
+ * function, so both limits cost one statement instead of two `SET LOCAL`s (each a statement the server parses and
+ * counts) — for a simple-query string after BEGIN (no parameters there, hence validated integers), or `undefined`
+ * when no limit is set.
  *
  * @internal
  */
 export function setLocalLimits(limits: TransactionLimits): string | undefined {
   const sets: string[] = [];
   if (limits.lockTimeoutMs !== undefined)
-    sets.push(`SET LOCAL lock_timeout = ${milliseconds('lockTimeoutMs', limits.lockTimeoutMs)}`);
+    sets.push(`set_config('lock_timeout', '${milliseconds('lockTimeoutMs', limits.lockTimeoutMs)}', true)`);
   if (limits.statementTimeoutMs !== undefined) {
-    sets.push(
-      `SET LOCAL statement_timeout = ${milliseconds('statementTimeoutMs', limits.statementTimeoutMs)}`,
-    );
+    const ms = milliseconds('statementTimeoutMs', limits.statementTimeoutMs);
+    sets.push(`set_config('statement_timeout', '${ms}', true)`);
   }
-  return sets.length > 0 ? sets.join('; ') : undefined;
+  return sets.length > 0 ? `SELECT ${sets.join(', ')}` : undefined;
 }
 
 function milliseconds(name: string, value: number): number {

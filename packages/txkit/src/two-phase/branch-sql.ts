@@ -32,7 +32,7 @@ export interface BranchSettings extends TransactionLimits {
 }
 
 /**
- * BEGIN and its SET LOCALs as one simple-query string: one round trip. `SET LOCAL` (never plain `SET`), because
+ * BEGIN and its limits (one `set_config` statement) as one simple-query string: one round trip. `SET LOCAL` (never plain `SET`), because
  * a plain SET would outlive the transaction on a pooled connection. The numbers are validated integers.
  */
 export function beginSql(settings: BranchSettings): string {

@@ -39,7 +39,7 @@ export class ParticipantSession {
   }
 
   /**
-   * Borrows a connection and begins the branch (BEGIN and its SET LOCALs in one round trip), before any statement
+   * Borrows a connection and begins the branch (BEGIN and its limits in one round trip), before any statement
    * of the branch is sent. Never pipelined with the first statement: a BEGIN that fails as a whole (a cancel, a
    * server shutting down, anything that rejects the string before it runs) opens no transaction block, and a
    * statement sent right behind it would then run — and commit — on its own.
