@@ -2,7 +2,12 @@ import { defineConfig } from 'tsup';
 
 export default defineConfig([
   {
-    entry: { index: 'src/index.ts', 'testing/index': 'src/testing/index.ts' },
+    entry: {
+      index: 'src/index.ts',
+      'amqp/index': 'src/amqp/index.ts',
+      'outbox/index': 'src/outbox/index.ts',
+      'testing/index': 'src/testing/index.ts',
+    },
     format: ['esm', 'cjs'],
     // Declarations marked @internal stay out of the published types.
     dts: { compilerOptions: { stripInternal: true } },

@@ -1,4 +1,5 @@
-import { isSimulatedCrash, TwoPhaseCoordinator } from 'txkit';
+import { TwoPhaseCoordinator } from 'txkit';
+import { isSimulatedCrash } from 'txkit/testing';
 import { FaultPlan, listPreparedTransactions } from 'txkit/testing';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { balanceOf, createAccountsTable, createCoordinator, openAccount, transfer } from '../src/bank.js';

@@ -1,5 +1,6 @@
 import type pg from 'pg';
-import { AmqpConnection, RemoteStepClient, remoteStep, SagaRunner, StepRejectedError, saga } from 'txkit';
+import { SagaRunner, StepRejectedError, saga } from 'txkit';
+import { AmqpConnection, RemoteStepClient, remoteStep } from 'txkit/amqp';
 import type { ChargeInput, ChargeOutput } from './payment-service.js';
 
 /** An order: a customer buys `quantity` of one product. */

@@ -1,5 +1,6 @@
 import type pg from 'pg';
-import { AmqpConnection, SagaParticipant, StepRejectedError } from 'txkit';
+import { StepRejectedError } from 'txkit';
+import { AmqpConnection, SagaParticipant } from 'txkit/amqp';
 
 /** The command the order service sends for the `charge` step. */
 export interface ChargeInput {

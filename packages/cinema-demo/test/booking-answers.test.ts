@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { SimulatedCrash } from 'txkit';
+import { SimulatedCrash } from 'txkit/testing';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { withDeadline } from '../src/deadline.js';
 import { type DemoHarness, seatsOf, startHarness } from './support/demo-harness.js';

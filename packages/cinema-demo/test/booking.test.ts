@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import { pino } from 'pino';
-import { InProcessBus } from 'txkit';
+import { InProcessBus } from 'txkit/outbox';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SEED_BALANCE_CENTS } from '../src/db/seed.js';
 import { startApi } from '../src/server/api-runtime.js';

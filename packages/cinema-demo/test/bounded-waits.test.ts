@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { type FaultHook, isRetryablePostgresError } from 'txkit';
+import { isRetryablePostgresError } from 'txkit';
+import type { FaultHook } from 'txkit/testing';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { sweepStaleBookings } from '../src/booking/stale-booking-sweeper.js';
 import { withDeadline } from '../src/deadline.js';

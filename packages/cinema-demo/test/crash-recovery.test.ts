@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { type FaultHook, type FaultPoint, SimulatedCrash } from 'txkit';
+import { type FaultHook, type FaultPoint, SimulatedCrash } from 'txkit/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BookingService } from '../src/booking/booking-service.js';
 import { sweepStaleBookings } from '../src/booking/stale-booking-sweeper.js';

@@ -1,7 +1,7 @@
 import amqp from 'amqplib';
 import { pino } from 'pino';
 import { io, type Socket } from 'socket.io-client';
-import { AmqpConnection, RabbitMqBus } from 'txkit';
+import { AmqpConnection, RabbitMqBus } from 'txkit/amqp';
 import { assertRabbitMqReachable, testAmqpUrl } from 'txkit/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { busSeatSource } from '../src/events/bus-seat-source.js';

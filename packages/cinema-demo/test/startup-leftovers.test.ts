@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { pino } from 'pino';
-import { InProcessBus, SimulatedCrash } from 'txkit';
+import { InProcessBus } from 'txkit/outbox';
+import { SimulatedCrash } from 'txkit/testing';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { withDeadline } from '../src/deadline.js';
 import { startApi } from '../src/server/api-runtime.js';

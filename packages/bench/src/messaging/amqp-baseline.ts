@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import amqplib from 'amqplib';
-import { AmqpConnection } from 'txkit';
+import { AmqpConnection } from 'txkit/amqp';
 import { summariseLatencies } from '../stats/latency-summary.js';
 
 /** What the broker itself does, measured in the same run as the relay so the ratio means something. */

@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
-import { AmqpConnection, Outbox, OutboxRelay, RabbitMqBus, withTransaction } from 'txkit';
+import { withTransaction } from 'txkit';
+import { AmqpConnection, RabbitMqBus } from 'txkit/amqp';
+import { Outbox, OutboxRelay } from 'txkit/outbox';
 import { type LatencySummary, summariseLatencies } from '../stats/latency-summary.js';
 
 /** Relay figures of one run. */

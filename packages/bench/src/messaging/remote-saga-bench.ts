@@ -1,16 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
-import {
-  AmqpConnection,
-  migrateBarrier,
-  RemoteStepClient,
-  remoteStep,
-  SagaParticipant,
-  SagaRunner,
-  type StepContext,
-  saga,
-  withBarrier,
-} from 'txkit';
+import { migrateBarrier, SagaRunner, type StepContext, saga, withBarrier } from 'txkit';
+import { AmqpConnection, RemoteStepClient, remoteStep, SagaParticipant } from 'txkit/amqp';
 import type { BenchDatabases } from '../library/booking-mode.js';
 import { type LatencySummary, summariseLatencies } from '../stats/latency-summary.js';
 

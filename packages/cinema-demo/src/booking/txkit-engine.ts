@@ -1,11 +1,6 @@
 import type pg from 'pg';
-import {
-  type BackgroundService,
-  type FaultHook,
-  migrateBarrier,
-  SagaRunner,
-  TwoPhaseCoordinator,
-} from 'txkit';
+import { type BackgroundService, migrateBarrier, SagaRunner, TwoPhaseCoordinator } from 'txkit';
+import type { FaultHook } from 'txkit/testing';
 import type { FaultSettings } from '../config.js';
 import type { Databases } from '../db/databases.js';
 import type { SeatEventOutbox } from '../events/seat-events.js';

@@ -1,4 +1,4 @@
-import { MalformedMessageError, type MessageBus } from 'txkit';
+import { MalformedMessageError, type MessageBus } from 'txkit/outbox';
 import { isSeatsChangedEvent, type SeatEventSource } from './seat-event-source.js';
 import { SEAT_TOPIC } from './seat-events.js';
 

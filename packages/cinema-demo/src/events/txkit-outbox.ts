@@ -1,4 +1,5 @@
-import type { Outbox, Queryable } from 'txkit';
+import type { Queryable } from 'txkit';
+import type { Outbox } from 'txkit/outbox';
 import { SEAT_TOPIC, type SeatEventOutbox } from './seat-events.js';
 
 /**

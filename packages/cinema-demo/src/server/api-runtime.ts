@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Express } from 'express';
 import type { Logger } from 'pino';
-import { type MessageBus, Outbox, OutboxRelay } from 'txkit';
+import { type MessageBus, Outbox, OutboxRelay } from 'txkit/outbox';
 import { appOrigin, createApp } from '../api/app.js';
 import { type ApiMetrics, createMetrics } from '../api/metrics.js';
 import { setDemoPasswords } from '../auth/demo-passwords.js';

@@ -1,4 +1,5 @@
-import { AmqpConnection, InProcessBus, type MessageBus, RabbitMqBus } from 'txkit';
+import { AmqpConnection, RabbitMqBus } from 'txkit/amqp';
+import { InProcessBus, type MessageBus } from 'txkit/outbox';
 
 /** The demo's exchange on RabbitMQ. */
 export const EXCHANGE = 'cinema.events';

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { type Logger, pino } from 'pino';
-import { InProcessBus, type MessageBus } from 'txkit';
+import { InProcessBus, type MessageBus } from 'txkit/outbox';
 import { createTestDatabases, type TestDatabases, testCluster } from 'txkit/testing';
 import { demoEmail } from '../../src/auth/demo-passwords.js';
 import { type Config, type FaultSettings, loadConfig } from '../../src/config.js';

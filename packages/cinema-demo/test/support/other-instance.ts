@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { FaultHook } from 'txkit';
+import type { FaultHook } from 'txkit/testing';
 import { BookingService } from '../../src/booking/booking-service.js';
 import { TxkitBookingEngine } from '../../src/booking/txkit-engine.js';
 import type { FaultSettings } from '../../src/config.js';

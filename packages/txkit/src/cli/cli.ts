@@ -29,7 +29,7 @@ Connection (flags win over the environment):
 
 Options:
   --json                       machine-readable output on stdout
-  --components <list>          migrate: any of two-phase,saga,outbox,barrier (default two-phase,saga)
+  --components <list>          migrate: any of two-phase,saga,outbox,barrier,saga-participant (default two-phase,saga)
   --limit <n>                  status: at most n sagas (default 100)
   -h, --help                   this text
 

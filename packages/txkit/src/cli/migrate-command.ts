@@ -2,13 +2,14 @@ import type pg from 'pg';
 import { runMigrations } from '../db/migrations.js';
 import { ConfigurationError } from '../errors.js';
 import { outboxMigrations } from '../outbox/outbox-migrations.js';
+import { participantMigrations } from '../remote-saga/participant-migrations.js';
 import { migrateBarrier } from '../saga/barrier.js';
 import { sagaMigrations } from '../saga/saga-migrations.js';
 import { TwoPhaseCoordinator } from '../two-phase/coordinator.js';
 import type { CliSettings } from './cli-config.js';
 
 /** The txkit components `txkit migrate` can create, and where each lives. */
-export const COMPONENTS = ['two-phase', 'saga', 'outbox', 'barrier'] as const;
+export const COMPONENTS = ['two-phase', 'saga', 'outbox', 'barrier', 'saga-participant'] as const;
 export type Component = (typeof COMPONENTS)[number];
 
 /** One component migrated in one database. */
@@ -33,8 +34,8 @@ export function parseComponents(text: string | undefined): Component[] {
 
 /**
  * Applies the pending migrations: the decision log in the log database (after checking every participant has
- * `max_prepared_transactions` > 0), the saga log in the saga log database, and the outbox and barrier tables in
- * every participant database (that is where services write them, in their own local transactions).
+ * `max_prepared_transactions` > 0), the saga log in the saga log database, and the outbox, barrier and remote
+ * participant tables in every participant database (that is where services write them, in their own local transactions).
  */
 export async function migrateAll(
   settings: CliSettings,
@@ -57,20 +58,20 @@ export async function migrateAll(
     results.push({ component: 'two-phase', database: 'log' });
   }
   if (components.includes('saga')) {
-    const applied = await runMigrations(sagaLog, { schema, component: 'saga', migrations: sagaMigrations });
+    const applied = await runMigrations(sagaLog, { schema, ...sagaMigrations });
     results.push({ component: 'saga', database: 'saga log', applied });
   }
   for (const [name, pool] of participants) {
     if (components.includes('outbox')) {
-      const applied = await runMigrations(pool, {
-        schema,
-        component: 'outbox',
-        migrations: outboxMigrations,
-      });
+      const applied = await runMigrations(pool, { schema, ...outboxMigrations });
       results.push({ component: 'outbox', database: name, applied });
     }
     if (components.includes('barrier')) {
       results.push({ component: 'barrier', database: name, applied: await migrateBarrier(pool, { schema }) });
+    }
+    if (components.includes('saga-participant')) {
+      const applied = await runMigrations(pool, { schema, ...participantMigrations });
+      results.push({ component: 'saga-participant', database: name, applied });
     }
   }
   return results;

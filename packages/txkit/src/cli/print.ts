@@ -1,4 +1,4 @@
-import type { RecoveryReport } from '../recovery/resolve-in-doubt.js';
+import type { RecoveryReport } from '../two-phase/resolve-in-doubt.js';
 import type { CliSettings } from './cli-config.js';
 import type { MigrationResult } from './migrate-command.js';
 import { formatAge, formatTable } from './output.js';

@@ -9,8 +9,8 @@ import {
 import { fenceAbort } from '../two-phase/fence.js';
 import { finishPrepared } from '../two-phase/finish-prepared.js';
 import { gidPrefix, parseGid } from '../two-phase/gid.js';
+import { overrideDecision } from '../two-phase/operator-decision-sql.js';
 import type { CliSettings } from './cli-config.js';
-import { overrideDecision } from './operator-decision-sql.js';
 import { describeError } from './output.js';
 import { Refusal } from './refusal.js';
 

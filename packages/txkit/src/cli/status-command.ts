@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { quoteSchema } from '../db/schema-name.js';
+import { type SagaStatusRow, selectSagaLogExists, selectUnfinishedSagas } from '../saga/saga-status-sql.js';
 import {
   type Outcome,
   selectCoordinators,
@@ -9,7 +9,6 @@ import {
 import { type ParsedGid, parseGid } from '../two-phase/gid.js';
 import type { CliSettings } from './cli-config.js';
 import { describeError } from './output.js';
-import { type SagaStatusRow, selectSagaLogExists, selectUnfinishedSagas } from './saga-status-sql.js';
 
 /** 42P01: the decision log table is not there (not migrated in that schema). */
 const UNDEFINED_TABLE = '42P01';
@@ -100,14 +99,11 @@ export async function collectStatus(
   let decisions = new Map<string, Outcome>();
   let decisionLog: StatusReport['decisionLog'] = 'ok';
   try {
-    if (ids.length > 0) {
-      const { rows } = await log.query<{ transaction_id: string; outcome: Outcome }>(
-        selectOutcomes(settings.schema, ids),
-      );
-      decisions = new Map(rows.map((r) => [r.transaction_id, r.outcome]));
-    } else {
-      await log.query(`SELECT 1 FROM ${quoteSchema(settings.schema)}.two_phase_decisions LIMIT 0`);
-    }
+    // Also run with no ids: it is how a missing decision log shows up.
+    const { rows } = await log.query<{ transaction_id: string; outcome: Outcome }>(
+      selectOutcomes(settings.schema, ids),
+    );
+    decisions = new Map(rows.map((r) => [r.transaction_id, r.outcome]));
   } catch (error) {
     if ((error as { code?: string }).code !== UNDEFINED_TABLE) throw error;
     decisionLog = 'missing';

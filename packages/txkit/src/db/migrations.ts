@@ -13,19 +13,35 @@ export interface Migration {
   sql: string;
 }
 
+/**
+ * The migrations of one component: its name in the schema's `migrations` table (which records the versions
+ * applied, per component) and its numbered steps. Every txkit table is created by exactly one component,
+ * declared next to the module that owns the table's SQL, and applied by that module's `migrate()`.
+ * Versions already recorded in users' databases keep their number and their component for good.
+ *
+ * @example
+ * export const sagaMigrations: ComponentMigrations = { component: 'saga', migrations: [{ version: 1, sql: m1 }] };
+ */
+export interface ComponentMigrations {
+  component: string;
+  migrations: readonly Migration[];
+}
+
 // Same key for every txkit component and schema: migrations are rare and short, one at a time is fine.
 const MIGRATION_LOCK_KEY = 0x7478_6b74; // 'txkt'
 
 /**
  * Applies a component's pending migrations in order, each in its own transaction, under an advisory lock so
- * that several processes starting at once do not race. Returns the versions applied.
+ * that several processes starting at once do not race. Returns the versions applied. The versions applied are
+ * recorded per component in the schema's `migrations` table; `sql` may contain `:SCHEMA`, replaced by the
+ * quoted schema name. txkit's own tables are migrated the same way, by each component's `migrate()`.
  *
  * @example
- * await runMigrations(pool, { schema: 'txkit', component: 'two-phase', migrations: twoPhaseMigrations });
+ * await runMigrations(pool, { schema: 'app', component: 'seats', migrations: [{ version: 1, sql: createSeats }] });
  */
 export async function runMigrations(
   pool: pg.Pool,
-  options: { schema: string; component: string; migrations: readonly Migration[] },
+  options: { schema: string; component: string; migrations: readonly { version: number; sql: string }[] },
 ): Promise<number[]> {
   const schema = quoteSchema(options.schema);
   return withClient(pool, async (client) => {

@@ -70,7 +70,7 @@ function abandoned(reason: unknown): Error {
  *
  * `begin`, if given, is plain SQL (no parameters) sent in the same round trip as BEGIN; `work` gets its
  * result. txkit's barrier uses it to save a round trip per participant transaction. `signal` abandons the
- * transaction as {@link withClient} does: the connection is closed and PostgreSQL rolls it back, unless COMMIT
+ * transaction as `withClient` does: the connection is closed and PostgreSQL rolls it back, unless COMMIT
  * was already on its way (then its outcome is what the server made of it).
  *
  * @example
@@ -85,27 +85,31 @@ export async function withTransaction<T>(
   const opening = ['BEGIN', options.limits && setLocalLimits(options.limits), options.begin]
     .filter((sql) => sql !== undefined)
     .join('; ');
-  return withClient(pool, async (client) => {
-    try {
-      const begun = await client.query(opening);
-      // A multi-statement string answers with one result per statement: `work` wants the one after BEGIN.
-      const result = await work(
-        client,
-        Array.isArray(begun) ? (begun[begun.length - 1] as pg.QueryResult) : begun,
-      );
-      const { command } = await client.query('COMMIT');
-      if (command !== 'COMMIT') {
-        throw new TxkitError(
-          'ROLLED_BACK',
-          'the transaction was rolled back at COMMIT: one of its statements failed and the error was caught',
+  return withClient(
+    pool,
+    async (client) => {
+      try {
+        const begun = await client.query(opening);
+        // A multi-statement string answers with one result per statement: `work` wants the one after BEGIN.
+        const result = await work(
+          client,
+          Array.isArray(begun) ? (begun[begun.length - 1] as pg.QueryResult) : begun,
         );
+        const { command } = await client.query('COMMIT');
+        if (command !== 'COMMIT') {
+          throw new TxkitError(
+            'ROLLED_BACK',
+            'the transaction was rolled back at COMMIT: one of its statements failed and the error was caught',
+          );
+        }
+        return result;
+      } catch (error) {
+        if (!options.signal?.aborted) await client.query('ROLLBACK').catch(() => {});
+        throw error;
       }
-      return result;
-    } catch (error) {
-      if (!options.signal?.aborted) await client.query('ROLLBACK').catch(() => {});
-      throw error;
-    }
-  }, options);
+    },
+    options,
+  );
 }
 
 /**

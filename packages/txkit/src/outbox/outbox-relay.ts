@@ -1,13 +1,13 @@
 import { setMaxListeners } from 'node:events';
 import { EventEmitter } from 'eventemitter3';
 import type pg from 'pg';
+import { type BackgroundService, startBackgroundService } from '../background-service.js';
+import type { MessageBus } from '../bus/message-bus.js';
 import { boundedPool } from '../db/bounded-pool.js';
 import { isConnectionError } from '../db/queryable.js';
 import { DEFAULT_SCHEMA, quoteSchema } from '../db/schema-name.js';
 import { TransactionAbortedError, TxkitError } from '../errors.js';
 import { type FaultHook, isSimulatedCrash, type OutboxFaultPoint } from '../faults.js';
-import { type BackgroundService, startBackgroundService } from '../recovery/background-service.js';
-import type { MessageBus } from '../transport/message-bus.js';
 import {
   beginRelayTransaction,
   claimPending,
@@ -146,9 +146,9 @@ export class OutboxRelay extends EventEmitter<OutboxRelayEvents> {
 
   /**
    * Publishes pending rows until none is left to claim; returns how many were published. A pass that fails
-   * leaves its batch pending (retried by the next pass) and rejects with a {@link TransportError} (the broker
-   * did not confirm in time, or the channel closed), a {@link ResponseTimeoutError} (the database did not
-   * answer), or a {@link TransactionAbortedError} (the database connection was lost: the claim rolled back).
+   * leaves its batch pending (retried by the next pass) and rejects with a {@link amqp!TransportError} (the broker
+   * did not confirm in time, or the channel closed), a {@link amqp!ResponseTimeoutError} (the database did not
+   * answer), or a `TRANSACTION_ABORTED` {@link TxkitError} (the database connection was lost: the claim rolled back).
    */
   async relayOnce(): Promise<number> {
     const batchSize = this.#options.batchSize ?? 500;

@@ -74,7 +74,7 @@ export class Outbox {
 
   /** Creates or upgrades the outbox and inbox tables (idempotent, safe from several processes at once). */
   async migrate(pool: pg.Pool): Promise<void> {
-    await runMigrations(pool, { schema: this.schemaName, component: 'outbox', migrations: outboxMigrations });
+    await runMigrations(pool, { schema: this.schemaName, ...outboxMigrations });
   }
 
   /**

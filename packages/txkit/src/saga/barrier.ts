@@ -1,23 +1,11 @@
 import type pg from 'pg';
-import m1 from '../../sql/barrier/000001_barrier.sql';
-import m2 from '../../sql/barrier/000002_barrier_output.sql';
 import { inlineStatement } from '../db/inline-statement.js';
-import { type Migration, runMigrations } from '../db/migrations.js';
+import { runMigrations } from '../db/migrations.js';
 import { type Queryable, withTransaction } from '../db/queryable.js';
 import { DEFAULT_SCHEMA, quoteSchema } from '../db/schema-name.js';
 import type { TransactionLimits } from '../db/transaction-limits.js';
+import { barrierMigrations } from './barrier-migrations.js';
 import { deleteOldBarrierRows, insertAction, insertCompensation, selectActionRow } from './barrier-sql.js';
-
-/**
- * The barrier table's numbered migrations (sql/barrier); `migrateBarrier()` applies them.
- *
- * @example
- * await runMigrations(pool, { schema: 'txkit', component: 'barrier', migrations: barrierMigrations });
- */
-export const barrierMigrations: readonly Migration[] = [
-  { version: 1, sql: m1 },
-  { version: 2, sql: m2 },
-];
 
 /**
  * Which step a barrier call guards: a step context has these fields, and so does a RabbitMQ command.
@@ -147,11 +135,7 @@ async function barrierDecision(
  * await migrateBarrier(paymentsPool);
  */
 export function migrateBarrier(pool: pg.Pool, options: { schema?: string } = {}): Promise<number[]> {
-  return runMigrations(pool, {
-    schema: options.schema ?? DEFAULT_SCHEMA,
-    component: 'barrier',
-    migrations: barrierMigrations,
-  });
+  return runMigrations(pool, { schema: options.schema ?? DEFAULT_SCHEMA, ...barrierMigrations });
 }
 
 /**

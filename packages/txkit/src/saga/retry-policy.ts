@@ -23,7 +23,7 @@ export interface RetryPolicy {
  * Defaults for a step's action: a few quick retries.
  *
  * @example
- * .step('charge', { run, retry: { ...defaultStepRetry, maxAttempts: 5 } })
+ * .step('charge', { run, retry: { maxAttempts: 5 } }) // the other fields from here
  */
 export const defaultStepRetry: RetryPolicy = {
   maxAttempts: 3,
@@ -36,7 +36,7 @@ export const defaultStepRetry: RetryPolicy = {
  * Defaults for a compensation: more patient, because giving up leaves a saga `failed` for an operator.
  *
  * @example
- * .step('charge', { run, compensate, compensationRetry: { ...defaultCompensationRetry, maxDelayMs: 60_000 } })
+ * .step('charge', { run, compensate, compensationRetry: { maxDelayMs: 60_000 } }) // the others from here
  */
 export const defaultCompensationRetry: RetryPolicy = {
   maxAttempts: 6,

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'eventemitter3';
 import type pg from 'pg';
+import { type BackgroundService, startBackgroundService } from '../background-service.js';
 import { boundedPool } from '../db/bounded-pool.js';
 import { runMigrations } from '../db/migrations.js';
 import { isRetryablePostgresError } from '../db/postgres-errors.js';
@@ -15,7 +16,6 @@ import {
   SagaLogUnavailableError,
 } from '../errors.js';
 import type { FaultHook } from '../faults.js';
-import { type BackgroundService, startBackgroundService } from '../recovery/background-service.js';
 import { type HeldLease, LeaseKeeper } from './lease-keeper.js';
 import { RecordBatcher } from './record-batcher.js';
 import { resumeClaimed, resumeExpiredSagas } from './resume-sagas.js';
@@ -42,7 +42,7 @@ export interface SagaRunnerOptions {
   /** This runner's name (e.g. the instance), stored as the owner of the sagas it drives. */
   id: string;
   /** Every saga this runner may run or recover, by name. */
-  sagas: readonly AnySagaDefinition[];
+  sagas: readonly SagaDefinition<unknown, StepOutputs>[];
   /** Schema of the log tables (default `txkit`). */
   schema?: string;
   /** How long a runner's claim on a saga lasts without renewal (default 30 s). Heartbeats renew it. */
@@ -194,17 +194,13 @@ export class SagaRunner extends EventEmitter<SagaRunnerEvents> {
    * await runner.migrate();
    */
   migrate(): Promise<number[]> {
-    return runMigrations(this.#log.pool, {
-      schema: this.#schemaName,
-      component: 'saga',
-      migrations: sagaMigrations,
-    });
+    return runMigrations(this.#log.pool, { schema: this.#schemaName, ...sagaMigrations });
   }
 
   /**
    * Runs a saga to its end and returns its outcome. The saga is logged before its first step, so if this
    * process dies, recovery (in any runner that knows the saga) drives it on. Rejects only when this runner
-   * cannot drive it further (the log unreachable: {@link SagaLogUnavailableError}): the saga is then left to
+   * cannot drive it further (the log unreachable: a {@link TxkitError} coded `SAGA_LOG_UNAVAILABLE`): the saga is then left to
    * recovery.
    *
    * @example

@@ -166,9 +166,12 @@ export interface StepDefinition {
   readonly run: (ctx: never) => unknown;
   /** The compensation, if the step has one. */
   readonly compensate: ((ctx: never) => unknown) | undefined;
-  /** Retries of the action: the step's `retry` over {@link defaultStepRetry}. */
+  /** Retries of the action: the step's `retry` over the defaults (3 attempts, 50 ms doubling up to 5 s). */
   readonly retry: RetryPolicy;
-  /** Retries of the compensation: the step's `compensationRetry` over {@link defaultCompensationRetry}. */
+  /**
+   * Retries of the compensation: the step's `compensationRetry` over the defaults (6 attempts, 100 ms doubling
+   * up to 10 s).
+   */
   readonly compensationRetry: RetryPolicy;
   /** Time limit of one attempt, if any. */
   readonly timeoutMs: number | undefined;

@@ -1,8 +1,19 @@
 /**
  * `txkit/testing`: real-PostgreSQL test harness and fault injection for txkit users' own tests.
+ *
+ * Every public export is listed here by name; nothing else is part of the API.
  * @packageDocumentation
  */
-
+export {
+  type FaultHook,
+  type FaultPoint,
+  type FaultSite,
+  isSimulatedCrash,
+  type OutboxFaultPoint,
+  type SagaFaultPoint,
+  SimulatedCrash,
+  type TwoPhaseFaultPoint,
+} from '../faults.js';
 export {
   FaultPlan,
   type FaultSpec,

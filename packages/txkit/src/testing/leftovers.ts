@@ -1,6 +1,6 @@
 import type pg from 'pg';
-import type { Statement } from '../db/queryable.js';
-import { DEFAULT_SCHEMA, quoteSchema } from '../db/schema-name.js';
+import { DEFAULT_SCHEMA } from '../db/schema-name.js';
+import { type SagaStatusRow, selectUnfinishedSagas } from '../saga/saga-status-sql.js';
 import { listPreparedTransactions, type PreparedTransaction } from './prepared-transactions.js';
 
 /**
@@ -30,15 +30,6 @@ export interface Leftovers {
   sagas: UnfinishedSaga[];
 }
 
-// Read-only look at the saga log for tests; the saga log's own SQL lives in src/saga/saga-log.ts.
-function selectUnfinishedSagas(schema: string): Statement {
-  return {
-    text: `SELECT id::text, name, status, owner, step FROM ${quoteSchema(schema)}.saga
-            WHERE status IN ('running', 'compensating', 'failed') ORDER BY created_at`,
-    values: [],
-  };
-}
-
 /**
  * The sagas of one saga log that are not finished (`running`, `compensating`) or that gave up (`failed`).
  *
@@ -49,8 +40,8 @@ export async function listUnfinishedSagas(
   pool: Pick<pg.Pool, 'query'>,
   options: { schema?: string } = {},
 ): Promise<UnfinishedSaga[]> {
-  const { rows } = await pool.query<UnfinishedSaga>(selectUnfinishedSagas(options.schema ?? DEFAULT_SCHEMA));
-  return rows;
+  const { rows } = await pool.query<SagaStatusRow>(selectUnfinishedSagas(options.schema ?? DEFAULT_SCHEMA));
+  return rows.map(({ id, name, status, owner, step }) => ({ id, name, status, owner, step }));
 }
 
 /**

@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import type pg from 'pg';
-import { type BackgroundService, startBackgroundService } from '../recovery/background-service.js';
+import { type BackgroundService, startBackgroundService } from '../background-service.js';
 import { releaseLease, renewLease } from './decision-log.js';
 
 /** What a coordinator's lease needs to know. */

@@ -33,7 +33,7 @@ export interface TwoPhaseCoordinatorOptions {
    */
   prepareTimeoutMs?: number;
   /** Default isolation level of every branch (default `read committed`). */
-  isolationLevel?: IsolationLevel;
+  isolationLevel?: 'read committed' | 'repeatable read' | 'serializable';
   /** `SET LOCAL lock_timeout` on every branch, in ms (default: the server's). */
   lockTimeoutMs?: number;
   /** `SET LOCAL statement_timeout` on every branch, in ms (default: the server's). */
@@ -86,7 +86,7 @@ export interface TwoPhaseCoordinatorOptions {
  */
 export interface TransactionOptions {
   /** Isolation level of every branch of this transaction. */
-  isolationLevel?: IsolationLevel;
+  isolationLevel?: 'read committed' | 'repeatable read' | 'serializable';
   /** Time limit until the commit decision; at most the coordinator's `prepareTimeoutMs` (the default). */
   timeoutMs?: number;
   /** `SET LOCAL lock_timeout` in ms for this transaction. */

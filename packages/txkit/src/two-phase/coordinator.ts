@@ -1,10 +1,7 @@
 import { EventEmitter } from 'eventemitter3';
-import m1 from '../../sql/two-phase/000001_decision_log.sql';
-import m2 from '../../sql/two-phase/000002_coordinator_leases.sql';
+import { type BackgroundService, startBackgroundService } from '../background-service.js';
 import { runMigrations } from '../db/migrations.js';
 import { ConfigurationError } from '../errors.js';
-import { type BackgroundService, startBackgroundService } from '../recovery/background-service.js';
-import { type RecoveryReport, resolveInDoubt } from '../recovery/resolve-in-doubt.js';
 import { startSpan } from '../tracing/span.js';
 import { CoordinatorLease } from './coordinator-lease.js';
 import {
@@ -17,12 +14,9 @@ import {
 import { showMaxPreparedTransactions } from './decision-log.js';
 import type { TwoPhaseEvents } from './events.js';
 import { parseGid } from './gid.js';
+import { type RecoveryReport, resolveInDoubt } from './resolve-in-doubt.js';
 import { TransactionRun, type TwoPhaseTransaction } from './transaction-run.js';
-
-const migrations = [
-  { version: 1, sql: m1 },
-  { version: 2, sql: m2 },
-];
+import { twoPhaseMigrations } from './two-phase-migrations.js';
 
 /**
  * Options of {@link TwoPhaseCoordinator.recover}.
@@ -102,18 +96,14 @@ export class TwoPhaseCoordinator extends EventEmitter<TwoPhaseEvents> {
 
   /**
    * Start-up: creates the decision log (migrations, under an advisory lock) and checks that every participant
-   * has prepared transactions enabled. Throws a {@link ConfigurationError} saying how to fix it otherwise.
+   * has prepared transactions enabled. Throws a `CONFIGURATION` {@link TxkitError} saying how to fix it otherwise.
    *
    * @example
    * await coordinator.migrate();
    */
   async migrate(): Promise<void> {
     await this.checkParticipants();
-    await runMigrations(this.#options.log, {
-      schema: this.#options.schema,
-      component: 'two-phase',
-      migrations,
-    });
+    await runMigrations(this.#options.log, { schema: this.#options.schema, ...twoPhaseMigrations });
   }
 
   /**
@@ -140,7 +130,8 @@ export class TwoPhaseCoordinator extends EventEmitter<TwoPhaseEvents> {
   /**
    * Runs `work` as one all-or-nothing transaction across the participants it touches, and resolves with its
    * result once committed. Rejects with the callback's own error, a {@link PrepareFailedError}, a
-   * {@link TransactionTimeoutError} (all rolled back), or an {@link InDoubtError} (outcome left to recovery).
+   * `TRANSACTION_TIMEOUT` {@link TxkitError} (all rolled back), or an {@link InDoubtError} (outcome left to
+   * recovery).
    *
    * @example
    * await coordinator.transaction(async (tx) => {

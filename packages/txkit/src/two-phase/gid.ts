@@ -19,12 +19,7 @@ const GID = /^tx:([A-Za-z0-9_-]{1,40}):([A-Za-z0-9_-]{22}):([A-Za-z0-9_-]{1,40})
 /** PostgreSQL's limit: the gid must be shorter than 200 bytes. */
 const MAX_GID_BYTES = 199;
 
-/**
- * The parts of a gid.
- *
- * @example
- * const { coordinatorId, participant } = parseGid(row.gid) ?? {};
- */
+/** The parts of a gid (what {@link parseGid} returns). */
 export interface ParsedGid {
   coordinatorId: string;
   transactionId: string;
@@ -85,7 +80,9 @@ export function formatGid(parts: ParsedGid): string {
  * @example
  * parseGid('tx:api-1:hV3b0dFJ7y0mIu9bU3s1xA:seats'); // { coordinatorId: 'api-1', transactionId: ..., participant: 'seats' }
  */
-export function parseGid(gid: string): ParsedGid | undefined {
+export function parseGid(
+  gid: string,
+): { coordinatorId: string; transactionId: string; participant: string } | undefined {
   const match = GID.exec(gid);
   if (!match) return undefined;
   return { coordinatorId: match[1]!, transactionId: match[2]!, participant: match[3]! };

@@ -1,5 +1,10 @@
 import type pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { AmqpConnection } from '../../src/amqp/amqp-connection.js';
+import { RabbitMqBus } from '../../src/amqp/rabbitmq-bus.js';
+import { dropDuplicates } from '../../src/bus/dedupe.js';
+import { InProcessBus } from '../../src/bus/in-process-bus.js';
+import type { BusMessage, MessageBus } from '../../src/bus/message-bus.js';
 import { withTransaction } from '../../src/db/queryable.js';
 import { type FaultHook, SimulatedCrash } from '../../src/faults.js';
 import { Outbox } from '../../src/outbox/outbox.js';
@@ -11,13 +16,8 @@ import {
   testAmqpUrl,
   testCluster,
 } from '../../src/testing/index.js';
-import { AmqpConnection } from '../../src/transport/amqp-connection.js';
-import { dropDuplicates } from '../../src/transport/dedupe.js';
-import { InProcessBus } from '../../src/transport/in-process-bus.js';
-import type { BusMessage, MessageBus } from '../../src/transport/message-bus.js';
-import { RabbitMqBus } from '../../src/transport/rabbitmq-bus.js';
+import { closeConnectionsFromServer, deleteQueues, uniqueName } from '../support/broker-control.js';
 import { handledUpTo, recordInto } from '../support/queue-marker.js';
-import { closeConnectionsFromServer, deleteQueues, uniqueName } from '../transport/broker-control.js';
 
 const prefix = uniqueName('outbox');
 const exchange = `${prefix}.events`;

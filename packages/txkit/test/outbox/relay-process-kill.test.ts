@@ -1,5 +1,9 @@
 import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AmqpConnection } from '../../src/amqp/amqp-connection.js';
+import { RabbitMqBus } from '../../src/amqp/rabbitmq-bus.js';
+import { dropDuplicates } from '../../src/bus/dedupe.js';
+import type { BusMessage } from '../../src/bus/message-bus.js';
 import { withTransaction } from '../../src/db/queryable.js';
 import { Outbox } from '../../src/outbox/outbox.js';
 import { OutboxRelay } from '../../src/outbox/outbox-relay.js';
@@ -10,13 +14,9 @@ import {
   testAmqpUrl,
   testCluster,
 } from '../../src/testing/index.js';
-import { AmqpConnection } from '../../src/transport/amqp-connection.js';
-import { dropDuplicates } from '../../src/transport/dedupe.js';
-import type { BusMessage } from '../../src/transport/message-bus.js';
-import { RabbitMqBus } from '../../src/transport/rabbitmq-bus.js';
+import { deleteQueues, uniqueName } from '../support/broker-control.js';
 import { type BundledFixture, bundleFixture } from '../support/bundle-fixture.js';
 import { handledUpTo, recordInto } from '../support/queue-marker.js';
-import { deleteQueues, uniqueName } from '../transport/broker-control.js';
 
 /**
  * Real process death between the broker's confirms and the commit that marks the batch sent: the kernel closes

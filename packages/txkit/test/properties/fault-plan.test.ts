@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isSimulatedCrash } from '../../src/index.js';
+import { isSimulatedCrash } from '../../src/faults.js';
 import {
   FaultPlan,
   InjectedFailure,

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isSimulatedCrash, SagaRunner, saga } from '../../src/index.js';
+import { isSimulatedCrash } from '../../src/faults.js';
+import { SagaRunner, saga } from '../../src/index.js';
 import {
   createTestDatabases,
   FaultPlan,

@@ -1,8 +1,13 @@
 import fc from 'fast-check';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, it } from 'vitest';
+import { AmqpConnection } from '../../src/amqp/amqp-connection.js';
+import { RabbitMqBus } from '../../src/amqp/rabbitmq-bus.js';
+import { dropDuplicates } from '../../src/bus/dedupe.js';
+import type { BusMessage } from '../../src/bus/message-bus.js';
 import { withTransaction } from '../../src/db/queryable.js';
-import { isSimulatedCrash, TxkitError } from '../../src/index.js';
+import { isSimulatedCrash } from '../../src/faults.js';
+import { TxkitError } from '../../src/index.js';
 import { Outbox } from '../../src/outbox/outbox.js';
 import { OutboxRelay } from '../../src/outbox/outbox-relay.js';
 import {
@@ -16,12 +21,8 @@ import {
   testAmqpUrl,
   testCluster,
 } from '../../src/testing/index.js';
-import { AmqpConnection } from '../../src/transport/amqp-connection.js';
-import { dropDuplicates } from '../../src/transport/dedupe.js';
-import type { BusMessage } from '../../src/transport/message-bus.js';
-import { RabbitMqBus } from '../../src/transport/rabbitmq-bus.js';
+import { deleteQueues, uniqueName } from '../support/broker-control.js';
 import { handledUpTo, recordInto } from '../support/queue-marker.js';
-import { deleteQueues, uniqueName } from '../transport/broker-control.js';
 import { type PointPartition, pointPartitions, randomPartitions } from './support/partition-arbitraries.js';
 import { partitionDriver, SCHEDULING_SLACK_MS } from './support/partition-network.js';
 import { assertProperty, propertyRuns, propertyTimeout } from './support/runs.js';

@@ -1,8 +1,11 @@
 import fc from 'fast-check';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, it } from 'vitest';
+import { AmqpConnection } from '../../src/amqp/amqp-connection.js';
 import { isConnectionError } from '../../src/db/queryable.js';
-import { InDoubtError, isSimulatedCrash, SagaRunner } from '../../src/index.js';
+import { isSimulatedCrash } from '../../src/faults.js';
+import { InDoubtError, SagaRunner } from '../../src/index.js';
+import { RemoteStepClient } from '../../src/remote-saga/remote-step-client.js';
 import {
   assertRabbitMqReachable,
   createTestDatabases,
@@ -16,9 +19,6 @@ import {
   testAmqpUrl,
   testCluster,
 } from '../../src/testing/index.js';
-import { AmqpConnection } from '../../src/transport/amqp-connection.js';
-import { RemoteStepClient } from '../../src/transport/remote-step-client.js';
-import { deleteQueues, uniqueName } from '../transport/broker-control.js';
 import {
   type BookingInput,
   bookingSaga,
@@ -26,7 +26,8 @@ import {
   ROLES,
   type Role,
   startParticipant,
-} from '../transport/fixtures/booking.js';
+} from '../remote-saga/fixtures/booking.js';
+import { deleteQueues, uniqueName } from '../support/broker-control.js';
 import { sagaFaults } from './support/fault-arbitraries.js';
 import { pointPartitions, randomPartitions } from './support/partition-arbitraries.js';
 import { partitionDriver, SCHEDULING_SLACK_MS } from './support/partition-network.js';

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, it } from 'vitest';
-import type { FaultSite } from '../../src/index.js';
+import type { FaultSite } from '../../src/faults.js';
 import {
   type FaultProxy,
   type PostgresCluster,

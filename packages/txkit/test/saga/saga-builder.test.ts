@@ -1,5 +1,6 @@
 import { describe, expect, expectTypeOf, it } from 'vitest';
-import { ConfigurationError, type SagaDefinition, saga } from '../../src/index.js';
+import { ConfigurationError } from '../../src/errors.js';
+import { type SagaDefinition, saga } from '../../src/index.js';
 
 describe('saga builder', () => {
   it('is immutable: each step returns a new builder and build() freezes the definition', () => {

@@ -1,12 +1,11 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SagaLeaseLostError, SagaLogUnavailableError } from '../../src/errors.js';
+import { SimulatedCrash } from '../../src/faults.js';
 import {
   type CompensationContext,
   InDoubtError,
   type SagaFailure,
-  SagaLeaseLostError,
-  SagaLogUnavailableError,
-  SimulatedCrash,
   type StepOutputs,
   StepRejectedError,
   saga,

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type SagaDefinition, SimulatedCrash, saga, withBarrier } from '../../src/index.js';
+import { SimulatedCrash } from '../../src/faults.js';
+import { type SagaDefinition, saga, withBarrier } from '../../src/index.js';
 import { recordSteps } from '../../src/saga/saga-log.js';
 import {
   type BookingWorld,

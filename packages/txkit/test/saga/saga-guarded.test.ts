@@ -1,10 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type SagaFaultPoint, SimulatedCrash } from '../../src/faults.js';
 import {
   type LocalCompensationContext,
   type LocalStepContext,
-  type SagaFaultPoint,
-  SimulatedCrash,
   type StepOutputs,
   StepRejectedError,
   saga,

@@ -1,11 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  type FaultHook,
-  type SagaFaultPoint,
-  SimulatedCrash,
-  StepRejectedError,
-  saga,
-} from '../../src/index.js';
+import { type FaultHook, type SagaFaultPoint, SimulatedCrash } from '../../src/faults.js';
+import { StepRejectedError, saga } from '../../src/index.js';
 import {
   type BookingWorld,
   createBookingWorld,

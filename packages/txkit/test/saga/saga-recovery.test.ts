@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type FaultHook, isSimulatedCrash, SimulatedCrash, saga } from '../../src/index.js';
+import { type FaultHook, isSimulatedCrash, SimulatedCrash } from '../../src/faults.js';
+import { saga } from '../../src/index.js';
 import {
   type BookingWorld,
   createBookingWorld,

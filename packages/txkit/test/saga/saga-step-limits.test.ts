@@ -1,11 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  ConfigurationError,
-  type LocalStepContext,
-  SagaRunner,
-  type StepOutputs,
-  saga,
-} from '../../src/index.js';
+import { ConfigurationError } from '../../src/errors.js';
+import { type LocalStepContext, SagaRunner, type StepOutputs, saga } from '../../src/index.js';
 import { type BookingWorld, createBookingWorld, freshSchema } from './support/booking-fixture.js';
 
 // The runner's lockTimeoutMs / statementTimeoutMs bound the transactions it begins for local and guarded steps:
@@ -99,7 +94,11 @@ describe('step transaction limits', () => {
     try {
       // Were the transaction left open, the compensation's barrier insert would wait on its row for good.
       const outcome = await runner.run(definition, {});
-      expect(outcome).toMatchObject({ status: 'compensated', failedStep: 'hang', reason: 'retries-exhausted' });
+      expect(outcome).toMatchObject({
+        status: 'compensated',
+        failedStep: 'hang',
+        reason: 'retries-exhausted',
+      });
       const { rows } = await pool.query('SELECT count(*)::int AS n FROM hung_effects WHERE saga_id = $1', [
         outcome.sagaId,
       ]);

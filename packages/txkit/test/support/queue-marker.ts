@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { expect } from 'vitest';
-import type { BusMessage, MessageBus, MessageHandler } from '../../src/transport/message-bus.js';
+import type { BusMessage, MessageBus, MessageHandler } from '../../src/bus/message-bus.js';
 
 const MARKER_TOPIC = 'txkit-test.marker';
 

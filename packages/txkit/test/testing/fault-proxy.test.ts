@@ -3,7 +3,8 @@ import { createServer, type Server, type Socket, connect as tcpConnect } from 'n
 import { connect as amqpConnect } from 'amqplib';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { type FaultHook, TwoPhaseCoordinator } from '../../src/index.js';
+import type { FaultHook } from '../../src/faults.js';
+import { TwoPhaseCoordinator } from '../../src/index.js';
 import {
   assertRabbitMqReachable,
   createTestDatabases,

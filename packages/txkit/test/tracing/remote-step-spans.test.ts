@@ -1,13 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SagaRunner } from '../../src/saga/saga-runner.js';
-import { recordTraces } from '../support/trace-recorder.js';
-import { uniqueName } from '../transport/broker-control.js';
 import {
   bookingSaga,
   type RemoteBookingWorld,
   type Role,
   startRemoteBookingWorld,
-} from '../transport/fixtures/booking.js';
+} from '../remote-saga/fixtures/booking.js';
+import { uniqueName } from '../support/broker-control.js';
+import { recordTraces } from '../support/trace-recorder.js';
 
 // One trace id end to end across a real broker: each remote step's command carries its attempt's traceparent,
 // and the participant's span (and the handler's work) continues that trace as a child of the attempt.

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
-import { InProcessBus } from 'txkit';
+import { InProcessBus } from 'txkit/outbox';
 import { createTestDatabases, type TestDatabases, testCluster } from 'txkit/testing';
 import { build } from 'vite';
 import { type Config, loadConfig } from '../../../src/config.js';

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import type { SagaFaultPoint, TwoPhaseFaultPoint } from '../../../src/index.js';
+import type { SagaFaultPoint, TwoPhaseFaultPoint } from '../../../src/faults.js';
 import { type FaultSpec, SAGA_FAULT_POINTS, TWO_PHASE_FAULT_POINTS } from '../../../src/testing/index.js';
 import { DATABASES } from './world.js';
 

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import type { FaultPoint } from '../../../src/index.js';
+import type { FaultPoint } from '../../../src/faults.js';
 import type { FaultProxyModeInput, FaultScheduleStep } from '../../../src/testing/index.js';
 
 /** A fault of one link: cut, blackhole (healed delivering or losing what it held), latency, cut mid-stream. */

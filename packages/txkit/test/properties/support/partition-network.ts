@@ -1,5 +1,7 @@
 import pg from 'pg';
-import { boundedPool, type FaultHook, type FaultSite, type SagaRunnerOptions } from '../../../src/index.js';
+import { boundedPool } from '../../../src/db/bounded-pool.js';
+import type { FaultHook, FaultSite } from '../../../src/faults.js';
+import type { SagaRunnerOptions } from '../../../src/index.js';
 import {
   type FaultProxy,
   type FaultSchedulePlayback,

@@ -1,8 +1,7 @@
 import { isConnectionError } from '../../../src/db/queryable.js';
+import { type FaultHook, isSimulatedCrash } from '../../../src/faults.js';
 import {
-  type FaultHook,
   InDoubtError,
-  isSimulatedCrash,
   TwoPhaseCoordinator,
   type TwoPhaseCoordinatorOptions,
   TxkitError,

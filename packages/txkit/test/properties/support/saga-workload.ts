@@ -1,13 +1,7 @@
 import { isConnectionError } from '../../../src/db/queryable.js';
-import {
-  type AnySagaDefinition,
-  type FaultHook,
-  InDoubtError,
-  isSimulatedCrash,
-  type SagaDefinition,
-  SagaRunner,
-  type SagaRunnerOptions,
-} from '../../../src/index.js';
+import { type FaultHook, isSimulatedCrash } from '../../../src/faults.js';
+import { InDoubtError, type SagaDefinition, SagaRunner, type SagaRunnerOptions } from '../../../src/index.js';
+import type { AnySagaDefinition } from '../../../src/saga/saga-types.js';
 import { FaultPlan, type FaultSpec, type Leftovers } from '../../../src/testing/index.js';
 import { type Reading, startReader } from './reader.js';
 import type { RunStats } from './stats.js';

@@ -1,6 +1,6 @@
+import { isSimulatedCrash } from '../../../src/faults.js';
 import {
   InDoubtError,
-  isSimulatedCrash,
   StepRejectedError,
   TwoPhaseCoordinator,
   type TwoPhaseTransaction,

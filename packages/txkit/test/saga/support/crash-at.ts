@@ -1,4 +1,4 @@
-import { type FaultHook, type SagaFaultPoint, SimulatedCrash } from '../../../src/index.js';
+import { type FaultHook, type SagaFaultPoint, SimulatedCrash } from '../../../src/faults.js';
 
 /** A hook that crashes the first time `point` is reached for `step`; `hits` counts the times it was reached. */
 export function crashAt(point: SagaFaultPoint, step: string): FaultHook & { hits: number } {
