@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { demoEmail, generateDemoPasswords } from './auth/demo-passwords.js';
 import { loadConfig } from './config.js';
+import { startTracing } from './observability/otlp-tracing.js';
 import { startApi } from './server/api-runtime.js';
 import { openBus } from './server/bus.js';
 import { startEmbeddedPostgres } from './server/embedded-postgres.js';
@@ -42,6 +43,8 @@ if (!env.OPERATOR_TOKEN) {
 
 const config = loadConfig(env);
 const logger = createLogger('cinema-demo', env.LOG_LEVEL ?? 'warn');
+const tracing = await startTracing(env, 'cinema-demo', logger);
+if (tracing) notes.push('OTEL_EXPORTER_OTLP_ENDPOINT set: traces are exported over OTLP');
 const { bus, kind, close: closeBus } = await openBus(config.AMQP_URL, 'cinema-demo');
 const api = await startApi({
   config,
@@ -52,6 +55,7 @@ const api = await startApi({
   readModelQueue: 'cinema.read-model.embedded',
   webDir: fileURLToPath(new URL('./web', import.meta.url)),
   demoPasswords,
+  traceRequests: tracing !== undefined,
 });
 notes.push(
   kind === 'rabbitmq'
@@ -73,6 +77,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     stopping = true;
     await api.close();
     await closeBus();
+    await tracing?.shutdown();
     await stopPostgres?.();
     process.exit(0);
   });

@@ -211,6 +211,15 @@ describe('customer routes', () => {
         })
       ).status,
     ).toBe(404);
+    for (const [bookingId, status] of [
+      [id, 200],
+      [other, 404],
+    ] as const) {
+      const path = `/api/bookings/${bookingId}/waterfall`;
+      expect((await call('get', '/api/bookings/{bookingId}/waterfall', path, { token: alice })).status).toBe(
+        status,
+      );
+    }
     const cancel = (bookingId: string) =>
       call('post', '/api/bookings/{bookingId}/cancel', `/api/bookings/${bookingId}/cancel`, { token: alice });
     expect((await cancel(id)).body.booking.status).toBe('cancelled');

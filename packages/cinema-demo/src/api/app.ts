@@ -9,6 +9,8 @@ import type { BookingService } from '../booking/booking-service.js';
 import type { OperationsView } from '../booking/operations-view.js';
 import type { Config } from '../config.js';
 import type { Databases } from '../db/databases.js';
+import { requestSpans } from '../observability/request-span.js';
+import type { WaterfallStore } from '../observability/waterfall-store.js';
 import { errorHandler, HttpError } from './http-error.js';
 import type { ApiMetrics } from './metrics.js';
 import { apiRoutes } from './openapi/api-routes.js';
@@ -25,8 +27,12 @@ export interface AppDeps {
   dbs: Databases;
   view: OperationsView;
   service: BookingService;
+  /** Where the bookings' waterfalls are read. */
+  waterfalls: Pick<WaterfallStore, 'get'>;
   metrics: ApiMetrics;
   logger: Logger;
+  /** A server span per request (when an OpenTelemetry SDK exports traces). */
+  traceRequests?: boolean;
   /** Folder of the built web UI, served when it exists. */
   webDir?: string;
   /** More public routes (the read model's, when it runs in this process). */
@@ -52,6 +58,8 @@ export function createApp(deps: AppDeps): Express {
   const { config, logger, metrics } = deps;
   const app = express();
   app.disable('x-powered-by');
+  // First: every later middleware and route (txkit's spans included) runs inside the request's span.
+  if (deps.traceRequests) app.use(requestSpans());
   // Behind HAProxy: trust one proxy hop for the client address and protocol.
   app.set('trust proxy', 1);
   // Helmet's default CSP has upgrade-insecure-requests, which rewrites the page's own http URLs to https: served
@@ -102,6 +110,7 @@ export function createApp(deps: AppDeps): Express {
     customerRoutes({
       dbs: deps.dbs,
       service: deps.service,
+      waterfalls: deps.waterfalls,
       maxSeats: config.MAX_SEATS_PER_BOOKING,
       topUpCentsPerDay: config.TOP_UP_CENTS_PER_DAY,
       limits: { lockTimeoutMs: config.LOCK_TIMEOUT_MS, statementTimeoutMs: config.STATEMENT_TIMEOUT_MS },

@@ -5,6 +5,11 @@ import type { TimelineEvent } from './booking-timeline.js';
 export interface SagaSummary {
   id: string;
   name: string;
+  /** What the saga does for its booking (from its key), when it is one of the booking sagas. */
+  type?: 'booking' | 'cancellation' | null;
+  bookingId?: string | null;
+  /** The booking's customer. */
+  customer?: { id: number; name: string } | null;
   status: string;
   startedAt: string | null;
   updatedAt: string | null;

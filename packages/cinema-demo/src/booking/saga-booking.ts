@@ -5,6 +5,7 @@ import type { FaultSettings } from '../config.js';
 import type { Databases } from '../db/databases.js';
 import { boundedTransaction, type WaitLimits } from '../db/wait-limits.js';
 import { enqueueSeatChanges, type SeatEventOutbox } from '../events/seat-events.js';
+import { markStepDatabase } from '../observability/step-database.js';
 import type { EngineCallOptions } from './booking-executor.js';
 import { confirm, finishCancelling, reject } from './booking-lifecycle.js';
 import {
@@ -54,6 +55,7 @@ async function guarded<T>(
   op: 'action' | 'compensate',
   write: (client: pg.PoolClient) => Promise<T>,
 ): Promise<T | undefined> {
+  markStepDatabase(pool);
   try {
     return await boundedTransaction(pool, limits, async (client) => {
       const gate = await barrier(client, ctx, op);

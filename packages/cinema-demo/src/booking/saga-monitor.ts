@@ -5,6 +5,21 @@ import type { SagaSummary } from './operations-view.js';
 const KEEP = 200;
 
 /**
+ * The booking a saga works for, from its key: a booking saga's key is the booking id, a cancellation's
+ * `cancel:<bookingId>` (`cancel:<bookingId>:<uuid>` when re-run).
+ *
+ * @example
+ * bookingOfKey('cancel:7f0c…'); // { type: 'cancellation', bookingId: '7f0c…' }
+ */
+export function bookingOfKey(
+  key: string | null,
+): { type: 'booking' | 'cancellation'; bookingId: string } | undefined {
+  if (!key) return undefined;
+  if (key.startsWith('cancel:')) return { type: 'cancellation', bookingId: key.split(':')[1] ?? '' };
+  return { type: 'booking', bookingId: key };
+}
+
+/**
  * Keeps the recent sagas of this process with each step's and compensation's state, from the runner's events.
  *
  * @example
@@ -19,9 +34,12 @@ export class SagaMonitor {
   constructor(runner: SagaRunner, timeline?: BookingTimeline) {
     this.#timeline = timeline;
     runner.on('saga:started', (e) => {
-      // The booking sagas are keyed by the booking id (cancellations by 'cancel:<id>').
-      if (e.key) timeline?.link(e.sagaId, e.key.replace(/^cancel:/, ''));
+      // The booking sagas are keyed by the booking id (cancellations by 'cancel:<id>', or 'cancel:<id>:<uuid>').
+      const booking = bookingOfKey(e.key);
+      if (booking) timeline?.link(e.sagaId, booking.bookingId);
       this.#saga(e.sagaId, e.name, 'running');
+      if (booking)
+        Object.assign(this.#entry(e.sagaId, e.name), { type: booking.type, bookingId: booking.bookingId });
     });
     runner.on('saga:resumed', (e) => this.#saga(e.sagaId, e.name, `resumed (${e.status})`));
     runner.on('step:started', (e) => this.#step(e.sagaId, e.name, e.step, 'running'));

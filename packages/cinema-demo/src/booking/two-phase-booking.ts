@@ -26,12 +26,13 @@ export function branch(tx: TwoPhaseTransaction, participant: Participant): Db {
 }
 
 export interface TwoPhaseBookingOptions {
-  coordinator: TwoPhaseCoordinator;
+  /** The coordinator, or a wrapper of its `transaction` (the booking waterfall's timing). */
+  coordinator: Pick<TwoPhaseCoordinator, 'transaction'>;
   /** Must not NOTIFY: PostgreSQL refuses PREPARE TRANSACTION after NOTIFY. */
   outbox: SeatEventOutbox;
   faults: FaultSettings;
-  /** Called with each transaction's id and its booking (for the booking's timeline). */
-  onTransaction?: (transactionId: string, bookingId: string) => void;
+  /** Called with each transaction's id, its booking and what it does (for the booking's timeline). */
+  onTransaction?: (transactionId: string, bookingId: string, run: 'booking' | 'cancellation') => void;
 }
 
 /**
@@ -46,7 +47,7 @@ export interface TwoPhaseBookingOptions {
 export async function bookByTwoPhase(o: TwoPhaseBookingOptions, plan: BookingPlan): Promise<BookingResult> {
   try {
     const { codes: ticketCodes, confirmedAt } = await o.coordinator.transaction(async (tx) => {
-      o.onTransaction?.(tx.id, plan.bookingId);
+      o.onTransaction?.(tx.id, plan.bookingId, 'booking');
       const seats = branch(tx, 'seats');
       const changes = await reserveSeats(seats, plan);
       await enqueueSeatChanges(o.outbox, seats, changes, 'booked');
@@ -76,7 +77,7 @@ export async function bookByTwoPhase(o: TwoPhaseBookingOptions, plan: BookingPla
 /** Cancels in one two-phase commit: seats freed, payment refunded, tickets voided, booking cancelled. */
 export async function cancelByTwoPhase(o: TwoPhaseBookingOptions, plan: BookingPlan): Promise<void> {
   await o.coordinator.transaction(async (tx) => {
-    o.onTransaction?.(tx.id, plan.bookingId);
+    o.onTransaction?.(tx.id, plan.bookingId, 'cancellation');
     const seats = branch(tx, 'seats');
     const changes = await releaseSeats(seats, plan.bookingId);
     await enqueueSeatChanges(o.outbox, seats, changes, 'cancelled');

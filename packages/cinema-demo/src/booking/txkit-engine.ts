@@ -4,11 +4,25 @@ import type { FaultHook } from 'txkit/testing';
 import type { FaultSettings } from '../config.js';
 import type { Databases } from '../db/databases.js';
 import type { SeatEventOutbox } from '../events/seat-events.js';
+import { WaterfallRecorder } from '../observability/waterfall-recorder.js';
 import type { BookingExecutor, BookingMode, EngineCallOptions } from './booking-executor.js';
+import type { WaterfallData } from './booking-waterfall.js';
 import type { BookingPlan, BookingResult } from './outcome.js';
 import { bookBySaga, bookSeatsSaga, cancelBookingSaga, cancelBySaga } from './saga-booking.js';
 import { bookByTwoPhase, cancelByTwoPhase } from './two-phase-booking.js';
 import { TxkitOperationsView } from './txkit-operations-view.js';
+
+/** The database each saga step writes in: its lane in the booking's waterfall. */
+const LANE_OF_STEP: Record<string, string> = {
+  'reserve-seats': 'seats',
+  'confirm-booking': 'seats',
+  'release-seats': 'seats',
+  'mark-cancelled': 'seats',
+  'charge-payment': 'payments',
+  'refund-payment': 'payments',
+  'issue-tickets': 'tickets',
+  'void-tickets': 'tickets',
+};
 
 export interface TxkitEngineOptions {
   dbs: Databases;
@@ -31,6 +45,8 @@ export interface TxkitEngineOptions {
   sagaLeaseMs?: number;
   /** How long the coordinator counts as alive without renewing its lease (txkit's default 30 s). */
   coordinatorLeaseMs?: number;
+  /** Receives each finished booking's or cancellation's timing (the waterfall store queues it). */
+  onWaterfall?: (bookingId: string, data: WaterfallData) => void;
   /** @internal Fault injection for crash tests, passed to the coordinator and the saga runner. */
   faultHook?: FaultHook;
 }
@@ -53,6 +69,8 @@ export class TxkitBookingEngine implements BookingExecutor {
   readonly #o: TxkitEngineOptions;
   readonly #book: ReturnType<typeof bookSeatsSaga>;
   readonly #cancel: ReturnType<typeof cancelBookingSaga>;
+  readonly #waterfalls: WaterfallRecorder;
+  readonly #timedCoordinator: Pick<TwoPhaseCoordinator, 'transaction'>;
   #services: BackgroundService[] = [];
 
   constructor(o: TxkitEngineOptions) {
@@ -92,6 +110,14 @@ export class TxkitBookingEngine implements BookingExecutor {
       dbs: o.dbs,
       sagaNames: { book: this.#book.name, cancel: this.#cancel.name },
     });
+    this.#waterfalls = new WaterfallRecorder({
+      runner: this.runner,
+      coordinator: this.coordinator,
+      sagaNames: { book: this.#book.name, cancel: this.#cancel.name },
+      laneOfStep: LANE_OF_STEP,
+      onRecorded: o.onWaterfall ?? (() => {}),
+    });
+    this.#timedCoordinator = this.#waterfalls.timing(this.coordinator);
   }
 
   /** Creates txkit's tables: decision log and saga log in seats, a barrier table in each participant. */
@@ -134,11 +160,13 @@ export class TxkitBookingEngine implements BookingExecutor {
 
   #twoPhaseOptions() {
     return {
-      coordinator: this.coordinator,
+      coordinator: this.#timedCoordinator,
       outbox: this.#o.preparedOutbox,
       faults: this.#o.faults,
-      onTransaction: (transactionId: string, bookingId: string) =>
-        this.view.timelines.link(transactionId, bookingId),
+      onTransaction: (transactionId: string, bookingId: string, run: 'booking' | 'cancellation') => {
+        this.view.timelines.link(transactionId, bookingId);
+        this.#waterfalls.linkTransaction(transactionId, bookingId, run);
+      },
     };
   }
 }

@@ -2,8 +2,8 @@ import type { SagaRunner, TwoPhaseCoordinator } from 'txkit';
 import type { Databases } from '../db/databases.js';
 import type { BookingMode } from './booking-executor.js';
 import { BookingTimeline, type TimelineEvent, timelineFromSagaLog } from './booking-timeline.js';
-import type { OperationsView, TransactionsView } from './operations-view.js';
-import { SagaMonitor } from './saga-monitor.js';
+import type { OperationsView, SagaSummary, TransactionsView } from './operations-view.js';
+import { bookingOfKey, SagaMonitor } from './saga-monitor.js';
 import { TwoPhaseMonitor } from './two-phase-monitor.js';
 
 /**
@@ -20,6 +20,7 @@ export class TxkitOperationsView implements OperationsView {
   readonly #runner: SagaRunner;
   readonly #coordinator: TwoPhaseCoordinator;
   readonly #sagaNames: { book: string; cancel: string };
+  readonly #dbs: Databases;
   readonly #sagas: SagaMonitor;
   readonly #twoPhase: TwoPhaseMonitor;
 
@@ -32,6 +33,7 @@ export class TxkitOperationsView implements OperationsView {
     this.#runner = o.runner;
     this.#coordinator = o.coordinator;
     this.#sagaNames = o.sagaNames;
+    this.#dbs = o.dbs;
     const { seats, payments, tickets } = o.dbs;
     this.#sagas = new SagaMonitor(o.runner, this.timelines);
     this.#twoPhase = new TwoPhaseMonitor(o.coordinator, { seats, payments, tickets }, this.timelines);
@@ -39,13 +41,14 @@ export class TxkitOperationsView implements OperationsView {
 
   async transactions(limit: number): Promise<TransactionsView> {
     const [inDoubt, stuck] = await Promise.all([this.#twoPhase.inDoubt(), this.#runner.stuck(limit)]);
-    return {
+    const view: TransactionsView = {
       sagas: this.#sagas.recent(limit),
       twoPhase: this.#twoPhase.recent(limit),
       inDoubt,
       stuck: stuck.map((s) => ({
         id: s.sagaId,
         name: s.name,
+        ...(bookingOfKey(s.key) ?? {}),
         status: 'failed (compensation gave up)',
         startedAt: null,
         updatedAt: s.updatedAt.toISOString(),
@@ -63,6 +66,32 @@ export class TxkitOperationsView implements OperationsView {
         ],
       })),
     };
+    await this.#withCustomers([...view.sagas, ...view.stuck]);
+    return view;
+  }
+
+  /**
+   * Adds each booking saga's customer: two reads for the whole page (the bookings' customers, then their names),
+   * on the operator's request only, never on a booking's path.
+   */
+  async #withCustomers(sagas: SagaSummary[]): Promise<void> {
+    const ids = [...new Set(sagas.flatMap((s) => (s.bookingId ? [s.bookingId] : [])))];
+    if (ids.length === 0) return;
+    const { rows: bookings } = await this.#dbs.seats.query<{ id: string; customerId: number }>(
+      'SELECT id, customer_id AS "customerId" FROM cinema.bookings WHERE id = ANY($1::uuid[])',
+      [ids],
+    );
+    const customerIds = [...new Set(bookings.map((b) => b.customerId))];
+    const { rows: names } = await this.#dbs.payments.query<{ id: number; name: string }>(
+      'SELECT id, name FROM cinema.customers WHERE id = ANY($1::int[])',
+      [customerIds],
+    );
+    const nameOf = new Map(names.map((c) => [c.id, c.name]));
+    const customerOf = new Map(bookings.map((b) => [b.id, b.customerId]));
+    for (const saga of sagas) {
+      const id = saga.bookingId ? customerOf.get(saga.bookingId) : undefined;
+      saga.customer = id === undefined ? null : { id, name: nameOf.get(id) ?? `#${id}` };
+    }
   }
 
   async timeline({ id: bookingId, mode }: { id: string; mode: BookingMode }): Promise<TimelineEvent[]> {

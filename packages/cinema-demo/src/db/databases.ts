@@ -4,6 +4,7 @@ import payments1 from '../../sql/payments/000001_schema.sql';
 import payments2 from '../../sql/payments/000002_accounts.sql';
 import seats1 from '../../sql/seats/000001_schema.sql';
 import seats2 from '../../sql/seats/000002_sessions.sql';
+import seats3 from '../../sql/seats/000003_booking_waterfalls.sql';
 import tickets1 from '../../sql/tickets/000001_schema.sql';
 import { SCHEMA } from './statement.js';
 
@@ -51,6 +52,7 @@ export async function migrateDatabases(dbs: Databases): Promise<void> {
     migrations: [
       { version: 1, sql: seats1 },
       { version: 2, sql: seats2 },
+      { version: 3, sql: seats3 },
     ],
   });
   await runMigrations(dbs.payments, {

@@ -15,6 +15,7 @@ import { seedDatabases } from '../db/seed.js';
 import { withDeadline } from '../deadline.js';
 import { busSeatSource, READ_MODEL_QUEUE } from '../events/bus-seat-source.js';
 import { seatOutbox } from '../events/txkit-outbox.js';
+import { WaterfallStore } from '../observability/waterfall-store.js';
 import { ReadModelService } from '../read-model/read-model-service.js';
 
 export interface ApiRuntimeOptions {
@@ -53,6 +54,8 @@ export interface ApiRuntimeOptions {
    * recovery pass before seeding, and seeding's retries on a lock (default 15 s each).
    */
   startupWaitMs?: number;
+  /** A server span per request, parent of txkit's spans (set when an OpenTelemetry SDK exports traces). */
+  traceRequests?: boolean;
 }
 
 /** One running API instance: its HTTP server, its parts, and how to stop it. */
@@ -66,6 +69,8 @@ export interface ApiRuntime {
   metrics: ApiMetrics;
   relay: OutboxRelay;
   readModel: ReadModelService | undefined;
+  /** The bookings' waterfalls (timings), written in batches. */
+  waterfalls: WaterfallStore;
   close(): Promise<void>;
 }
 
@@ -102,6 +107,11 @@ export async function startApi(o: ApiRuntimeOptions): Promise<ApiRuntime> {
   // instead of a NOTIFY and a relay pass of three statements per booking. Seat events reach the read model within
   // a poll interval.
   const seatEvents = seatOutbox(outbox, { notify: false });
+  const waterfalls = new WaterfallStore({
+    pool: dbs.seats,
+    onError: (error, dropped) =>
+      logger.warn({ err: error, dropped }, 'writing booking waterfalls failed; retried at the next flush'),
+  });
   const engine = new TxkitBookingEngine({
     dbs,
     instanceId: config.INSTANCE_ID,
@@ -114,8 +124,10 @@ export async function startApi(o: ApiRuntimeOptions): Promise<ApiRuntime> {
     sagaLeaseMs: config.TXKIT_LEASE_MS,
     recoveryIntervalMs: o.recoveryIntervalMs ?? config.RECOVERY_INTERVAL_MS,
     onError: (error) => logger.error({ err: error }, 'txkit background failure'),
+    onWaterfall: (bookingId, data) => waterfalls.add(bookingId, data),
   });
   await engine.migrate();
+  waterfalls.start();
   // A dead instance's transaction finished by this one: the trace of a crash, worth a line in the log.
   engine.coordinator.on('recovered', (event) => {
     if (event.takeover) {
@@ -196,9 +208,11 @@ export async function startApi(o: ApiRuntimeOptions): Promise<ApiRuntime> {
     dbs,
     view: engine.view,
     service,
+    waterfalls,
     metrics,
     logger,
     webDir: o.webDir,
+    traceRequests: o.traceRequests,
     extraRouters: readModel ? [readModel.router()] : [],
   });
   const server = createServer(app);
@@ -220,6 +234,7 @@ export async function startApi(o: ApiRuntimeOptions): Promise<ApiRuntime> {
     metrics,
     relay,
     readModel,
+    waterfalls,
     async close() {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
@@ -227,6 +242,7 @@ export async function startApi(o: ApiRuntimeOptions): Promise<ApiRuntime> {
       await relay.stop();
       await sweeper?.stop();
       await engine.stop();
+      await waterfalls.stop();
       if (ownDbs) await closeDatabases(dbs);
     },
   };

@@ -57,7 +57,7 @@ export interface DemoHarness {
 export async function startHarness(
   label: string,
   env: Record<string, string> = {},
-  options: { bus?: MessageBus; withReadModel?: boolean; logger?: Logger } = {},
+  options: { bus?: MessageBus; withReadModel?: boolean; logger?: Logger; traceRequests?: boolean } = {},
 ): Promise<DemoHarness> {
   const testDbs = await createTestDatabases(testCluster(), label);
   const dbs = { seats: testDbs.on('a').pool, payments: testDbs.on('b').pool, tickets: testDbs.on('c').pool };
@@ -94,6 +94,7 @@ export async function startHarness(
     // Tests that need the sweep call it themselves, so its timing is theirs: a background pass (the first one runs
     // at start-up) could finish their orphans first on a slow machine.
     sweepIntervalMs: false,
+    traceRequests: options.traceRequests,
   });
   const request: DemoHarness['request'] = async (method, path, o = {}) => {
     const headers: Record<string, string> = { ...o.headers };

@@ -275,6 +275,30 @@ export function apiRoutes(o: { maxSeats: number; topUpCentsPerDay: number }): Ro
       },
     },
     {
+      method: 'get',
+      path: '/api/bookings/{bookingId}/waterfall',
+      summary: "The timing of one of your bookings' transactions, as a waterfall",
+      description:
+        'Bars per database (seats, payments, tickets) and for the coordinator, at their real start and duration in ' +
+        'milliseconds: each saga step and compensation attempt (a retry is a bar of its own), or each 2PC ' +
+        "participant's statements and the prepare and commit phases. One entry for the booking and, once it is " +
+        'cancelled, one for the cancellation. Recorded by the instance that ran the transaction and written ' +
+        'to the seats database in batches (within about 200 ms), so it survives reloads and is the same from every ' +
+        'instance; empty for a transaction whose timing was not recorded (a saga another instance resumed after a ' +
+        'crash, a timing dropped while the database was down) — the timeline route still answers for those. Only ' +
+        "your own bookings: another customer's booking answers 404, like a missing one.",
+      tag: 'customer',
+      auth: 'customer',
+      params: { bookingId: 'uuid' },
+      responses: {
+        200: {
+          description: 'the booking and cancellation waterfalls, the booking first',
+          json: body.waterfall,
+        },
+        404: error('no such booking of yours', ['booking-not-found']),
+      },
+    },
+    {
       method: 'post',
       path: '/api/bookings/{bookingId}/cancel',
       summary: 'Cancel a confirmed booking: seats freed, payment refunded, tickets voided',

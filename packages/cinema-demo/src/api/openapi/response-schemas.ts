@@ -136,9 +136,40 @@ export const timeline = z.object({
   ),
 });
 
+export const waterfall = z.object({
+  waterfalls: z.array(
+    z.object({
+      run: z.enum(['booking', 'cancellation']),
+      protocol: z.enum(['saga', '2pc']),
+      startedAt: isoDate,
+      totalMs: z.number().nonnegative(),
+      outcome: z.string().describe('completed, compensated: <reason>, committed, aborted, ...'),
+      bars: z.array(
+        z.object({
+          lane: z.string().describe('coordinator, seats, payments or tickets'),
+          name: z.string(),
+          kind: z.enum(['step', 'compensation', 'phase']),
+          startMs: z.number().nonnegative().describe('from the start of the transaction'),
+          durationMs: z.number().nonnegative(),
+          failed: z.boolean(),
+          attempt: z.number().int().positive().optional(),
+          detail: z.string().nullable().optional(),
+        }),
+      ),
+    }),
+  ),
+});
+
 const sagaSummary = z.object({
   id: z.string(),
   name: z.string(),
+  type: z
+    .enum(['booking', 'cancellation'])
+    .nullable()
+    .optional()
+    .describe('what the saga does for its booking'),
+  bookingId: z.string().nullable().optional(),
+  customer: z.object({ id, name: z.string() }).nullable().optional().describe("the booking's customer"),
   status: z.string(),
   startedAt: isoDate.nullable(),
   updatedAt: isoDate.nullable(),

@@ -6,6 +6,7 @@ import type { Databases } from '../../db/databases.js';
 import * as paymentsSql from '../../db/payments-sql.js';
 import { rows } from '../../db/statement.js';
 import type { WaitLimits } from '../../db/wait-limits.js';
+import type { WaterfallStore } from '../../observability/waterfall-store.js';
 import { topUpWallet } from '../../wallet/top-up.js';
 import { HttpError } from '../http-error.js';
 import { bookingBody, idempotencyKeyOf, parse, topUpBody, uuidParam } from '../validation.js';
@@ -13,6 +14,7 @@ import { bookingBody, idempotencyKeyOf, parse, topUpBody, uuidParam } from '../v
 export interface CustomerRoutesOptions {
   dbs: Databases;
   service: BookingService;
+  waterfalls: Pick<WaterfallStore, 'get'>;
   maxSeats: number;
   /** Demo top-ups: most per customer per 24 hours, and the most a wallet may hold. */
   topUpCentsPerDay: number;
@@ -70,6 +72,12 @@ export function customerRoutes(o: CustomerRoutesOptions): Router {
 
   router.get('/api/bookings/:bookingId/timeline', async (req, res) => {
     res.json({ events: await o.service.timelineOwn(customerOf(req), uuidParam(req, 'bookingId')) });
+  });
+
+  // The booking's own first (404 for someone else's), then its timings: the booking's and its cancellation's.
+  router.get('/api/bookings/:bookingId/waterfall', async (req, res) => {
+    const booking = await o.service.getOwn(customerOf(req), uuidParam(req, 'bookingId'));
+    res.json({ waterfalls: await o.waterfalls.get(booking.id) });
   });
 
   router.post('/api/bookings/:bookingId/cancel', async (req, res) => {

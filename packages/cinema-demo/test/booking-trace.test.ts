@@ -1,0 +1,91 @@
+import { context, propagation, trace } from '@opentelemetry/api';
+import { InMemorySpanExporter, type ReadableSpan, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type DemoHarness, seatsOf, startHarness } from './support/demo-harness.js';
+
+// One trace per booking: the request's server span is the parent of txkit's saga or 2PC span, whose children
+// are the per-database work. The SDK keeps the spans in memory, as an application's exporter would send them.
+const exporter = new InMemorySpanExporter();
+const provider = new NodeTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
+let h: DemoHarness;
+let alice: string;
+
+beforeAll(async () => {
+  provider.register();
+  h = await startHarness('booking-trace', {}, { traceRequests: true });
+  alice = await h.signIn(1);
+});
+afterAll(async () => {
+  await h?.close();
+  await provider.shutdown();
+  trace.disable();
+  context.disable();
+  propagation.disable();
+});
+
+const spanId = (s: ReadableSpan) => s.spanContext().spanId;
+const childrenOf = (parent: ReadableSpan) =>
+  exporter.getFinishedSpans().filter((s) => s.parentSpanContext?.spanId === spanId(parent));
+
+/** The request span of the booking `bookingId`: SimpleSpanProcessor exports it when the response has closed. */
+async function requestSpanOf(bookingId: string): Promise<ReadableSpan> {
+  const deadline = Date.now() + 5_000;
+  for (;;) {
+    const span = exporter
+      .getFinishedSpans()
+      .find((s) => s.name === 'POST /api/bookings' && s.attributes['cinema.booking.id'] === bookingId);
+    if (span) return span;
+    if (Date.now() > deadline) throw new Error(`no request span for booking ${bookingId}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+describe('a booking is one trace from the HTTP request to the three databases', () => {
+  it('saga: request span → txkit.saga.run → one step span per database', async () => {
+    const [seat] = await seatsOf(h.dbs, 1, 1);
+    const res = await h.book(alice, { screeningId: 1, seatIds: [seat!], mode: 'saga' });
+    expect(res.status).toBe(201);
+    const request = await requestSpanOf(res.body.booking.id);
+    expect(request.kind).toBe(1); // SERVER
+    expect(request.attributes).toMatchObject({
+      'http.request.method': 'POST',
+      'http.route': '/api/bookings',
+      'http.response.status_code': 201,
+      'url.path': '/api/bookings',
+    });
+    const [run] = childrenOf(request).filter((s) => s.name === 'txkit.saga.run');
+    expect(run, 'the saga run is a child of the request').toBeDefined();
+    expect(run!.spanContext().traceId).toBe(request.spanContext().traceId);
+    const steps = childrenOf(run!).filter((s) => s.name === 'txkit.saga.step');
+    expect(steps.map((s) => s.attributes['txkit.step'])).toEqual([
+      'reserve-seats',
+      'charge-payment',
+      'issue-tickets',
+      'confirm-booking',
+    ]);
+    const databases = new Set(steps.map((s) => s.attributes['db.namespace']).filter(Boolean));
+    expect(databases).toEqual(
+      new Set([h.testDbs.on('a').database, h.testDbs.on('b').database, h.testDbs.on('c').database]),
+    );
+  });
+
+  it('2PC: request span → txkit.2pc.transaction → statements, prepare and commit per database', async () => {
+    const [, seat] = await seatsOf(h.dbs, 1, 2);
+    const res = await h.book(alice, { screeningId: 1, seatIds: [seat!], mode: '2pc' });
+    expect(res.status).toBe(201);
+    const request = await requestSpanOf(res.body.booking.id);
+    const [transaction] = childrenOf(request).filter((s) => s.name === 'txkit.2pc.transaction');
+    expect(transaction, 'the 2PC transaction is a child of the request').toBeDefined();
+    const phases = childrenOf(transaction!);
+    const byName = (name: string) =>
+      new Set(phases.filter((s) => s.name === name).map((s) => s.attributes['db.namespace']));
+    const all = new Set([h.testDbs.on('a').database, h.testDbs.on('b').database, h.testDbs.on('c').database]);
+    expect(byName('txkit.2pc.statements')).toEqual(all);
+    // The seats database carries the decision (its branch commits with it): the other two prepare.
+    expect(byName('txkit.2pc.prepare')).toEqual(
+      new Set([h.testDbs.on('b').database, h.testDbs.on('c').database]),
+    );
+    for (const s of phases) expect(s.spanContext().traceId).toBe(request.spanContext().traceId);
+  });
+});
