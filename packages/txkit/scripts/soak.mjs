@@ -2,13 +2,19 @@
 // The soak: many randomized runs of one property (or several), outside CI, at the lowest CPU priority (the
 // development machines are shared). CI runs the same properties with their short default run counts.
 //
-//   npm run soak -w txkit -- --runs 10000 --property partition-two-phase [--minutes 90] [--seed 42]
+//   npm run soak -w txkit -- --runs 10000 --property partition-two-phase [--workers 2] [--minutes 90] [--seed 42]
 //
 // --property is a file name under test/properties without `.property.test.ts` (repeatable; default: every
-// partition property). --minutes stops starting new runs after that long: the runs done so far are the
-// result, and the summary gives the measured runs per minute, so the duration of the full count is known.
-// Prints one summary line per property (runs, failures, seed, duration, runs/min) and exits non-zero on a
-// failure, whose report (seed, path, shrunk counterexample, violations) vitest printed above it.
+// partition property); the properties run one after another. --workers N runs each property in N vitest
+// processes at once (each starts its own PostgreSQL servers in its global setup, and names its databases, queues
+// and exchanges uniquely), each with its own seed and its share of the runs: fast-check runs one case at a time,
+// so on a machine with spare cores, workers are what makes a soak faster. The seeds are drawn here (derived from
+// --seed when given), so every worker's seed is known even when it reports nothing; replay a failure with the
+// seed and path of its report. --minutes stops each worker starting new runs after that long (the run in
+// progress finishes): the runs done so far are the result, and the summary gives the measured runs per minute,
+// so the duration of the full count is known. The summary sums runs and failures per property and lists every
+// worker's seed; the exit code is non-zero on a failure, whose report (seed, path, shrunk counterexample,
+// violations) vitest printed above it, prefixed with its worker.
 import { spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -23,6 +29,7 @@ const { values } = parseArgs({
   options: {
     runs: { type: 'string', default: '10000' },
     property: { type: 'string', multiple: true },
+    workers: { type: 'string', default: '1' },
     minutes: { type: 'string' },
     seed: { type: 'string' },
   },
@@ -37,66 +44,139 @@ if (unknown.length > 0) {
   console.error(`soak: no property ${unknown.join(', ')}; there are: ${available.join(', ')}`);
   process.exit(2);
 }
-const runs = Number(values.runs);
-if (!Number.isInteger(runs) || runs < 1) {
-  console.error(`soak: --runs must be a positive integer, got ${values.runs}`);
+/** A whole number of at least `min`, or exit with a message naming the option. */
+function integerOption(name, raw, min) {
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min) {
+    console.error(`soak: --${name} must be an integer ≥ ${min}, got ${raw}`);
+    process.exit(2);
+  }
+  return value;
+}
+const runs = integerOption('runs', values.runs, 1);
+const workers = integerOption('workers', values.workers, 1);
+if (workers > runs) {
+  console.error(`soak: --workers ${workers} is more than --runs ${runs}`);
   process.exit(2);
 }
+const minutes = values.minutes === undefined ? undefined : Number(values.minutes);
+if (minutes !== undefined && !(minutes > 0)) {
+  console.error(`soak: --minutes must be a positive number, got ${values.minutes}`);
+  process.exit(2);
+}
+const baseSeed = values.seed === undefined ? undefined : integerOption('seed', values.seed, -(2 ** 31));
 
-const env = { ...process.env, TXKIT_PROPERTY_RUNS: String(runs) };
-if (values.minutes) env.TXKIT_PROPERTY_TIME_LIMIT_MS = String(Math.round(Number(values.minutes) * 60_000));
-if (values.seed) env.TXKIT_PROPERTY_SEED = values.seed;
+/**
+ * Worker `index`'s seed for the property at `position`: from --seed, a fixed spread (a 32-bit golden-ratio
+ * step per worker and property, so no two workers replay the same cases); without it, a random one.
+ */
+function seedOf(position, index) {
+  if (baseSeed === undefined) return (Math.random() * 2 ** 32) | 0;
+  return (baseSeed + Math.imul(position * workers + index, 0x9e3779b9)) | 0;
+}
 
-const files = chosen.map((name) => `test/properties/${name}${SUFFIX}`);
-const args = ['-n', '19', 'npx', 'vitest', 'run', ...files];
-const started = new Date();
-console.log(`soak: ${runs} runs of ${chosen.join(', ')} from ${started.toISOString()} (nice -n 19)`);
-console.log(
-  `soak: ${Object.entries(env)
-    .filter(([k]) => k.startsWith('TXKIT_PROPERTY'))
-    .map(([k, v]) => `${k}=${v}`)
-    .join(' ')} nice ${args.join(' ')}`,
-);
+// assertProperty's line: "[property] <name>: <n> runs[ (time limit reached)], seed <s>, <t> s, passed|FAILED"
+const REPORT =
+  /\[property\] (.+): (\d+) runs( \(time limit reached\))?, seed (-?\d+), ([\d.]+) s, (passed|FAILED)/;
 
-const child = spawn('nice', args, { cwd: packageDir, env, stdio: ['ignore', 'pipe', 'inherit'] });
-const summaries = [];
-let pending = '';
-child.stdout.on('data', (chunk) => {
-  process.stdout.write(chunk);
-  pending += chunk.toString();
-  const lines = pending.split('\n');
-  pending = lines.pop() ?? '';
-  for (const line of lines) {
-    // assertProperty's line: "[property] <name>: <n> runs[ (time limit reached)], seed <s>, <t> s, passed|FAILED"
-    const match =
-      /\[property\] (.+): (\d+) runs( \(time limit reached\))?, seed (-?\d+), ([\d.]+) s, (passed|FAILED)/.exec(
-        line,
-      );
+/** Copies a stream to ours line by line, each line prefixed with its worker. */
+function relay(stream, out, prefix, onLine) {
+  let pending = '';
+  stream.on('data', (chunk) => {
+    pending += chunk.toString();
+    const lines = pending.split('\n');
+    pending = lines.pop() ?? '';
+    for (const line of lines) {
+      out.write(`${prefix}${line}\n`);
+      onLine?.(line);
+    }
+  });
+  stream.on('end', () => {
+    if (pending) out.write(`${prefix}${pending}\n`);
+  });
+}
+
+/** One vitest process running one property file: its share of the runs, with its own seed. */
+function startWorker(name, index, share, seed) {
+  const env = {
+    ...process.env,
+    TXKIT_PROPERTY_RUNS: String(share),
+    TXKIT_PROPERTY_SEED: String(seed),
+  };
+  if (minutes !== undefined) env.TXKIT_PROPERTY_TIME_LIMIT_MS = String(Math.round(minutes * 60_000));
+  const args = ['-n', '19', 'npx', 'vitest', 'run', `test/properties/${name}${SUFFIX}`];
+  const prefix = `[w${index + 1}] `;
+  console.log(
+    `${prefix}TXKIT_PROPERTY_RUNS=${share} TXKIT_PROPERTY_SEED=${seed}` +
+      `${env.TXKIT_PROPERTY_TIME_LIMIT_MS ? ` TXKIT_PROPERTY_TIME_LIMIT_MS=${env.TXKIT_PROPERTY_TIME_LIMIT_MS}` : ''}` +
+      ` nice ${args.join(' ')}`,
+  );
+  const child = spawn('nice', args, { cwd: packageDir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const result = { index, seed, share, report: undefined, code: undefined };
+  relay(child.stdout, process.stdout, prefix, (line) => {
+    const match = REPORT.exec(line);
     if (match) {
-      const [, name, done, limited, seed, seconds, result] = match;
-      summaries.push({
-        name,
+      const [, , done, limited, reportedSeed, seconds, outcome] = match;
+      result.report = {
         runs: Number(done),
         limited: Boolean(limited),
-        seed,
+        seed: reportedSeed,
         seconds: Number(seconds),
-        result,
-      });
+        failed: outcome === 'FAILED',
+      };
     }
-  }
-});
-const code = await new Promise((resolve) => child.on('close', (c) => resolve(c ?? 1)));
-const ended = new Date();
-
-console.log(
-  `\nsoak: ended ${ended.toISOString()} after ${((ended - started) / 60_000).toFixed(1)} min, vitest exit ${code}`,
-);
-for (const s of summaries) {
-  const perMinute = s.seconds > 0 ? (s.runs / s.seconds) * 60 : 0;
-  const full = perMinute > 0 ? ` (${runs} runs would take ~${Math.ceil(runs / perMinute)} min)` : '';
-  console.log(
-    `soak: ${s.name}: ${s.runs} runs${s.limited ? ' (time limit)' : ''}, ${s.result === 'FAILED' ? 'FAILED' : '0 failures'}, seed ${s.seed}, ${s.seconds} s, ${perMinute.toFixed(1)} runs/min${s.limited ? full : ''}`,
-  );
+  });
+  relay(child.stderr, process.stderr, prefix);
+  return new Promise((resolve) => {
+    child.on('close', (code) => {
+      result.code = code ?? 1;
+      resolve(result);
+    });
+  });
 }
-if (summaries.length === 0) console.log('soak: no property reported (see the output above)');
-process.exit(code);
+
+/** Runs one property in `workers` processes and summarises it. */
+async function soakProperty(name, position) {
+  const started = new Date();
+  console.log(
+    `\nsoak: ${name}: ${runs} runs in ${workers} worker(s) from ${started.toISOString()} (nice -n 19)`,
+  );
+  const results = await Promise.all(
+    Array.from({ length: workers }, (_, index) => {
+      const share = Math.floor(runs / workers) + (index < runs % workers ? 1 : 0);
+      return startWorker(name, index, share, seedOf(position, index));
+    }),
+  );
+  const ended = new Date();
+  const minutesTaken = (ended - started) / 60_000;
+  const done = results.reduce((sum, r) => sum + (r.report?.runs ?? 0), 0);
+  // A worker that printed no report (its set-up failed, or vitest died) counts as a failure: its runs are lost.
+  const failures = results.filter((r) => !r.report || r.report.failed || r.code !== 0).length;
+  const limited = results.some((r) => r.report?.limited);
+  // The property's rate is the sum of its workers' rates (they ran at the same time), each over its own time.
+  const perMinute = results.reduce(
+    (sum, r) => sum + (r.report && r.report.seconds > 0 ? (r.report.runs / r.report.seconds) * 60 : 0),
+    0,
+  );
+  const full =
+    perMinute > 0 && done < runs ? ` (${runs} runs would take ~${Math.ceil(runs / perMinute)} min)` : '';
+  const lines = [
+    `soak: ${name}: ${done} runs${limited ? ' (time limit)' : ''}, ${failures} failure(s), ${workers} worker(s), ` +
+      `${minutesTaken.toFixed(1)} min (${started.toISOString()} – ${ended.toISOString()}), ` +
+      `${perMinute.toFixed(1)} runs/min${full}`,
+    ...results.map((r) =>
+      r.report
+        ? `soak:   w${r.index + 1} seed ${r.seed}: ${r.report.runs} of ${r.share} runs, ${r.report.seconds} s, ` +
+          `${r.report.failed ? 'FAILED (replay: TXKIT_PROPERTY_SEED and TXKIT_PROPERTY_PATH from its report)' : 'passed'}` +
+          `${r.code !== 0 && !r.report.failed ? `, but vitest exited ${r.code}` : ''}`
+        : `soak:   w${r.index + 1} seed ${r.seed}: no report, vitest exited ${r.code} (see its output above)`,
+    ),
+  ];
+  return { failures, lines };
+}
+
+const summaries = [];
+for (const [position, name] of chosen.entries()) summaries.push(await soakProperty(name, position));
+console.log(`\nsoak: ended ${new Date().toISOString()}`);
+for (const summary of summaries) for (const line of summary.lines) console.log(line);
+process.exit(summaries.some((s) => s.failures > 0) ? 1 : 0);

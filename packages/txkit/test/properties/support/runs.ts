@@ -42,19 +42,61 @@ export function propertyParameters<T>(runs: number, endOnFailure = false): fc.Pa
   };
 }
 
-/** Runs `check` and logs what it did (seed, runs, time), for the soak record. */
+/**
+ * The property with its runs watched: `settled()` waits for the last run started to end. fast-check's time
+ * limit abandons the run in progress (it races the run against the limit) and returns; that run goes on in the
+ * background, and the suite's teardown must not drop its databases or close its proxy under it.
+ */
+function watchingRuns<T>(property: fc.IAsyncProperty<T>) {
+  let last: Promise<unknown> = Promise.resolve();
+  const watched = new Proxy(property, {
+    get(target, key) {
+      if (key === 'run') {
+        return (...args: Parameters<typeof target.run>) => {
+          const running = target.run(...args);
+          last = running;
+          return running;
+        };
+      }
+      const value = Reflect.get(target, key, target);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+  return { watched, settled: () => last };
+}
+
+/**
+ * Runs `check` and logs what it did (seed, runs, time), for the soak record. With a time limit, the run in
+ * progress when it passed finishes before this returns, and its failure is reported like any other (with the
+ * path that replays it; it is not shrunk).
+ */
 export async function assertProperty<T>(
   name: string,
   property: fc.IAsyncProperty<T>,
   runs: number,
 ): Promise<void> {
   const started = Date.now();
-  const details = await fc.check(property, propertyParameters<T>(runs));
+  const { watched, settled } = watchingRuns(property);
+  const details = await fc.check(watched, propertyParameters<T>(runs));
+  let abandoned: string | undefined;
+  if (details.interrupted) {
+    // fast-check resolves an interrupted run's outcome as "interrupted", not as the run's own: take it here.
+    // The path of the nth run of a seed (no shrinking) is n - 1; the interrupted one is the run after the last.
+    const outcome = await settled();
+    if (outcome !== null && typeof outcome === 'object' && 'error' in outcome) {
+      const error = (outcome as { error: unknown }).error;
+      abandoned =
+        `the run in progress at the time limit failed (replay: TXKIT_PROPERTY_SEED=${details.seed} ` +
+        `TXKIT_PROPERTY_PATH=${details.numRuns}):\n${error instanceof Error ? error.message : String(error)}`;
+    }
+  }
   const seconds = ((Date.now() - started) / 1000).toFixed(1);
   const stopped = details.interrupted ? ' (time limit reached)' : '';
+  const failed = details.failed || abandoned !== undefined;
   console.log(
-    `[property] ${name}: ${details.numRuns} runs${stopped}, seed ${details.seed}, ${seconds} s, ${details.failed ? 'FAILED' : 'passed'}`,
+    `[property] ${name}: ${details.numRuns} runs${stopped}, seed ${details.seed}, ${seconds} s, ${failed ? 'FAILED' : 'passed'}`,
   );
+  if (abandoned) throw new Error(`${name}: ${abandoned}`);
   if (details.failed) {
     // The same report fc.assert throws: seed, path and the shrunk counterexample, ready to replay.
     // The report lists the counterexamples; the violations themselves are in the failing run's error.
