@@ -33,7 +33,7 @@ import { pointPartitions, randomPartitions } from './support/partition-arbitrari
 import { partitionDriver, SCHEDULING_SLACK_MS } from './support/partition-network.js';
 import { PARTITION_RUNNER, sagaCallBoundMs } from './support/partition-sagas.js';
 import { assertProperty, propertyRuns, propertyTimeout } from './support/runs.js';
-import { sleep } from './support/world.js';
+import { RECOVERY_POLL_MS, sleep } from './support/world.js';
 
 // Remote saga steps over RabbitMQ through a network that fails: the runner's broker connection, the
 // participants' broker connections and the saga log's database each go through the fault proxy, which cuts
@@ -195,7 +195,7 @@ async function runRemoteCase(input: RemoteCase): Promise<void> {
   while (unfinished.some((s) => s.status !== 'failed') && Date.now() < deadline) {
     await successor.runner.recover();
     unfinished = await listUnfinishedSagas(logPool);
-    if (unfinished.some((s) => s.status !== 'failed')) await sleep(200);
+    if (unfinished.some((s) => s.status !== 'failed')) await sleep(RECOVERY_POLL_MS);
   }
   await successor.stop();
 

@@ -41,6 +41,11 @@ export interface PartitionDriver {
   /** Every switch applied so far, for failure messages. */
   readonly applied: string[];
   start(): void;
+  /**
+   * Whether the partitions are over for now: the random schedule played to its end (its last switch is a heal)
+   * and no partition at a point is waiting for its heal. A point not reached yet may still start one.
+   */
+  quiet(): boolean;
   /** Ends every partition: no more switches, every upstream back in pass. */
   heal(): Promise<void>;
 }
@@ -55,6 +60,7 @@ export function partitionDriver(
   const switches = new Set<Promise<void>>();
   let healed = false;
   let playback: FaultSchedulePlayback | undefined;
+  let played = false;
   const startedAt = Date.now();
 
   const set = (upstream: string, mode: FaultScheduleStep['mode'], why: string) => {
@@ -89,7 +95,14 @@ export function partitionDriver(
     applied,
     start() {
       playback = playFaultSchedule(proxy, plan.random);
+      playback.done.then(
+        () => {
+          played = true;
+        },
+        () => {},
+      );
     },
+    quiet: () => played && heals.size === 0,
     async heal() {
       await playback?.stop();
       for (const step of playback?.applied ?? [])

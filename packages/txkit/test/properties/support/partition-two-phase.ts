@@ -16,7 +16,7 @@ import {
 } from '../../../src/testing/index.js';
 import { applyLeg, bankViolations, databaseOf, readBank, resetBank, type Transfer } from './bank.js';
 import { proxiedPools, SCHEDULING_SLACK_MS } from './partition-network.js';
-import { LOG_DATABASE, SCHEMA, type World } from './world.js';
+import { LOG_DATABASE, RECOVERY_POLL_MS, SCHEMA, sleep, type World } from './world.js';
 
 const PREPARE_TIMEOUT_MS = 400;
 const RESPONSE_TIMEOUT_MS = 500;
@@ -131,7 +131,7 @@ export async function runPartitionCase(
   while (left.prepared.length > 0 && Date.now() < deadline) {
     await successor.recover();
     left = await world.leftovers();
-    if (left.prepared.length > 0) await new Promise((r) => setTimeout(r, 100));
+    if (left.prepared.length > 0) await sleep(RECOVERY_POLL_MS);
   }
   await Promise.all(Object.values(pools).map((p) => p.end()));
 

@@ -79,6 +79,13 @@ export async function createWorld(
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /**
+ * Between two recovery passes while something is left: short, because a run's recovery mostly waits for the
+ * dead process's lease to run out, and every poll interval of latency is added to every such run (a pass with
+ * nothing it may take yet is a few cheap queries).
+ */
+export const RECOVERY_POLL_MS = 25;
+
+/**
  * The "restart" after a run: recovery passes (of a fresh coordinator / runner without faults) until nothing
  * is left — no prepared transaction, no unfinished saga — or the deadline passes. Returns what is left.
  */
@@ -90,6 +97,6 @@ export async function recoverUntilClean(world: World, recover: () => Promise<unk
     // A failed saga (compensation gave up) stays failed: nothing more to wait for; the invariants report it.
     const settled = left.prepared.length === 0 && left.sagas.every((s) => s.status === 'failed');
     if (settled || Date.now() > deadline) return left;
-    await sleep(100);
+    await sleep(RECOVERY_POLL_MS);
   }
 }
