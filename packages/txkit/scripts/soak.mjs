@@ -2,7 +2,8 @@
 // The soak: many randomized runs of one property (or several), outside CI, at the lowest CPU priority (the
 // development machines are shared). CI runs the same properties with their short default run counts.
 //
-//   npm run soak -w txkit -- --runs 10000 --property partition-two-phase [--workers 2] [--minutes 90] [--seed 42]
+//   npm run soak -w txkit -- --runs 10000 --property partition-two-phase [--workers 2] [--minutes 90 | --until 21:30]
+//     [--seed 42]
 //
 // --property is a file name under test/properties without `.property.test.ts` (repeatable; default: every
 // partition property); the properties run one after another. --workers N runs each property in N vitest
@@ -12,7 +13,9 @@
 // --seed when given), so every worker's seed is known even when it reports nothing; replay a failure with the
 // seed and path of its report. --minutes stops each worker starting new runs after that long (the run in
 // progress finishes): the runs done so far are the result, and the summary gives the measured runs per minute,
-// so the duration of the full count is known. The summary sums runs and failures per property and lists every
+// so the duration of the full count is known. --until HH:MM (UTC, today) or an ISO time is the same limit given as
+// a moment, for a soak that must be over by then: each property gets the time left when it starts (a worker killed
+// instead reports nothing, and leaves its PostgreSQL servers running). The summary sums runs and failures per property and lists every
 // worker's seed; the exit code is non-zero on a failure, whose report (seed, path, shrunk counterexample,
 // violations) vitest printed above it, prefixed with its worker.
 import { spawn } from 'node:child_process';
@@ -31,6 +34,7 @@ const { values } = parseArgs({
     property: { type: 'string', multiple: true },
     workers: { type: 'string', default: '1' },
     minutes: { type: 'string' },
+    until: { type: 'string' },
     seed: { type: 'string' },
   },
 });
@@ -63,6 +67,29 @@ const minutes = values.minutes === undefined ? undefined : Number(values.minutes
 if (minutes !== undefined && !(minutes > 0)) {
   console.error(`soak: --minutes must be a positive number, got ${values.minutes}`);
   process.exit(2);
+}
+/** --until as a time: HH:MM is today's, in UTC. */
+function parseUntil(raw) {
+  const clock = /^(\d{1,2}):(\d{2})$/.exec(raw);
+  const at = clock
+    ? new Date().setUTCHours(Number(clock[1]), Number(clock[2]), 0, 0)
+    : new Date(raw).getTime();
+  if (!Number.isFinite(at) || at <= Date.now()) {
+    console.error(`soak: --until must be a time to come (HH:MM in UTC, or ISO), got ${raw}`);
+    process.exit(2);
+  }
+  return at;
+}
+if (minutes !== undefined && values.until !== undefined) {
+  console.error('soak: give --minutes or --until, not both');
+  process.exit(2);
+}
+const until = values.until === undefined ? undefined : parseUntil(values.until);
+/** The time limit of a property starting now, in ms, if there is one. */
+function timeLimitMs() {
+  if (minutes !== undefined) return Math.round(minutes * 60_000);
+  if (until !== undefined) return Math.max(1, until - Date.now());
+  return undefined;
 }
 const baseSeed = values.seed === undefined ? undefined : integerOption('seed', values.seed, -(2 ** 31));
 
@@ -97,13 +124,13 @@ function relay(stream, out, prefix, onLine) {
 }
 
 /** One vitest process running one property file: its share of the runs, with its own seed. */
-function startWorker(name, index, share, seed) {
+function startWorker(name, index, share, seed, limitMs) {
   const env = {
     ...process.env,
     TXKIT_PROPERTY_RUNS: String(share),
     TXKIT_PROPERTY_SEED: String(seed),
   };
-  if (minutes !== undefined) env.TXKIT_PROPERTY_TIME_LIMIT_MS = String(Math.round(minutes * 60_000));
+  if (limitMs !== undefined) env.TXKIT_PROPERTY_TIME_LIMIT_MS = String(limitMs);
   const args = ['-n', '19', 'npx', 'vitest', 'run', `test/properties/${name}${SUFFIX}`];
   const prefix = `[w${index + 1}] `;
   console.log(
@@ -141,10 +168,11 @@ async function soakProperty(name, position) {
   console.log(
     `\nsoak: ${name}: ${runs} runs in ${workers} worker(s) from ${started.toISOString()} (nice -n 19)`,
   );
+  const limitMs = timeLimitMs();
   const results = await Promise.all(
     Array.from({ length: workers }, (_, index) => {
       const share = Math.floor(runs / workers) + (index < runs % workers ? 1 : 0);
-      return startWorker(name, index, share, seedOf(position, index));
+      return startWorker(name, index, share, seedOf(position, index), limitMs);
     }),
   );
   const ended = new Date();

@@ -42,17 +42,27 @@ export function propertyParameters<T>(runs: number, endOnFailure = false): fc.Pa
   };
 }
 
+const PROGRESS_EVERY_MS = 60_000;
+
 /**
- * The property with its runs watched: `settled()` waits for the last run started to end. fast-check's time
+ * The property with its runs watched (and a progress line once a minute): `settled()` waits for the last run started to end. fast-check's time
  * limit abandons the run in progress (it races the run against the limit) and returns; that run goes on in the
  * background, and the suite's teardown must not drop its databases or close its proxy under it.
  */
-function watchingRuns<T>(property: fc.IAsyncProperty<T>) {
+function watchingRuns<T>(name: string, property: fc.IAsyncProperty<T>) {
   let last: Promise<unknown> = Promise.resolve();
+  let started = 0;
+  let reportedAt = Date.now();
   const watched = new Proxy(property, {
     get(target, key) {
       if (key === 'run') {
         return (...args: Parameters<typeof target.run>) => {
+          started += 1;
+          // A soak's progress, once a minute: fast-check itself reports only at the end.
+          if (Date.now() - reportedAt >= PROGRESS_EVERY_MS) {
+            reportedAt = Date.now();
+            console.log(`[property progress] ${name}: run ${started} started at ${new Date().toISOString()}`);
+          }
           const running = target.run(...args);
           last = running;
           return running;
@@ -76,7 +86,7 @@ export async function assertProperty<T>(
   runs: number,
 ): Promise<void> {
   const started = Date.now();
-  const { watched, settled } = watchingRuns(property);
+  const { watched, settled } = watchingRuns(name, property);
   const details = await fc.check(watched, propertyParameters<T>(runs));
   let abandoned: string | undefined;
   if (details.interrupted) {
