@@ -3,14 +3,27 @@ export function money(cents: number): string {
   return new Intl.NumberFormat(undefined, { style: 'currency', currency: 'EUR' }).format(cents / 100);
 }
 
-/** A screening time: "Wed 25 Nov, 18:00". */
+/** A screening time, with the year (a programme can span New Year): "Wed 25 Nov 2026, 18:00". */
 export function showTime(iso: string): string {
   return new Intl.DateTimeFormat(undefined, {
     weekday: 'short',
     day: 'numeric',
     month: 'short',
+    year: 'numeric',
     hour: '2-digit',
     minute: '2-digit',
+  }).format(new Date(iso));
+}
+
+/** When something happened, with the date and year: "5 Dec 2026, 19:44:20". */
+export function dateTime(iso: string): string {
+  return new Intl.DateTimeFormat(undefined, {
+    day: 'numeric',
+    month: 'short',
+    year: 'numeric',
+    hour: '2-digit',
+    minute: '2-digit',
+    second: '2-digit',
   }).format(new Date(iso));
 }
 

@@ -9,6 +9,7 @@ import type {
   Seat,
   TimelineEvent,
   TransactionsView,
+  WaterfallData,
 } from './types';
 
 /** An answer other than 2xx, with the server's stable error code. */
@@ -126,6 +127,7 @@ export const api = {
   booking: (id: string) => call<{ booking: Booking }>('GET', `/api/bookings/${id}`),
   cancel: (id: string) => call<{ booking: Booking }>('POST', `/api/bookings/${id}/cancel`),
   timeline: (id: string) => call<{ events: TimelineEvent[] }>('GET', `/api/bookings/${id}/timeline`),
+  waterfall: (id: string) => call<{ waterfalls: WaterfallData[] }>('GET', `/api/bookings/${id}/waterfall`),
   transactions: (operatorToken: string, limit = 50) =>
     call<TransactionsView>('GET', `/api/ops/transactions?limit=${limit}`, {
       headers: { Authorization: `Bearer ${operatorToken}` },

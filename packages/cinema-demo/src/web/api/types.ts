@@ -4,6 +4,7 @@ import type { PublicBooking } from '../../booking/booking-record';
 
 export type { BookingMode } from '../../booking/booking-executor';
 export type { TimelineEvent } from '../../booking/booking-timeline';
+export type { WaterfallBar, WaterfallData } from '../../booking/booking-waterfall';
 export type { SagaSummary, TransactionsView, TwoPhaseSummary } from '../../booking/operations-view';
 
 /** One screening in the list, with how many seats are still free. */

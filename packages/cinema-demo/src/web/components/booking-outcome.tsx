@@ -64,10 +64,10 @@ function BookingResult({ booking }: { booking: Booking }) {
         data-reason={booking.reason}
       >
         <h3>Not booked</h3>
+        {/* The reason once: in words when it is a known one, else the server's message. */}
         <p className="reason">
-          {(booking.reason && reasonText[booking.reason]) ?? 'The booking was rejected.'}
+          {(booking.reason && reasonText[booking.reason]) ?? booking.message ?? 'The booking was rejected.'}
         </p>
-        {booking.message && <p className="muted">{booking.message}</p>}
         <p className="muted">
           {booking.mode === 'saga'
             ? 'The saga compensated its finished steps: any payment was refunded and the seats were released.'

@@ -33,7 +33,7 @@ interface BookingPanelProps {
 export function BookingPanel(props: BookingPanelProps) {
   const { customer, selected, priceCents, mode, busy } = props;
   const { signOut } = useSession();
-  const ids = { mode: useId(), seats: useId(), total: useId() };
+  const ids = { mode: useId(), seats: useId(), total: useId(), short: useId() };
   const total = priceCents * selected.length;
   const short = customer ? customer.balanceCents < total : false;
 
@@ -109,14 +109,17 @@ export function BookingPanel(props: BookingPanelProps) {
         </strong>
       </p>
       {short && (
-        <p className="warn-text">Your wallet holds less than the total; the payment will be refused.</p>
+        <p className="warn-text" id={ids.short} data-testid="wallet-short">
+          Your wallet holds {money(customer?.balanceCents ?? 0)}, less than the total: top it up or pick fewer
+          seats to book.
+        </p>
       )}
       <button
         type="button"
         className="primary big"
-        disabled={!customer || selected.length === 0 || busy}
+        disabled={!customer || selected.length === 0 || busy || short}
         onClick={props.onBook}
-        aria-describedby={ids.total}
+        aria-describedby={short ? `${ids.total} ${ids.short}` : ids.total}
       >
         {busy
           ? 'Booking…'

@@ -2,7 +2,7 @@ import { type FormEvent, useEffect, useState } from 'react';
 import { ApiError, api } from '../api/client';
 import type { TransactionsView } from '../api/types';
 import { SagaTable, statusBadge } from '../components/saga-table';
-import { clock } from '../format';
+import { dateTime } from '../format';
 
 const TOKEN_KEY = 'cinema-operator-token';
 
@@ -66,6 +66,10 @@ export function OpsPage() {
           <button type="submit" className="primary" disabled={!draft.trim()}>
             Open
           </button>
+          <p className="muted small" data-testid="token-hint">
+            The token is the API's <code>OPERATOR_TOKEN</code>: with <code>npm start</code>, the one printed
+            at start-up when none was set; with Docker Compose, the one in your <code>.env</code>.
+          </p>
         </form>
       )}
       {error && (
@@ -98,7 +102,7 @@ export function OpsPage() {
                       <td>
                         <code>{d.gid}</code>
                       </td>
-                      <td className="nowrap">{clock(d.preparedAt)}</td>
+                      <td className="nowrap">{dateTime(d.preparedAt)}</td>
                     </tr>
                   ))}
                 </tbody>
@@ -141,7 +145,7 @@ export function OpsPage() {
                       <span className={statusBadge(t.phase)}>{t.phase}</span>
                     </td>
                     <td>{t.participants.join(', ')}</td>
-                    <td className="nowrap">{t.at ? clock(t.at) : '—'}</td>
+                    <td className="nowrap">{t.at ? dateTime(t.at) : '—'}</td>
                   </tr>
                 ))}
               </tbody>

@@ -1,8 +1,9 @@
-import { useCallback, useEffect, useMemo, useState } from 'react';
+import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { api } from '../api/client';
 import type { Booking, BookingMode, Screening, Seat } from '../api/types';
 import { BookingOutcome } from '../components/booking-outcome';
 import { BookingPanel } from '../components/booking-panel';
+import { BookingWaterfalls } from '../components/booking-waterfall';
 import { MyBookings } from '../components/my-bookings';
 import { SeatLegend } from '../components/seat-legend';
 import { type SeatLook, SeatMap } from '../components/seat-map';
@@ -61,14 +62,26 @@ export function RoomPage({ screeningId }: { screeningId: number }) {
   );
   const booking = useBooking(onSettled);
 
-  // A seat someone else just took drops out of this person's selection.
+  // A seat someone else just took drops out of this person's selection, and they are told which (their own
+  // booking's seats, sold while it runs, are not someone else's).
+  const [takenNotice, setTakenNotice] = useState<number[]>([]);
+  const ownPending = useRef<readonly number[]>([]);
+  ownPending.current = booking.pendingSeats;
   useEffect(() => {
     setSelected((list) => {
-      const still = list.filter((id) => states.get(id)?.status !== 'sold');
-      return still.length === list.length ? list : still;
+      const taken = list.filter(
+        (id) => states.get(id)?.status === 'sold' && !ownPending.current.includes(id),
+      );
+      if (taken.length === 0) return list;
+      setTakenNotice(taken);
+      return list.filter((id) => !taken.includes(id));
     });
   }, [states]);
 
+  const settledId =
+    booking.outcome?.kind === 'booking' && booking.outcome.booking.status !== 'pending'
+      ? booking.outcome.booking.id
+      : undefined;
   const mySeats = useMemo(
     () => new Set(mine.filter((b) => b.status === 'confirmed').flatMap((b) => b.seatIds)),
     [mine],
@@ -85,6 +98,7 @@ export function RoomPage({ screeningId }: { screeningId: number }) {
     [states, pending, mySeats, chosen],
   );
   const toggle = useCallback((seat: Seat) => {
+    setTakenNotice([]);
     setSelected((list) =>
       list.includes(seat.seatId) ? list.filter((id) => id !== seat.seatId) : [...list, seat.seatId],
     );
@@ -147,6 +161,18 @@ export function RoomPage({ screeningId }: { screeningId: number }) {
           </p>
         </section>
         <aside className="side">
+          {takenNotice.length > 0 && (
+            <div className="card notice" role="status" data-testid="seat-taken-notice">
+              <p>
+                {takenNotice.length === 1 ? 'Seat' : 'Seats'} {takenNotice.map(seatName).join(', ')}{' '}
+                {takenNotice.length === 1 ? 'was' : 'were'} just booked by someone else and removed from your
+                selection.
+              </p>
+              <button type="button" className="link" onClick={() => setTakenNotice([])}>
+                Dismiss
+              </button>
+            </div>
+          )}
           <BookingPanel
             customer={customer}
             selected={selected.map((id) => ({ id, name: seatName(id) }))}
@@ -158,10 +184,17 @@ export function RoomPage({ screeningId }: { screeningId: number }) {
             onBook={() => void booking.book({ screeningId, seatIds: [...selected], mode })}
           />
           <BookingOutcome outcome={booking.outcome} onRetry={booking.retry} />
-          <TransactionTimeline events={booking.events} mode={booking.mode} />
+          {/* While it runs, the events as they come; once settled, the waterfall below, at full width. */}
+          {!settledId && <TransactionTimeline events={booking.events} mode={booking.mode} />}
           {customer && <MyBookings bookings={mine} seatName={seatName} onChanged={onSettled} />}
         </aside>
       </div>
+      {settledId && (
+        <section className="card booking-waterfall" aria-labelledby="waterfall-title">
+          <h2 id="waterfall-title">Transaction timeline of your booking</h2>
+          <BookingWaterfalls key={settledId} bookingId={settledId} />
+        </section>
+      )}
     </main>
   );
 }

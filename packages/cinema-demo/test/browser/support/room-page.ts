@@ -32,12 +32,37 @@ export const roomPage = {
     await page.locator(`[data-seat="${name}"][data-look="${look}"]`).waitFor({ timeout });
   },
 
-  /** The rows of the transaction timeline as "kind name: status". */
-  timeline(page: Page): Promise<string[]> {
-    return page.locator('[data-testid="timeline"] li').evaluateAll((items) =>
-      items.map((li) => {
-        const d = (li as HTMLElement).dataset;
-        return `${d.kind} ${d.name}: ${d.status}`;
+  /**
+   * The bars of the settled booking's waterfall (the outcome's, or `within` another container) as
+   * "kind name: completed | failed", in the order they are drawn (lane by lane).
+   */
+  async timeline(page: Page, within = '.booking-waterfall'): Promise<string[]> {
+    const bars = page.locator(`${within} [data-testid="waterfall"][data-run="booking"] .wf-bar`);
+    await bars.first().waitFor({ timeout: 30_000 });
+    return bars.evaluateAll((items) =>
+      items.map((bar) => {
+        const d = (bar as HTMLElement).dataset;
+        return `${d.kind} ${d.name}: ${bar.classList.contains('wf-failed') ? 'failed' : 'completed'}`;
+      }),
+    );
+  },
+
+  /** The bars of one waterfall with their drawn geometry and their times. */
+  waterfallBars(page: Page, waterfall: string) {
+    return page.locator(`${waterfall} .wf-bar`).evaluateAll((items) =>
+      items.map((bar) => {
+        const d = (bar as HTMLElement).dataset;
+        const box = bar.getBoundingClientRect();
+        return {
+          lane: (bar.closest('[data-lane]') as HTMLElement).dataset.lane,
+          kind: d.kind,
+          name: d.name,
+          failed: bar.classList.contains('wf-failed'),
+          startMs: Number(d.startMs),
+          durationMs: Number(d.durationMs),
+          x: box.x,
+          width: box.width,
+        };
       }),
     );
   },
