@@ -25,6 +25,16 @@ afterAll(async () => {
 });
 
 const spanId = (s: ReadableSpan) => s.spanContext().spanId;
+/** Where a span says it worked: database and server port (the three test databases share a name). */
+const whereOf = (s: ReadableSpan) => `${s.attributes['db.namespace']}@${s.attributes['server.port']}`;
+/** The same for the harness's databases on instances `names`. */
+const databases = (...names: ('a' | 'b' | 'c')[]) =>
+  new Set(
+    names.map((n) => {
+      const url = new URL(h.testDbs.on(n).connectionString);
+      return `${url.pathname.slice(1)}@${url.port}`;
+    }),
+  );
 const childrenOf = (parent: ReadableSpan) =>
   exporter.getFinishedSpans().filter((s) => s.parentSpanContext?.spanId === spanId(parent));
 
@@ -64,10 +74,8 @@ describe('a booking is one trace from the HTTP request to the three databases', 
       'issue-tickets',
       'confirm-booking',
     ]);
-    const databases = new Set(steps.map((s) => s.attributes['db.namespace']).filter(Boolean));
-    expect(databases).toEqual(
-      new Set([h.testDbs.on('a').database, h.testDbs.on('b').database, h.testDbs.on('c').database]),
-    );
+    const [seats, payments, tickets] = [...databases('a'), ...databases('b'), ...databases('c')];
+    expect(steps.map(whereOf)).toEqual([seats, payments, tickets, seats]);
   });
 
   it('2PC: request span → txkit.2pc.transaction → statements, prepare and commit per database', async () => {
@@ -78,14 +86,12 @@ describe('a booking is one trace from the HTTP request to the three databases', 
     const [transaction] = childrenOf(request).filter((s) => s.name === 'txkit.2pc.transaction');
     expect(transaction, 'the 2PC transaction is a child of the request').toBeDefined();
     const phases = childrenOf(transaction!);
-    const byName = (name: string) =>
-      new Set(phases.filter((s) => s.name === name).map((s) => s.attributes['db.namespace']));
-    const all = new Set([h.testDbs.on('a').database, h.testDbs.on('b').database, h.testDbs.on('c').database]);
-    expect(byName('txkit.2pc.statements')).toEqual(all);
-    // The seats database carries the decision (its branch commits with it): the other two prepare.
-    expect(byName('txkit.2pc.prepare')).toEqual(
-      new Set([h.testDbs.on('b').database, h.testDbs.on('c').database]),
-    );
+    const byName = (name: string) => new Set(phases.filter((s) => s.name === name).map(whereOf));
+    expect(byName('txkit.2pc.statements')).toEqual(databases('a', 'b', 'c'));
+    // The seats database carries the decision (its branch commits with it): the other two prepare and commit.
+    expect(byName('txkit.2pc.prepare')).toEqual(databases('b', 'c'));
+    expect(byName('txkit.2pc.decision')).toEqual(databases('a'));
+    expect(byName('txkit.2pc.commit-prepared')).toEqual(databases('b', 'c'));
     for (const s of phases) expect(s.spanContext().traceId).toBe(request.spanContext().traceId);
   });
 });

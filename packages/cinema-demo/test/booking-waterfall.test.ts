@@ -21,7 +21,7 @@ async function waterfalls(bookingId: string, token = alice): Promise<WaterfallDa
   return res.body.waterfalls;
 }
 
-/** Waits until the store has written the booking's `runs` to the seats database (flushes every 200 ms). */
+/** Waits until the store has written the booking's `runs` to the seats database (flushes every 250 ms). */
 async function written(bookingId: string, runs: number): Promise<void> {
   const deadline = Date.now() + 10_000;
   for (;;) {

@@ -12,9 +12,18 @@ export function otlpRequested(env: NodeJS.ProcessEnv): boolean {
 }
 
 /**
+ * Where the spans go, by the specification's rule: the traces endpoint as given, else the base endpoint with
+ * `/v1/traces`. Computed from `env` (the exporter alone would read `process.env`, which `npm start` extends).
+ */
+function tracesUrl(env: NodeJS.ProcessEnv): string {
+  const traces = env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT;
+  return traces || `${(env.OTEL_EXPORTER_OTLP_ENDPOINT ?? '').replace(/\/+$/, '')}/v1/traces`;
+}
+
+/**
  * Registers the OpenTelemetry SDK with an OTLP (HTTP/protobuf) exporter when `OTEL_EXPORTER_OTLP_ENDPOINT` (or
- * `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`) is set; the exporter reads the other standard variables itself (headers,
- * timeout, compression). Unset, nothing is loaded: the SDK packages are imported only here, on demand, so an
+ * `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`) is set in `env`; the exporter reads the other standard variables itself
+ * from the process's environment (headers, timeout, compression). Unset, nothing is loaded: the SDK packages are imported only here, on demand, so an
  * untraced instance pays nothing, and txkit's spans stay no-ops. The service is named per instance
  * (`OTEL_SERVICE_NAME`, else `cinema-api-<instance>`), so Jaeger tells the instances behind HAProxy apart.
  *
@@ -45,14 +54,11 @@ export async function startTracing(
       [ATTR_SERVICE_NAME]: env.OTEL_SERVICE_NAME || serviceName,
     }),
     // Batched: spans leave in the background, never on a booking's path.
-    spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter())],
+    spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter({ url: tracesUrl(env) }))],
   });
   // The async-hooks context manager (a request's span is the parent of txkit's) and the W3C propagator.
   provider.register();
-  logger.info(
-    { endpoint: env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT || env.OTEL_EXPORTER_OTLP_ENDPOINT, serviceName },
-    'exporting traces over OTLP',
-  );
+  logger.info({ endpoint: tracesUrl(env), serviceName }, 'exporting traces over OTLP');
   return {
     async shutdown() {
       try {

@@ -5,7 +5,7 @@ import { SCHEMA } from '../db/statement.js';
 export interface WaterfallStoreOptions {
   /** The seats database (where the bookings are). */
   pool: pg.Pool;
-  /** How often queued timings are written (default 200 ms): one multi-row insert per flush. */
+  /** How often queued timings are written (default 250 ms): one multi-row insert per flush. */
   flushEveryMs?: number;
   /** Most timings per insert (default 500); more wait for the next flush. */
   batchSize?: number;
@@ -48,7 +48,7 @@ export class WaterfallStore {
 
   constructor(o: WaterfallStoreOptions) {
     this.#o = {
-      flushEveryMs: 200,
+      flushEveryMs: 250,
       batchSize: 500,
       maxQueued: 5_000,
       maxAttempts: 5,

@@ -283,7 +283,7 @@ export function apiRoutes(o: { maxSeats: number; topUpCentsPerDay: number }): Ro
         'milliseconds: each saga step and compensation attempt (a retry is a bar of its own), or each 2PC ' +
         "participant's statements and the prepare and commit phases. One entry for the booking and, once it is " +
         'cancelled, one for the cancellation. Recorded by the instance that ran the transaction and written ' +
-        'to the seats database in batches (within about 200 ms), so it survives reloads and is the same from every ' +
+        'to the seats database in batches (within about 250 ms), so it survives reloads and is the same from every ' +
         'instance; empty for a transaction whose timing was not recorded (a saga another instance resumed after a ' +
         'crash, a timing dropped while the database was down) — the timeline route still answers for those. Only ' +
         "your own bookings: another customer's booking answers 404, like a missing one.",
