@@ -7,11 +7,12 @@
  *                                 (the migration runner among them), spans
  *   two-phase/, saga/, bus/       the two protocols (in-doubt resolution is part of two-phase/, the barrier part
  *                                 of saga/) and the message bus abstraction; none of them knows another
- *   outbox/, amqp/                the outbox and its relay, RabbitMQ: both publish through bus/
- *   remote-saga/                  saga steps run by a remote participant: saga/ over amqp/
+ *   outbox/, rabbitmq/            the outbox and its relay, RabbitMQ: both publish through bus/
+ *   remote-saga/                  saga steps run by a remote participant: saga/ over rabbitmq/
  *   cli/, testing/                tools built on the library; nothing in the library imports them
  *   index.ts, outbox/index.ts, amqp/index.ts, testing/index.ts
- *                                 the published entries (txkit, txkit/outbox, txkit/amqp, txkit/testing)
+ *                                 the published entries (txkit, txkit/outbox, txkit/amqp, txkit/testing); amqp/
+ *                                 holds only its entry, which lists rabbitmq/ and remote-saga/
  *
  * Each table's SQL lives in the one module that owns the table (its migrations next to it, declared as a
  * ComponentMigrations of db/migrations.ts), so no folder reaches into another's tables.
@@ -59,11 +60,11 @@ module.exports = {
       ['bus'],
       'The outbox relay publishes through the bus abstraction only.',
     ),
-    onlyDown('amqp-on-bus', 'amqp', ['bus'], 'RabbitMQ implements the bus; it knows no protocol.'),
+    onlyDown('rabbitmq-on-bus', 'rabbitmq', ['bus'], 'RabbitMQ implements the bus; it knows no protocol.'),
     onlyDown(
       'remote-saga-on-saga-and-amqp',
       'remote-saga',
-      ['saga', 'amqp', 'bus'],
+      ['saga', 'rabbitmq', 'bus'],
       'Remote steps and participants join the saga engine to RabbitMQ; nothing below knows them.',
     ),
     {

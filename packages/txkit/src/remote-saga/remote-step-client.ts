@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { ConsumeMessage } from 'amqplib';
-import type { AmqpConnection } from '../amqp/amqp-connection.js';
-import type { AmqpConsumer } from '../amqp/amqp-consumer.js';
 import { RetryableError } from '../errors.js';
+import type { AmqpConnection } from '../rabbitmq/amqp-connection.js';
+import type { AmqpConsumer } from '../rabbitmq/amqp-consumer.js';
 import { injectTraceContext } from '../tracing/message-context.js';
 import {
   correlationIdOf,

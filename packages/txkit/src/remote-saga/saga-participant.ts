@@ -1,13 +1,13 @@
 import type { ConsumeMessage } from 'amqplib';
 import { EventEmitter } from 'eventemitter3';
 import type pg from 'pg';
-import type { AmqpConnection } from '../amqp/amqp-connection.js';
-import type { AmqpConsumer } from '../amqp/amqp-consumer.js';
 import { runMigrations } from '../db/migrations.js';
 import { isRetryablePostgresError } from '../db/postgres-errors.js';
 import { isConnectionError } from '../db/queryable.js';
 import { DEFAULT_SCHEMA, quoteSchema } from '../db/schema-name.js';
 import { ConfigurationError, RetryableError, StepRejectedError } from '../errors.js';
+import type { AmqpConnection } from '../rabbitmq/amqp-connection.js';
+import type { AmqpConsumer } from '../rabbitmq/amqp-consumer.js';
 import { type BarrierResult, cleanupBarrier, migrateBarrier, withBarrier } from '../saga/barrier.js';
 import { withTraceContextOf } from '../tracing/message-context.js';
 import { startSpan } from '../tracing/span.js';

@@ -1,7 +1,5 @@
 import type pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { AmqpConnection } from '../../src/amqp/amqp-connection.js';
-import { RabbitMqBus } from '../../src/amqp/rabbitmq-bus.js';
 import { dropDuplicates } from '../../src/bus/dedupe.js';
 import { InProcessBus } from '../../src/bus/in-process-bus.js';
 import type { BusMessage, MessageBus } from '../../src/bus/message-bus.js';
@@ -9,6 +7,8 @@ import { withTransaction } from '../../src/db/queryable.js';
 import { type FaultHook, SimulatedCrash } from '../../src/faults.js';
 import { Outbox } from '../../src/outbox/outbox.js';
 import { OutboxRelay, type OutboxRelayOptions } from '../../src/outbox/outbox-relay.js';
+import { AmqpConnection } from '../../src/rabbitmq/amqp-connection.js';
+import { RabbitMqBus } from '../../src/rabbitmq/rabbitmq-bus.js';
 import {
   assertRabbitMqReachable,
   createTestDatabases,

@@ -1,12 +1,12 @@
 import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AmqpConnection } from '../../src/amqp/amqp-connection.js';
-import { RabbitMqBus } from '../../src/amqp/rabbitmq-bus.js';
 import { dropDuplicates } from '../../src/bus/dedupe.js';
 import type { BusMessage } from '../../src/bus/message-bus.js';
 import { withTransaction } from '../../src/db/queryable.js';
 import { Outbox } from '../../src/outbox/outbox.js';
 import { OutboxRelay } from '../../src/outbox/outbox-relay.js';
+import { AmqpConnection } from '../../src/rabbitmq/amqp-connection.js';
+import { RabbitMqBus } from '../../src/rabbitmq/rabbitmq-bus.js';
 import {
   assertRabbitMqReachable,
   createTestDatabases,

@@ -1,8 +1,6 @@
 import fc from 'fast-check';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, it } from 'vitest';
-import { AmqpConnection } from '../../src/amqp/amqp-connection.js';
-import { RabbitMqBus } from '../../src/amqp/rabbitmq-bus.js';
 import { dropDuplicates } from '../../src/bus/dedupe.js';
 import type { BusMessage } from '../../src/bus/message-bus.js';
 import { withTransaction } from '../../src/db/queryable.js';
@@ -10,6 +8,8 @@ import { isSimulatedCrash } from '../../src/faults.js';
 import { TxkitError } from '../../src/index.js';
 import { Outbox } from '../../src/outbox/outbox.js';
 import { OutboxRelay } from '../../src/outbox/outbox-relay.js';
+import { AmqpConnection } from '../../src/rabbitmq/amqp-connection.js';
+import { RabbitMqBus } from '../../src/rabbitmq/rabbitmq-bus.js';
 import {
   assertRabbitMqReachable,
   createTestDatabases,

@@ -1,10 +1,10 @@
 import fc from 'fast-check';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, it } from 'vitest';
-import { AmqpConnection } from '../../src/amqp/amqp-connection.js';
 import { isConnectionError } from '../../src/db/queryable.js';
 import { isSimulatedCrash } from '../../src/faults.js';
 import { InDoubtError, SagaRunner } from '../../src/index.js';
+import { AmqpConnection } from '../../src/rabbitmq/amqp-connection.js';
 import { RemoteStepClient } from '../../src/remote-saga/remote-step-client.js';
 import {
   assertRabbitMqReachable,

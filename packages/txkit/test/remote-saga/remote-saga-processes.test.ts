@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AmqpConnection } from '../../src/amqp/amqp-connection.js';
+import { AmqpConnection } from '../../src/rabbitmq/amqp-connection.js';
 import { RemoteStepClient } from '../../src/remote-saga/remote-step-client.js';
 import type { SagaOutcome } from '../../src/saga/saga-outcome.js';
 import { SagaRunner } from '../../src/saga/saga-runner.js';

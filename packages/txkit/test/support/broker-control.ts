@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { promisify } from 'node:util';
 import { type ConfirmChannel, connect } from 'amqplib';
-import { deadLetterQueueOf } from '../../src/amqp/dead-letter.js';
+import { deadLetterQueueOf } from '../../src/rabbitmq/dead-letter.js';
 import { testAmqpUrl } from '../../src/testing/index.js';
 
 const run = promisify(execFile);

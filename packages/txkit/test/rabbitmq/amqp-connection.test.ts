@@ -1,7 +1,7 @@
 import type { ConsumeMessage } from 'amqplib';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { AmqpConnection } from '../../src/amqp/amqp-connection.js';
 import { TransportError } from '../../src/errors.js';
+import { AmqpConnection } from '../../src/rabbitmq/amqp-connection.js';
 import { testAmqpUrl } from '../../src/testing/index.js';
 import { assertRabbitMqReachable } from '../../src/testing/rabbitmq.js';
 import { closeConnectionsFromServer, deleteQueues, uniqueName } from '../support/broker-control.js';

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AmqpConnection } from '../../src/amqp/amqp-connection.js';
 import { TransportError } from '../../src/errors.js';
+import { AmqpConnection } from '../../src/rabbitmq/amqp-connection.js';
 import {
   assertRabbitMqReachable,
   type FaultProxy,

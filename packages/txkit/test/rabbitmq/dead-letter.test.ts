@@ -1,11 +1,11 @@
 import type { GetMessage } from 'amqplib';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { AmqpConnection } from '../../src/amqp/amqp-connection.js';
-import type { DeadLetterInfo } from '../../src/amqp/dead-letter.js';
-import { RabbitMqBus } from '../../src/amqp/rabbitmq-bus.js';
 import { MalformedMessageError } from '../../src/bus/malformed-message-error.js';
 import type { BusMessage } from '../../src/bus/message-bus.js';
+import { AmqpConnection } from '../../src/rabbitmq/amqp-connection.js';
+import type { DeadLetterInfo } from '../../src/rabbitmq/dead-letter.js';
+import { RabbitMqBus } from '../../src/rabbitmq/rabbitmq-bus.js';
 import { RemoteStepClient } from '../../src/remote-saga/remote-step-client.js';
 import { type ParticipantOutcome, SagaParticipant } from '../../src/remote-saga/saga-participant.js';
 import { testAmqpUrl } from '../../src/testing/index.js';
