@@ -1,6 +1,5 @@
 import { TwoPhaseCoordinator } from 'txkit';
-import { isSimulatedCrash } from 'txkit/testing';
-import { FaultPlan, listPreparedTransactions } from 'txkit/testing';
+import { FaultPlan, isSimulatedCrash, listPreparedTransactions } from 'txkit/testing';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { balanceOf, createAccountsTable, createCoordinator, openAccount, transfer } from '../src/bank.js';
 import { type Banks, startBanks } from '../src/servers.js';
