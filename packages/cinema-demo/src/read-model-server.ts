@@ -8,6 +8,7 @@ import helmet from 'helmet';
 import pg from 'pg';
 import { z } from 'zod';
 import { busSeatSource, READ_MODEL_QUEUE } from './events/bus-seat-source.js';
+import { startTracing } from './observability/otlp-tracing.js';
 import { ReadModelService } from './read-model/read-model-service.js';
 import { openBus } from './server/bus.js';
 import { createLogger } from './server/logger.js';
@@ -38,6 +39,8 @@ if (!parsed.success) {
 }
 const env = parsed.data;
 const logger = createLogger('cinema-read-model', env.LOG_LEVEL);
+// Its spans continue the bookings' traces (the seat events carry them): exported when OTEL_EXPORTER_OTLP_ENDPOINT is set.
+const tracing = await startTracing(process.env, `cinema-read-model-${env.READ_MODEL_ID}`, logger);
 const seats = new pg.Pool({ connectionString: env.SEATS_DATABASE_URL, max: 4 });
 seats.on('error', (error) => logger.warn({ err: error }, 'idle database connection failed'));
 const { bus, close: closeBus } = await openBus(env.AMQP_URL, 'cinema-read-model');
@@ -69,6 +72,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     await new Promise<void>((resolve) => server.close(() => resolve()));
     await closeBus();
     await seats.end();
+    await tracing?.shutdown();
     process.exit(0);
   });
 }

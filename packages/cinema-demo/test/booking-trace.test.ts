@@ -2,6 +2,7 @@ import { context, propagation, trace } from '@opentelemetry/api';
 import { InMemorySpanExporter, type ReadableSpan, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SEAT_TOPIC } from '../src/events/seat-events.js';
 import { type DemoHarness, seatsOf, startHarness } from './support/demo-harness.js';
 
 // One trace per booking: the request's server span is the parent of txkit's saga or 2PC span, whose children
@@ -38,17 +39,23 @@ const databases = (...names: ('a' | 'b' | 'c')[]) =>
 const childrenOf = (parent: ReadableSpan) =>
   exporter.getFinishedSpans().filter((s) => s.parentSpanContext?.spanId === spanId(parent));
 
-/** The request span of the booking `bookingId`: SimpleSpanProcessor exports it when the response has closed. */
-async function requestSpanOf(bookingId: string): Promise<ReadableSpan> {
-  const deadline = Date.now() + 5_000;
+/** The first finished span that matches, waited for (spans are exported as they end). */
+async function spanWhere(matches: (s: ReadableSpan) => boolean, missing: string): Promise<ReadableSpan> {
+  const deadline = Date.now() + 10_000;
   for (;;) {
-    const span = exporter
-      .getFinishedSpans()
-      .find((s) => s.name === 'POST /api/bookings' && s.attributes['cinema.booking.id'] === bookingId);
+    const span = exporter.getFinishedSpans().find(matches);
     if (span) return span;
-    if (Date.now() > deadline) throw new Error(`no request span for booking ${bookingId}`);
+    if (Date.now() > deadline) throw new Error(missing);
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
+}
+
+/** The request span of the booking `bookingId`: SimpleSpanProcessor exports it when the response has closed. */
+function requestSpanOf(bookingId: string): Promise<ReadableSpan> {
+  return spanWhere(
+    (s) => s.name === 'POST /api/bookings' && s.attributes['cinema.booking.id'] === bookingId,
+    `no request span for booking ${bookingId}`,
+  );
 }
 
 describe('a booking is one trace from the HTTP request to the three databases', () => {
@@ -93,5 +100,22 @@ describe('a booking is one trace from the HTTP request to the three databases', 
     expect(byName('txkit.2pc.decision')).toEqual(databases('a'));
     expect(byName('txkit.2pc.commit-prepared')).toEqual(databases('b', 'c'));
     for (const s of phases) expect(s.spanContext().traceId).toBe(request.spanContext().traceId);
+  });
+
+  it("the read model's work on the booking's seat event joins the booking's trace, after the bus", async () => {
+    const [, , seat] = await seatsOf(h.dbs, 1, 3);
+    const res = await h.book(alice, { screeningId: 1, seatIds: [seat!], mode: 'saga' });
+    const request = await requestSpanOf(res.body.booking.id);
+    const traceId = request.spanContext().traceId;
+    // The relay publishes within its poll interval; the read model handles the event in a consumer span.
+    const consumer = await spanWhere(
+      (s) => s.name === `${SEAT_TOPIC} process` && s.spanContext().traceId === traceId,
+      'the read model never handled the seat event in the booking trace',
+    );
+    expect(consumer.kind).toBe(4); // CONSUMER
+    expect(consumer.attributes['messaging.destination.name']).toBe(SEAT_TOPIC);
+    // Its parent is the step that wrote the event to the outbox: the seats were sold by reserve-seats.
+    const parent = exporter.getFinishedSpans().find((s) => spanId(s) === consumer.parentSpanContext?.spanId);
+    expect(parent?.attributes['txkit.step']).toBe('reserve-seats');
   });
 });

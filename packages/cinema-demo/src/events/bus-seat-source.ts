@@ -1,4 +1,5 @@
 import { MalformedMessageError, type MessageBus } from 'txkit/outbox';
+import { inConsumerSpan } from '../observability/consumer-span.js';
 import { isSeatsChangedEvent, type SeatEventSource } from './seat-event-source.js';
 import { SEAT_TOPIC } from './seat-events.js';
 
@@ -23,15 +24,18 @@ export function busSeatSource(
 ): SeatEventSource {
   return {
     async subscribe(handler) {
-      const subscription = await bus.subscribe({ queue, topics: [SEAT_TOPIC] }, async (m) => {
-        if (!isSeatsChangedEvent(m.payload)) {
-          onMalformed(m.payload);
-          throw new MalformedMessageError(
-            `message ${m.messageId} on ${m.topic} is not a seats-changed event`,
-          );
-        }
-        await handler(m.payload);
-      });
+      const subscription = await bus.subscribe({ queue, topics: [SEAT_TOPIC] }, (m) =>
+        // In the trace of the booking that changed the seats (the message carries its traceparent).
+        inConsumerSpan(m, queue, async () => {
+          if (!isSeatsChangedEvent(m.payload)) {
+            onMalformed(m.payload);
+            throw new MalformedMessageError(
+              `message ${m.messageId} on ${m.topic} is not a seats-changed event`,
+            );
+          }
+          await handler(m.payload);
+        }),
+      );
       return () => subscription.cancel();
     },
   };
