@@ -103,6 +103,20 @@ describe('booking waterfalls', () => {
     ]);
   });
 
+  it('a booking refused at its first step (the seat was taken) has its waterfall, in either mode', async () => {
+    const [, , , , , , seat] = await seatsOf(h.dbs, 1, 7);
+    expect((await h.book(bob, { screeningId: 1, seatIds: [seat!], mode: 'saga' })).status).toBe(201);
+    for (const mode of ['saga', '2pc'] as const) {
+      const refused = await h.book(alice, { screeningId: 1, seatIds: [seat!], mode });
+      expect(refused.status).toBe(409);
+      await written(refused.body.booking.id, 1);
+      const [w] = await waterfalls(refused.body.booking.id);
+      // The saga's first step failed; the 2PC's statement answered (the refusal is the demo's) and all rolled back.
+      const failed = mode === 'saga' ? 'reserve-seats' : 'rollback';
+      expect(w!.bars.find((b) => b.name === failed)).toMatchObject({ failed: true });
+    }
+  });
+
   it("another customer's booking answers 404, like a missing one", async () => {
     const [, , , , seat] = await seatsOf(h.dbs, 1, 5);
     const res = await h.book(alice, { screeningId: 1, seatIds: [seat!], mode: 'saga' });

@@ -124,6 +124,34 @@ describe('the booking waterfall in a real browser', { timeout: 180_000 }, () => 
   });
 });
 
+describe('a booking whose timing was not recorded', { timeout: 180_000 }, () => {
+  it("shows its log's steps instead (a saga resumed after a crash, a timing dropped)", async () => {
+    const page = await newPage();
+    await roomPage.open(page, session.demo.url, 1);
+    await roomPage.signIn(page, 'Dave');
+    await book(page, ['H2'], 'saga');
+    // Written by the flush, then taken away: as if it had been dropped.
+    const { seats, payments } = session.demo.dbs;
+    const { rows } = await payments.query<{ id: number }>(
+      "SELECT id FROM cinema.customers WHERE name = 'Dave'",
+    );
+    const davesTimings = `SELECT booking_id FROM cinema.booking_waterfalls
+      WHERE booking_id IN (SELECT id FROM cinema.bookings WHERE customer_id = $1)`;
+    await expect
+      .poll(async () => (await seats.query(davesTimings, [rows[0]!.id])).rowCount, { timeout: 10_000 })
+      .toBe(1);
+    await seats.query(`DELETE FROM cinema.booking_waterfalls WHERE booking_id IN (${davesTimings})`, [
+      rows[0]!.id,
+    ]);
+    await page.reload();
+    await page.locator('[data-seat="A1"]').waitFor({ timeout: 30_000 });
+    await page.getByRole('button', { name: 'Timeline of the booking of H2' }).click();
+    const steps = page.locator('.my-bookings [data-testid="timeline"] li[data-name="reserve-seats"]');
+    await steps.first().waitFor({ timeout: 30_000 });
+    expect(await page.locator('.my-bookings').textContent()).toContain('No timing was recorded');
+  });
+});
+
 describe('what a new user met (issue 21)', { timeout: 180_000 }, () => {
   it('a seat someone else books while it is selected leaves the selection, and the person is told', async () => {
     const [a, b] = [await newPage(), await newPage()];

@@ -1,7 +1,8 @@
 import { useEffect, useState } from 'react';
 import { api } from '../api/client';
-import type { WaterfallBar, WaterfallData } from '../api/types';
+import type { BookingMode, TimelineEvent, WaterfallBar, WaterfallData } from '../api/types';
 import { dateTime } from '../format';
+import { TransactionTimeline } from './transaction-timeline';
 
 /** Lanes in the order a booking crosses them; a bar of another lane goes below. */
 const LANE_ORDER = ['coordinator', 'seats', 'payments', 'tickets'];
@@ -159,13 +160,16 @@ const LOOKS = 10;
  * `waitFor: 'cancellation'` looks until the cancellation's is there too (a cancellation just ended).
  *
  * @example
- * <BookingWaterfalls bookingId={booking.id} />
+ * <BookingWaterfalls bookingId={booking.id} mode={booking.mode} />
  */
 export function BookingWaterfalls({
   bookingId,
+  mode,
   waitFor = 'booking',
 }: {
   bookingId: string;
+  /** The booking's mode (for the events shown when no timing was recorded). */
+  mode: BookingMode;
   waitFor?: WaterfallData['run'];
 }) {
   const [waterfalls, setWaterfalls] = useState<WaterfallData[]>();
@@ -177,8 +181,10 @@ export function BookingWaterfalls({
         try {
           const found = (await api.waterfall(bookingId)).waterfalls;
           if (stop) return;
-          setWaterfalls(found);
           setFailed(undefined);
+          // What is there is shown at once (a booking's, while its cancellation's is awaited); "none" only at
+          // the last look, so a timing written a moment later does not flash the fallback first.
+          if (found.length > 0 || look === LOOKS - 1) setWaterfalls(found);
           if (found.some((w) => w.run === waitFor)) return;
         } catch (e) {
           if (!stop) setFailed(e instanceof Error ? e.message : String(e));
@@ -192,13 +198,36 @@ export function BookingWaterfalls({
   }, [bookingId, waitFor]);
   if (failed && !waterfalls) return <p className="error-text">Could not load the timeline: {failed}</p>;
   if (!waterfalls) return <p className="muted small">Loading the timeline…</p>;
-  if (waterfalls.length === 0)
-    return <p className="muted small">No timing was recorded for this booking (run before a restart).</p>;
+  if (waterfalls.length === 0) return <EventsInstead bookingId={bookingId} mode={mode} />;
   return (
     <div className="waterfalls" data-testid="waterfalls">
       {waterfalls.map((w) => (
         <BookingWaterfall key={w.run} data={w} />
       ))}
     </div>
+  );
+}
+
+/**
+ * For a booking whose timing was not recorded (a saga resumed after its instance crashed, a timing dropped while
+ * the database was unreachable): the list of its steps from the saga log or its record, without durations.
+ */
+function EventsInstead({ bookingId, mode }: { bookingId: string; mode: BookingMode }) {
+  const [events, setEvents] = useState<TimelineEvent[]>();
+  useEffect(() => {
+    let stop = false;
+    api
+      .timeline(bookingId)
+      .then(({ events: found }) => !stop && setEvents(found))
+      .catch(() => !stop && setEvents([]));
+    return () => {
+      stop = true;
+    };
+  }, [bookingId]);
+  return (
+    <>
+      <p className="muted small">No timing was recorded for this booking; what its log says:</p>
+      {events && <TransactionTimeline events={events} mode={mode} />}
+    </>
   );
 }

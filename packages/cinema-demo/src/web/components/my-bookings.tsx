@@ -48,7 +48,12 @@ export function MyBookings(props: { bookings: Booking[]; seatName(id: number): s
                 ? `Seat${cancelled.seatIds.length === 1 ? '' : 's'} ${seatsOf(cancelled)} released, ${money(cancelled.amountCents)} refunded to your wallet, tickets voided — by ${cancelled.mode === 'saga' ? 'saga' : 'two-phase commit'}.`
                 : 'The cancellation is still running; it finishes by itself and this list updates.'}
             </p>
-            <BookingWaterfalls key={cancelled.id} bookingId={cancelled.id} waitFor="cancellation" />
+            <BookingWaterfalls
+              key={cancelled.id}
+              bookingId={cancelled.id}
+              mode={cancelled.mode}
+              waitFor="cancellation"
+            />
           </div>
         )}
       </div>
@@ -87,7 +92,7 @@ export function MyBookings(props: { bookings: Booking[]; seatName(id: number): s
             </span>
             {open === b.id && (
               <div className="booking-timeline">
-                <BookingWaterfalls bookingId={b.id} />
+                <BookingWaterfalls bookingId={b.id} mode={b.mode} />
               </div>
             )}
           </li>

@@ -192,7 +192,7 @@ export function RoomPage({ screeningId }: { screeningId: number }) {
       {settledId && (
         <section className="card booking-waterfall" aria-labelledby="waterfall-title">
           <h2 id="waterfall-title">Transaction timeline of your booking</h2>
-          <BookingWaterfalls key={settledId} bookingId={settledId} />
+          <BookingWaterfalls key={settledId} bookingId={settledId} mode={booking.mode} />
         </section>
       )}
     </main>
