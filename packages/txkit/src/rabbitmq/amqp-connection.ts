@@ -2,7 +2,7 @@ import type { Channel, ChannelModel, ConfirmChannel, ConsumeMessage, Options } f
 import { EventEmitter } from 'eventemitter3';
 import { type BackoffOptions, backoffDelay, sleep } from '../bus/backoff.js';
 import { TransportError } from '../errors.js';
-import { withChannel } from './amqp-channel.js';
+import { closeQuietly, withChannel } from './amqp-channel.js';
 import { type AmqpConsumer, type ConsumeOptions, ConsumerRegistration } from './amqp-consumer.js';
 import type { DeadLetterInfo } from './dead-letter.js';
 
@@ -229,7 +229,7 @@ export class AmqpConnection extends EventEmitter<AmqpConnectionEvents> {
     this.#waiters.clear();
     await Promise.allSettled([...this.#consumers].map((consumer) => consumer.cancel()));
     const model = this.#model;
-    if (model) await model.close().catch(() => {});
+    if (model) await closeQuietly(model);
     await this.#loop;
     this.emit('closed');
   }
@@ -340,7 +340,7 @@ export class AmqpConnection extends EventEmitter<AmqpConnectionEvents> {
       if (this.isClosed) throw new TransportError('the AMQP connection was closed');
     } catch (error) {
       if (!this.isClosed) this.emit('error', error);
-      await model.close().catch(() => {});
+      await closeQuietly(model);
       throw error;
     }
     // Published synchronously after the last catch-up check, so no registration can slip in between.

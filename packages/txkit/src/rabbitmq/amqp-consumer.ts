@@ -6,6 +6,7 @@ import {
   deadLetterReason,
 } from '../bus/dead-letter-reason.js';
 import { TransportError } from '../errors.js';
+import { closeQuietly } from './amqp-channel.js';
 import {
   type DeadLetterInfo,
   deadLetterOptions,
@@ -167,7 +168,7 @@ export class ConsumerRegistration implements AmqpConsumer {
     const channel = this.#channel;
     if (channel && this.#tag) await channel.cancel(this.#tag).catch(() => {});
     await Promise.allSettled([...this.#running]);
-    if (channel) await channel.close().catch(() => {});
+    if (channel) await closeQuietly(channel);
   }
 
   /**
