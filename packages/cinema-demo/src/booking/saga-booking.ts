@@ -24,7 +24,8 @@ export interface SagaBookingOptions {
   faults: FaultSettings;
   /**
    * Bound every transaction of the payment and ticket steps and compensations (a lock timeout fails the attempt,
-   * to be retried); the local steps' transactions are txkit's, bounded by the runner's own lockTimeoutMs.
+   * to be retried): by the pools' connections when they carry them, otherwise per transaction. The local steps'
+   * transactions are txkit's, bounded the same way (the runner's own lockTimeoutMs when the pool lacks it).
    */
   limits: WaitLimits;
 }

@@ -38,8 +38,8 @@ export interface TwoPhaseBookingOptions {
 /**
  * Books in one two-phase commit over the three databases: seats sold, money taken, tickets issued and the
  * booking confirmed all become visible together or not at all. A business refusal anywhere rolls back every
- * branch; nothing needs undoing. Every branch's lock waits and statements are bounded by the coordinator's
- * `lockTimeoutMs` / `statementTimeoutMs` (txkit sets them with `SET LOCAL` as each branch begins).
+ * branch; nothing needs undoing. Every branch's lock waits and statements are bounded: by the pools' connections
+ * (`openDatabases`), or by the coordinator's `lockTimeoutMs` / `statementTimeoutMs` set as each branch begins.
  *
  * @example
  * const result = await bookByTwoPhase(options, plan);

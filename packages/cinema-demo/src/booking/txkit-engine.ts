@@ -3,6 +3,7 @@ import { type BackgroundService, migrateBarrier, SagaRunner, TwoPhaseCoordinator
 import type { FaultHook } from 'txkit/testing';
 import type { FaultSettings } from '../config.js';
 import type { Databases } from '../db/databases.js';
+import { limitsToSet } from '../db/wait-limits.js';
 import type { SeatEventOutbox } from '../events/seat-events.js';
 import { WaterfallRecorder } from '../observability/waterfall-recorder.js';
 import type { BookingExecutor, BookingMode, EngineCallOptions } from './booking-executor.js';
@@ -33,9 +34,12 @@ export interface TxkitEngineOptions {
   /** Seat events inside 2PC branches (must not NOTIFY: PREPARE refuses it). */
   preparedOutbox: SeatEventOutbox;
   faults: FaultSettings;
-  /** Bounds every lock wait of every saga step, compensation and 2PC branch. */
+  /**
+   * Bounds every lock wait of every saga step, compensation and 2PC branch: by the pools' connections when they
+   * carry it (`openDatabases`), otherwise set by each transaction.
+   */
   lockTimeoutMs: number;
-  /** Bounds every statement of the same (default: the server's `statement_timeout`). */
+  /** Bounds every statement of the same (default: the server's `statement_timeout`), the same way. */
   statementTimeoutMs?: number;
   prepareTimeoutMs: number;
   /** Interval of the recovery passes (in-doubt 2PC branches, sagas whose runner died). */
@@ -76,18 +80,23 @@ export class TxkitBookingEngine implements BookingExecutor {
   constructor(o: TxkitEngineOptions) {
     this.#o = o;
     const { seats, payments, tickets } = o.dbs;
+    const limits = { lockTimeoutMs: o.lockTimeoutMs, statementTimeoutMs: o.statementTimeoutMs };
+    // What the pools' connections do not carry already, txkit sets with each transaction it begins: a branch
+    // on any of the three pools, a local step on the seats pool (nothing, for pools from openDatabases).
+    const branchLimits = Object.assign(
+      {},
+      ...[seats, payments, tickets].map((pool) => limitsToSet(pool, limits)),
+    );
+    const localStepLimits = limitsToSet(seats, limits);
     this.coordinator = new TwoPhaseCoordinator({
       id: o.instanceId,
       participants: { seats, payments, tickets },
       log: seats,
       prepareTimeoutMs: o.prepareTimeoutMs,
-      // Every branch begins with SET LOCAL of both: the booking's and the cancellation's.
-      lockTimeoutMs: o.lockTimeoutMs,
-      statementTimeoutMs: o.statementTimeoutMs,
+      ...branchLimits,
       leaseMs: o.coordinatorLeaseMs,
       faults: o.faultHook,
     });
-    const limits = { lockTimeoutMs: o.lockTimeoutMs, statementTimeoutMs: o.statementTimeoutMs };
     const sagaOptions = { dbs: o.dbs, outbox: o.outbox, faults: o.faults, limits };
     this.#book = bookSeatsSaga(sagaOptions);
     this.#cancel = cancelBookingSaga(sagaOptions);
@@ -96,9 +105,7 @@ export class TxkitBookingEngine implements BookingExecutor {
       id: o.instanceId,
       sagas: [this.#book, this.#cancel],
       leaseMs: o.sagaLeaseMs,
-      // The transactions txkit begins for the local steps (seats) begin with SET LOCAL of both.
-      lockTimeoutMs: o.lockTimeoutMs,
-      statementTimeoutMs: o.statementTimeoutMs,
+      ...localStepLimits,
       faults: o.faultHook,
     });
     const onError = o.onError ?? (() => {});

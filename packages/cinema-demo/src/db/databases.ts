@@ -7,6 +7,7 @@ import seats2 from '../../sql/seats/000002_sessions.sql';
 import seats3 from '../../sql/seats/000003_booking_waterfalls.sql';
 import tickets1 from '../../sql/tickets/000001_schema.sql';
 import { SCHEMA } from './statement.js';
+import { connectionOptions, type WaitLimits } from './wait-limits.js';
 
 /** The three databases of the demo, one pool each. */
 export interface Databases {
@@ -23,16 +24,24 @@ export interface DatabaseUrls {
 }
 
 /**
- * Opens one pool per database. Idle-client errors (a restarted server) are reported, not fatal.
+ * Opens one pool per database, every connection bounded by `limits` for its whole life (`lock_timeout`,
+ * `statement_timeout` as startup options): the demo owns these pools, so no transaction on them spends a statement
+ * setting the limits (txkit's per-transaction limits are for pools an application shares). Idle-client errors
+ * (a restarted server) are reported, not fatal.
  *
  * @example
- * const dbs = openDatabases({ seats: url1, payments: url2, tickets: url3 }, 20, (e) => log.warn(e));
+ * const dbs = openDatabases(urls, { max: 20, limits: { lockTimeoutMs: 3_000, statementTimeoutMs: 15_000 } }, warn);
  */
-export function openDatabases(urls: DatabaseUrls, max: number, onError: (error: Error) => void): Databases {
+export function openDatabases(
+  urls: DatabaseUrls,
+  pools: { max: number; limits: WaitLimits },
+  onError: (error: Error) => void,
+): Databases {
+  const options = connectionOptions(pools.limits);
   const open = (connectionString: string) => {
     // A request waits at most this long for a pooled connection (pg's default is for ever); txkit retries the
     // step that hit it, like a lock timeout.
-    const pool = new pg.Pool({ connectionString, max, connectionTimeoutMillis: 10_000 });
+    const pool = new pg.Pool({ connectionString, max: pools.max, connectionTimeoutMillis: 10_000, options });
     pool.on('error', onError);
     return pool;
   };

@@ -14,7 +14,60 @@ export interface WaitLimits {
 }
 
 /**
- * Runs `work` in a local transaction whose lock waits and statements are bounded by `limits`.
+ * The `options` startup parameter that gives every connection of a pool these limits for its whole life
+ * (`-c lock_timeout=… -c statement_timeout=…`). The demo owns its pools, so it sets the limits once per
+ * connection instead of once per transaction: a statement less per transaction (see docs/operations.md).
+ *
+ * @example
+ * new pg.Pool({ connectionString, options: connectionOptions({ lockTimeoutMs: 3_000, statementTimeoutMs: 15_000 }) });
+ */
+export function connectionOptions(limits: WaitLimits): string {
+  const parts = [`-c lock_timeout=${positiveMs('lockTimeoutMs', limits.lockTimeoutMs)}`];
+  if (limits.statementTimeoutMs !== undefined)
+    parts.push(`-c statement_timeout=${positiveMs('statementTimeoutMs', limits.statementTimeoutMs)}`);
+  return parts.join(' ');
+}
+
+/**
+ * The part of `limits` a pool's connections do not already carry from {@link connectionOptions}: what a
+ * transaction on that pool still has to set for itself (nothing, for the pools `openDatabases` opens).
+ *
+ * @example
+ * limitsToSet(dbs.seats, { lockTimeoutMs: 3_000 }); // {} when the pool was opened with lock_timeout=3000
+ */
+export function limitsToSet(
+  pool: pg.Pool,
+  limits: WaitLimits,
+): { lockTimeoutMs?: number; statementTimeoutMs?: number } {
+  const carried = carriedLimits(pool);
+  return {
+    ...(carried.lock_timeout === limits.lockTimeoutMs ? {} : { lockTimeoutMs: limits.lockTimeoutMs }),
+    ...(limits.statementTimeoutMs === undefined || carried.statement_timeout === limits.statementTimeoutMs
+      ? {}
+      : { statementTimeoutMs: limits.statementTimeoutMs }),
+  };
+}
+
+/** The `-c name=value` settings of a pool's `options` that are whole milliseconds. */
+function carriedLimits(pool: pg.Pool): Record<string, number> {
+  const options = (pool.options as { options?: string } | undefined)?.options ?? '';
+  const carried: Record<string, number> = {};
+  for (const match of options.matchAll(/-c\s+(lock_timeout|statement_timeout)=(\d+)(?:\s|$)/g)) {
+    carried[match[1]!] = Number(match[2]);
+  }
+  return carried;
+}
+
+function positiveMs(name: string, value: number): number {
+  if (!Number.isSafeInteger(value) || value <= 0) {
+    throw new RangeError(`${name} must be a positive integer of milliseconds, not ${value}`);
+  }
+  return value;
+}
+
+/**
+ * Runs `work` in a local transaction whose lock waits and statements are bounded by `limits` — by the pool's
+ * connections when they carry them ({@link connectionOptions}), otherwise set for this transaction.
  *
  * @example
  * await boundedTransaction(dbs.seats, { lockTimeoutMs: 3_000 }, (client) => rows(client, statement));
@@ -24,7 +77,7 @@ export function boundedTransaction<T>(
   limits: WaitLimits,
   work: (client: pg.PoolClient) => Promise<T>,
 ): Promise<T> {
-  return withTransaction(pool, (client) => work(client), { limits });
+  return withTransaction(pool, (client) => work(client), { limits: limitsToSet(pool, limits) });
 }
 
 /**

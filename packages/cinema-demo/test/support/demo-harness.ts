@@ -4,7 +4,7 @@ import { InProcessBus, type MessageBus } from 'txkit/outbox';
 import { createTestDatabases, type TestDatabases, testCluster } from 'txkit/testing';
 import { demoEmail } from '../../src/auth/demo-passwords.js';
 import { type Config, type FaultSettings, loadConfig } from '../../src/config.js';
-import type { Databases } from '../../src/db/databases.js';
+import { closeDatabases, type Databases, openDatabases } from '../../src/db/databases.js';
 import { SEED_CUSTOMERS } from '../../src/db/seed.js';
 import { type ApiRuntime, startApi } from '../../src/server/api-runtime.js';
 
@@ -60,7 +60,6 @@ export async function startHarness(
   options: { bus?: MessageBus; withReadModel?: boolean; logger?: Logger; traceRequests?: boolean } = {},
 ): Promise<DemoHarness> {
   const testDbs = await createTestDatabases(testCluster(), label);
-  const dbs = { seats: testDbs.on('a').pool, payments: testDbs.on('b').pool, tickets: testDbs.on('c').pool };
   const config = loadConfig({
     SEATS_DATABASE_URL: testDbs.on('a').connectionString,
     PAYMENTS_DATABASE_URL: testDbs.on('b').connectionString,
@@ -75,6 +74,19 @@ export async function startHarness(
     SIGN_UPS_PER_CLIENT: '10000',
     ...env,
   });
+  // Pools as the API opens its own: every connection bounded by the configured limits.
+  const dbs = openDatabases(
+    {
+      seats: config.SEATS_DATABASE_URL,
+      payments: config.PAYMENTS_DATABASE_URL,
+      tickets: config.TICKETS_DATABASE_URL,
+    },
+    {
+      max: 20,
+      limits: { lockTimeoutMs: config.LOCK_TIMEOUT_MS, statementTimeoutMs: config.STATEMENT_TIMEOUT_MS },
+    },
+    () => {},
+  );
   const faults: FaultSettings = {
     paymentDeclineRate: 0,
     paymentLatencyMs: 0,
@@ -128,6 +140,7 @@ export async function startHarness(
     },
     async close() {
       await api.close();
+      await closeDatabases(dbs);
       await testDbs.drop();
     },
   };
