@@ -22,6 +22,12 @@ const schema = z.object({
     .min(60)
     .max(7 * 86_400)
     .default(3600),
+  /**
+   * How long an instance answers a session from memory instead of reading the sessions table (0: never). A sign-out
+   * reaches the other instances over the bus at once; this bounds how long one that missed the message still
+   * accepts the token.
+   */
+  SESSION_CACHE_MS: z.coerce.number().int().min(0).max(60_000).default(5_000),
   /** Sign-in attempts per account (email) per 15 minutes, then 429: a password cannot be guessed online. */
   SIGN_IN_ATTEMPTS_PER_ACCOUNT: z.coerce.number().int().min(1).max(100_000).default(10),
   /** Sign-in attempts per client address per 15 minutes: one client cannot try many accounts either. */
@@ -40,9 +46,12 @@ const schema = z.object({
   MAX_SEATS_PER_BOOKING: z.coerce.number().int().min(1).max(50).default(8),
   BOOKINGS_PER_MINUTE: z.coerce.number().int().min(1).max(100_000).default(30),
   SOCKETS_PER_CLIENT: z.coerce.number().int().min(1).max(1000).default(20),
-  /** Bounds every lock wait of participant work (saga steps, 2PC branches, the sweep, seeding). */
+  /**
+   * Bounds every lock wait on the API's database connections (set per connection: saga steps, 2PC branches, the
+   * sweep, seeding, and every other statement).
+   */
   LOCK_TIMEOUT_MS: z.coerce.number().int().min(10).max(60_000).default(3000),
-  /** Bounds every statement of participant work: a stuck statement fails and its step is retried. */
+  /** Bounds every statement on the same connections: a stuck statement fails and its step is retried. */
   STATEMENT_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(15_000),
   PREPARE_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(30_000),
   /**

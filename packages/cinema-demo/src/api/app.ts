@@ -4,7 +4,7 @@ import express, { type Express, type Router } from 'express';
 import helmet from 'helmet';
 import type { Logger } from 'pino';
 import { requireCustomer, requireOperator } from '../auth/auth-middleware.js';
-import { SessionStore } from '../auth/session-store.js';
+import type { SessionStore } from '../auth/session-store.js';
 import type { BookingService } from '../booking/booking-service.js';
 import type { OperationsView } from '../booking/operations-view.js';
 import type { Config } from '../config.js';
@@ -25,6 +25,8 @@ import { sessionRoutes } from './routes/session-routes.js';
 export interface AppDeps {
   config: Config;
   dbs: Databases;
+  /** Server-side sessions (and this instance's cache of them). */
+  sessions: SessionStore;
   view: OperationsView;
   service: BookingService;
   /** Where the bookings' waterfalls are read. */
@@ -51,7 +53,7 @@ export function appOrigin(config: Config): string {
  * public routes, sign-in, customer routes behind a session, operator routes behind the operator token.
  *
  * @example
- * const app = createApp({ config, dbs, view: engine.view, service, metrics, logger });
+ * const app = createApp({ config, dbs, sessions, view: engine.view, service, waterfalls, metrics, logger });
  * app.listen(config.PORT);
  */
 export function createApp(deps: AppDeps): Express {
@@ -94,7 +96,7 @@ export function createApp(deps: AppDeps): Express {
       ),
     ),
   );
-  const sessions = new SessionStore(deps.dbs.seats, config.SESSION_TTL_SECONDS);
+  const { sessions } = deps;
   app.use(
     sessionRoutes({
       dbs: deps.dbs,

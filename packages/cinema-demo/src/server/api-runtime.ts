@@ -1,19 +1,24 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Express } from 'express';
 import type { Logger } from 'pino';
 import { type MessageBus, Outbox, OutboxRelay } from 'txkit/outbox';
 import { appOrigin, createApp } from '../api/app.js';
 import { type ApiMetrics, createMetrics } from '../api/metrics.js';
 import { setDemoPasswords } from '../auth/demo-passwords.js';
+import { SessionCache } from '../auth/session-cache.js';
+import { SessionStore } from '../auth/session-store.js';
 import { BookingService } from '../booking/booking-service.js';
 import { type SweepReport, startStaleBookingSweeper } from '../booking/stale-booking-sweeper.js';
 import { TxkitBookingEngine } from '../booking/txkit-engine.js';
 import { type Config, type FaultSettings, faultSettings } from '../config.js';
 import { closeDatabases, type Databases, migrateDatabases, openDatabases } from '../db/databases.js';
 import { seedDatabases } from '../db/seed.js';
+import { isLockTimeout } from '../db/wait-limits.js';
 import { withDeadline } from '../deadline.js';
 import { busSeatSource, READ_MODEL_QUEUE } from '../events/bus-seat-source.js';
+import { announceRevocations, followRevocations, SESSIONS_QUEUE } from '../events/session-revocations.js';
 import { seatOutbox } from '../events/txkit-outbox.js';
 import { WaterfallStore } from '../observability/waterfall-store.js';
 import { ReadModelService } from '../read-model/read-model-service.js';
@@ -87,6 +92,7 @@ export interface ApiRuntime {
 export async function startApi(o: ApiRuntimeOptions): Promise<ApiRuntime> {
   const { config, logger } = o;
   const ownDbs = !o.dbs;
+  const limits = { lockTimeoutMs: config.LOCK_TIMEOUT_MS, statementTimeoutMs: config.STATEMENT_TIMEOUT_MS };
   const dbs =
     o.dbs ??
     openDatabases(
@@ -95,14 +101,11 @@ export async function startApi(o: ApiRuntimeOptions): Promise<ApiRuntime> {
         payments: config.PAYMENTS_DATABASE_URL,
         tickets: config.TICKETS_DATABASE_URL,
       },
-      config.POOL_SIZE,
+      { max: config.POOL_SIZE, limits },
       (error) => logger.warn({ err: error }, 'idle database connection failed'),
     );
   const startupWaitMs = o.startupWaitMs ?? 15_000;
-  const limits = { lockTimeoutMs: config.LOCK_TIMEOUT_MS, statementTimeoutMs: config.STATEMENT_TIMEOUT_MS };
-  await migrateDatabases(dbs);
   const outbox = new Outbox();
-  await outbox.migrate(dbs.seats);
   // No NOTIFY per seat change: the relay polls (every `relayPollMs`) and publishes what accumulated in one batch,
   // instead of a NOTIFY and a relay pass of three statements per booking. Seat events reach the read model within
   // a poll interval.
@@ -126,7 +129,11 @@ export async function startApi(o: ApiRuntimeOptions): Promise<ApiRuntime> {
     onError: (error) => logger.error({ err: error }, 'txkit background failure'),
     onWaterfall: (bookingId, data) => waterfalls.add(bookingId, data),
   });
-  await engine.migrate();
+  await retryingLockWaits(startupWaitMs, logger, async () => {
+    await migrateDatabases(dbs);
+    await outbox.migrate(dbs.seats);
+    await engine.migrate();
+  });
   waterfalls.start();
   // A dead instance's transaction finished by this one: the trace of a crash, worth a line in the log.
   engine.coordinator.on('recovered', (event) => {
@@ -203,9 +210,25 @@ export async function startApi(o: ApiRuntimeOptions): Promise<ApiRuntime> {
   relay.on('error', (error) => logger.warn({ err: error }, 'outbox relay pass failed; rows stay pending'));
   relay.start();
 
+  // Sessions answered from a short-lived per-instance cache; a sign-out reaches the other instances' caches over
+  // the bus (SESSION_CACHE_MS bounds a lost message; 0: no cache, every request reads the sessions table).
+  const sessions = new SessionStore(dbs.seats, config.SESSION_TTL_SECONDS, {
+    cache: config.SESSION_CACHE_MS > 0 ? new SessionCache({ ttlMs: config.SESSION_CACHE_MS }) : undefined,
+    onRevoked: announceRevocations(o.bus, (error) =>
+      logger.warn(
+        { err: error },
+        'announcing a sign-out failed; other instances forget it by SESSION_CACHE_MS',
+      ),
+    ),
+  });
+  const revocations = await followRevocations(o.bus, `${SESSIONS_QUEUE}.${config.INSTANCE_ID}`, (hash) =>
+    sessions.forget(hash),
+  );
+
   const app = createApp({
     config,
     dbs,
+    sessions,
     view: engine.view,
     service,
     waterfalls,
@@ -239,6 +262,7 @@ export async function startApi(o: ApiRuntimeOptions): Promise<ApiRuntime> {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await readModel?.stop();
+      await revocations.cancel();
       await relay.stop();
       await sweeper?.stop();
       await engine.stop();
@@ -253,6 +277,28 @@ export async function startApi(o: ApiRuntimeOptions): Promise<ApiRuntime> {
  * left undecided (txkit takes over the prepared transactions of coordinators whose lease expired). What it
  * cannot resolve yet stays, and start-up goes on without waiting for it; the recovery service keeps at it.
  */
+/**
+ * Instances starting together migrate one at a time (txkit's advisory lock), and the pools' `lock_timeout` bounds
+ * that wait too: a wait that ran out is retried, with backoff, until `waitMs` is spent.
+ */
+async function retryingLockWaits(
+  waitMs: number,
+  logger: Logger,
+  migrate: () => Promise<void>,
+): Promise<void> {
+  const deadline = Date.now() + waitMs;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await migrate();
+    } catch (error) {
+      const delayMs = Math.min(1_000, 50 * 2 ** attempt);
+      if (!isLockTimeout(error) || Date.now() + delayMs > deadline) throw error;
+      logger.warn({ attempt }, 'migrations waited for a lock (another instance migrating?); retrying');
+      await sleep(delayMs);
+    }
+  }
+}
+
 async function recoverBeforeSeeding(
   engine: TxkitBookingEngine,
   logger: Logger,
