@@ -24,7 +24,7 @@ import {
 import { deleteQueues, uniqueName } from '../support/broker-control.js';
 import { handledUpTo, recordInto } from '../support/queue-marker.js';
 import { type PointPartition, pointPartitions, randomPartitions } from './support/partition-arbitraries.js';
-import { partitionDriver, SCHEDULING_SLACK_MS } from './support/partition-network.js';
+import { partitionDriver, SCHEDULING_SLACK_MS, stopsWithin } from './support/partition-network.js';
 import { assertProperty, propertyRuns, propertyTimeout } from './support/runs.js';
 import { RECOVERY_POLL_MS, sleep } from './support/world.js';
 
@@ -221,11 +221,12 @@ async function runOutboxCase(input: OutboxCase): Promise<void> {
   );
   writing = false;
   healAfter = Date.now() + 2_500; // the longest partition of the schedule ends within ~2.3 s of its start
-  await relaying;
-  await driver.heal();
-  await relay.stop();
-  await relayConnection.close();
-  await relayPool.end();
+  // The passes end by then, but for the pass under way (bounded by PASS_BOUND_MS).
+  await stopsWithin('the relay passes', relaying, 2_500 + PASS_BOUND_MS + SCHEDULING_SLACK_MS);
+  await stopsWithin('healing', driver.heal());
+  await stopsWithin('the relay stop()', relay.stop());
+  await stopsWithin("the relay's AmqpConnection close()", relayConnection.close());
+  await stopsWithin("the relay's pool end()", relayPool.end());
 
   // Healed: a new relay (another name, direct connections) drains what is left, within a bounded time.
   const successorConnection = new AmqpConnection({ url: testAmqpUrl(), name: `${prefix}.successor` });
@@ -245,8 +246,8 @@ async function runOutboxCase(input: OutboxCase): Promise<void> {
     pending = await successor.pendingCount();
     if (pending > 0) await sleep(RECOVERY_POLL_MS);
   }
-  await successor.stop();
-  await successorConnection.close();
+  await stopsWithin("the successor's stop()", successor.stop());
+  await stopsWithin("the successor's AmqpConnection close()", successorConnection.close());
   if (pending > 0) violations.push(`${pending} outbox rows still pending 20 s after healing`);
   await handledUpTo(consumerBus, applied);
   for (const subscription of subscriptions) await subscription.cancel();

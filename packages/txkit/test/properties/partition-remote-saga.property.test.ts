@@ -30,7 +30,7 @@ import {
 import { deleteQueues, uniqueName } from '../support/broker-control.js';
 import { sagaFaults } from './support/fault-arbitraries.js';
 import { pointPartitions, randomPartitions } from './support/partition-arbitraries.js';
-import { partitionDriver, SCHEDULING_SLACK_MS } from './support/partition-network.js';
+import { partitionDriver, SCHEDULING_SLACK_MS, stopsWithin } from './support/partition-network.js';
 import { PARTITION_RUNNER, sagaCallBoundMs } from './support/partition-sagas.js';
 import { assertProperty, propertyRuns, propertyTimeout } from './support/runs.js';
 import { RECOVERY_POLL_MS, sleep } from './support/world.js';
@@ -162,7 +162,7 @@ async function runRemoteCase(input: RemoteCase): Promise<void> {
   const returned = new Map<string, string>();
   const durations = new Map<string, number>();
   driver.start();
-  await Promise.all(
+  const running = Promise.all(
     input.bookings.map(async (booking, i) => {
       await sleep(booking.delayMs);
       if (plan.crashed) return;
@@ -184,9 +184,11 @@ async function runRemoteCase(input: RemoteCase): Promise<void> {
       }
     }),
   );
-  await driver.heal();
-  await first.stop();
-  await proxiedLog.end();
+  // Every run() returns within its bound (checked below, call by call); one that never returns fails here.
+  await stopsWithin('the run() calls', running, 750 + BOUND_MS + SCHEDULING_SLACK_MS);
+  await stopsWithin('healing', driver.heal());
+  await stopsWithin("the first runner's stop (runner, remote client, AmqpConnection)", first.stop());
+  await stopsWithin("the first runner's log pool end()", proxiedLog.end());
 
   // Healed: a runner under a new id (direct connections, its own reply queue) recovers until nothing is left.
   const successor = startRunner('remote-successor', { amqpUrl: testAmqpUrl(), pool: logPool });
@@ -197,7 +199,7 @@ async function runRemoteCase(input: RemoteCase): Promise<void> {
     unfinished = await listUnfinishedSagas(logPool);
     if (unfinished.some((s) => s.status !== 'failed')) await sleep(RECOVERY_POLL_MS);
   }
-  await successor.stop();
+  await stopsWithin("the successor's stop (runner, remote client, AmqpConnection)", successor.stop());
 
   const violations: string[] = [];
   const { rows: sagas } = await logPool.query<{ id: string; key: string; status: string }>(

@@ -166,6 +166,30 @@ export interface PartitionedSagas {
   boundMs: number;
 }
 
+/** How long a stop or close of a run's clients may take after healing before it counts as a hang. */
+export const STOP_BOUND_MS = 15_000;
+
+/**
+ * A stop or close after healing, bounded: one that never returns (a client waiting for a reply its lost
+ * connection will never bring) fails the run with what hung, its seed and path, instead of the whole property
+ * hanging until vitest's timeout (the soak found such a hang: see SOAK.md).
+ */
+export async function stopsWithin(
+  what: string,
+  stopping: Promise<unknown>,
+  ms = STOP_BOUND_MS,
+): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const hung = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not return within ${ms} ms after healing`)), ms);
+  });
+  try {
+    await Promise.race([stopping, hung]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** Room for a loaded machine's timers on top of a documented bound (event-loop lag, not protocol time). */
 export const SCHEDULING_SLACK_MS = 5_000;
 
