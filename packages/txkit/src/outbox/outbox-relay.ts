@@ -8,16 +8,7 @@ import { isConnectionError } from '../db/queryable.js';
 import { DEFAULT_SCHEMA, quoteSchema } from '../db/schema-name.js';
 import { TransactionAbortedError, TxkitError } from '../errors.js';
 import { type FaultHook, isSimulatedCrash, type OutboxFaultPoint } from '../faults.js';
-import {
-  beginRelayTransaction,
-  claimPending,
-  countPending,
-  deleteInbox,
-  deleteSent,
-  lockFreeKeys,
-  markSent,
-  type OutboxRow,
-} from './outbox-sql.js';
+import { claimBatch, countPending, deleteInbox, deleteSent, markSent, type OutboxRow } from './outbox-sql.js';
 import { RelayListener } from './relay-listener.js';
 
 /**
@@ -199,14 +190,9 @@ export class OutboxRelay extends EventEmitter<OutboxRelayEvents> {
     });
     let broken: Error | undefined;
     try {
-      await client.query(beginRelayTransaction());
-      const keys = await client.query<{ key: string }>(lockFreeKeys(this.#schema, this.#schemaName, limit));
+      await client.query('BEGIN');
       const { rows } = await client.query<OutboxRow>(
-        claimPending(
-          this.#schema,
-          keys.rows.map((row) => row.key),
-          limit,
-        ),
+        claimBatch(this.#schema, this.#schemaName, limit, limit),
       );
       if (rows.length === 0) {
         await client.query('COMMIT');

@@ -34,56 +34,50 @@ export function notifyRelays(schemaName: string): Statement {
 }
 
 /**
- * Starts a relay transaction whose commit does not wait for the WAL flush. Losing a mark-sent in a database
- * crash only makes those rows pending again, and they are re-published: a duplicate, which at-least-once
- * delivery already allows, never a loss. This takes the fsync out of every batch.
- */
-export function beginRelayTransaction(): Statement {
-  return { text: 'BEGIN; SET LOCAL synchronous_commit = off', values: [] };
-}
-
-/**
- * Step 1 of a claim: takes the keys of the oldest `window` pending rows that no other relay holds, with a
- * transaction-scoped advisory lock per key (try-lock: a key held by another relay is skipped, not waited for).
+ * A relay's claim, in one statement: the keys of the oldest `window` pending rows that no other relay holds, each
+ * taken with a transaction-scoped advisory lock (try-lock: a key held by another relay is skipped, not waited
+ * for), then up to `limit` pending rows, oldest first, of those keys or without a key, locked until the
+ * transaction ends (SKIP LOCKED keeps relays off each other's keyless rows).
  *
- * Per-key order rests on this lock: only the holder of key k publishes rows of k, and it holds k until its
- * transaction (publish, confirms, mark sent) commits. The keys are locked in a statement of their own, before
- * the rows are read, so the claim that follows sees every row of k committed before the lock was granted: it
- * starts at k's oldest pending row, whoever had k before. (Trying the lock row by row inside the claim's scan
+ * Per-key order rests on the key lock: only the holder of key k publishes rows of k, and it holds k until its
+ * transaction (publish, confirms, mark sent) commits. The keys are locked before any row is read — `locked` is
+ * materialized and only its result feeds the row scan — so the scan starts at k's oldest pending row, whoever had
+ * k before. A row the previous holder of k marked sent after this statement's snapshot still looks pending in it,
+ * but `FOR UPDATE` re-reads a row changed since the snapshot and re-checks `sent_at IS NULL` against its newest
+ * version (READ COMMITTED), so it is dropped, not published again. (Trying the lock row by row inside the scan
  * would not do: a relay that skipped row 45 of k while k was held could get k at row 46 once the holder
  * committed, and publish 46 before 45.) Hash collisions between keys only serialise them.
  */
-export function lockFreeKeys(schema: string, schemaName: string, window: number): Statement {
+export function claimBatch(schema: string, schemaName: string, window: number, limit: number): Statement {
   return {
-    text: `SELECT k.key
-             FROM (SELECT DISTINCT w.key
-                     FROM (SELECT key FROM ${schema}.outbox
-                            WHERE sent_at IS NULL AND key IS NOT NULL
-                            ORDER BY id LIMIT $1) AS w) AS k
-            WHERE pg_try_advisory_xact_lock(hashtext('txkit.outbox:' || $2), hashtext(k.key))`,
-    values: [window, schemaName],
+    text: `WITH locked AS MATERIALIZED (
+             SELECT k.key
+               FROM (SELECT DISTINCT w.key
+                       FROM (SELECT key FROM ${schema}.outbox
+                              WHERE sent_at IS NULL AND key IS NOT NULL
+                              ORDER BY id LIMIT $1) AS w) AS k
+              WHERE pg_try_advisory_xact_lock(hashtext('txkit.outbox:' || $2), hashtext(k.key)))
+           SELECT id, message_id, topic, key, payload, headers, created_at
+             FROM ${schema}.outbox
+            WHERE sent_at IS NULL AND (key IS NULL OR key = ANY(ARRAY(SELECT key FROM locked)))
+            ORDER BY id
+            LIMIT $3
+              FOR UPDATE SKIP LOCKED`,
+    values: [window, schemaName, limit],
   };
 }
 
 /**
- * Step 2 of a claim: up to `limit` pending rows, oldest first, of the keys this transaction locked or without
- * a key, locked until the transaction ends (SKIP LOCKED keeps relays off each other's keyless rows).
+ * Marks a published batch sent, and lets the relay's COMMIT skip the WAL flush (`synchronous_commit` is read at
+ * commit, so setting it here, for this transaction only, does what a `SET LOCAL` after BEGIN would, without a
+ * statement of its own; a claim that found nothing writes nothing and has no flush to skip). Losing a mark-sent
+ * in a database crash only makes those rows pending again, and they are re-published: a duplicate, which
+ * at-least-once delivery already allows, never a loss.
  */
-export function claimPending(schema: string, lockedKeys: readonly string[], limit: number): Statement {
-  return {
-    text: `SELECT id, message_id, topic, key, payload, headers, created_at
-             FROM ${schema}.outbox
-            WHERE sent_at IS NULL AND (key IS NULL OR key = ANY($1::text[]))
-            ORDER BY id
-            LIMIT $2
-              FOR UPDATE SKIP LOCKED`,
-    values: [lockedKeys, limit],
-  };
-}
-
 export function markSent(schema: string, ids: readonly string[]): Statement {
   return {
-    text: `UPDATE ${schema}.outbox SET sent_at = now() WHERE id = ANY($1::bigint[])`,
+    text: `WITH relaxed AS (SELECT set_config('synchronous_commit', 'off', true))
+           UPDATE ${schema}.outbox SET sent_at = now() FROM relaxed WHERE id = ANY($1::bigint[])`,
     values: [ids],
   };
 }

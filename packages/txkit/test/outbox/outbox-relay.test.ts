@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { Pool as PgPool } from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { dropDuplicates } from '../../src/bus/dedupe.js';
 import { InProcessBus } from '../../src/bus/in-process-bus.js';
@@ -325,6 +326,37 @@ describe('OutboxRelay without a broker', () => {
       { key: 'a', seq: 0 },
       { key: 'a', seq: 1 },
     ]);
+  });
+});
+
+describe('OutboxRelay statements', () => {
+  it('a pass claims in one statement and marks sent in one (its commit skipping the WAL flush); an empty pass is three', async () => {
+    const outbox = await freshOutbox();
+    const counted = new PgPool({ connectionString: dbs.on('a').connectionString, max: 1 });
+    cleanup.push(() => counted.end());
+    const statements: string[] = [];
+    counted.on('connect', (client) => {
+      const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+      (client as { query: unknown }).query = (...args: unknown[]) => {
+        const first = args[0] as string | { text: string };
+        statements.push((typeof first === 'string' ? first : first.text).trim().replace(/\s+/g, ' '));
+        return query(...args);
+      };
+    });
+    const r = new OutboxRelay({
+      pool: counted,
+      bus: new InProcessBus(),
+      schema: outbox.schemaName,
+      listen: false,
+    });
+    await enqueueMany(outbox, 3, ['a', 'b']);
+    expect(await r.relayOnce()).toBe(3);
+    const opening = (sql: string) => sql.split(' ').slice(0, 3).join(' ');
+    expect(statements.map(opening)).toEqual(['BEGIN', 'WITH locked AS', 'WITH relaxed AS', 'COMMIT']);
+    expect(statements[2]).toContain("set_config('synchronous_commit', 'off', true)");
+    statements.length = 0;
+    expect(await r.relayOnce()).toBe(0);
+    expect(statements.map(opening)).toEqual(['BEGIN', 'WITH locked AS', 'COMMIT']);
   });
 });
 
