@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import pg from 'pg';
 import { createTestDatabases, type TestDatabases, testCluster } from 'txkit/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cpuText, cpuUsed, openCpuMeter, perBooking } from '../src/library/cpu-meter.js';
+import { cpuText, cpuUsed, openCpuMeter, perBooking, processCpuMs } from '../src/library/cpu-meter.js';
 
 /** CPU time used so far by a process or thread, read from its /proc stat file (clock ticks of 10 ms). */
 function cpuMsOf(statFile: string): number {
@@ -77,6 +77,23 @@ describe('CPU meter', () => {
     } finally {
       child.kill();
     }
+  });
+
+  it("reads one process's CPU (e2e: HAProxy) and this main thread's (the HTTP client); nothing for a gone process", async () => {
+    const child = spawn(process.execPath, ['-e', 'for (;;);']);
+    try {
+      const start = processCpuMs(child.pid!)!;
+      await expect
+        .poll(() => processCpuMs(child.pid!)! - start, { timeout: 10_000 })
+        .toBeGreaterThanOrEqual(100);
+    } finally {
+      child.kill();
+    }
+    const mine = processCpuMs('main-thread')!;
+    const until = Date.now() + 10_000;
+    while (processCpuMs('main-thread')! - mine < 50 && Date.now() < until) Math.sqrt(Math.random());
+    expect(processCpuMs('main-thread')! - mine).toBeGreaterThanOrEqual(50);
+    expect(processCpuMs(2 ** 22 + 1)).toBeUndefined();
   });
 
   it('divides CPU over bookings and prints it as node + postgres', () => {

@@ -19,6 +19,8 @@ export interface DemoDeployment {
   note: string;
   /** Process ids of the running API instances (for the CPU meter). */
   apiPids(): number[];
+  /** HAProxy's process id (undefined without a proxy). */
+  proxyPid(): number | undefined;
   /** kill -9 of one API instance, then a restart of it on the same port under a new id (crash injection). */
   crashInstance(index: number): Promise<void>;
   stop(): Promise<void>;
@@ -119,6 +121,7 @@ export async function startDemo(options: {
     proxied,
     note,
     apiPids: () => children.flatMap((child) => (child.pid === undefined ? [] : [child.pid])),
+    proxyPid: () => proxy?.child.pid,
     async crashInstance(index) {
       await stopChild(children[index], 'SIGKILL');
       await startInstance(index);

@@ -3,12 +3,24 @@ import type { LoadSample } from '../library/run-load.js';
 import { median } from '../stats/median.js';
 import type { StatementCount } from './statement-counter.js';
 
+/**
+ * An e2e cell's sample with where its time went besides the API instances: the HTTP client's CPU (the bench's
+ * main thread), HAProxy's, and the bookings' own time inside the API (their waterfalls' `total_ms`: from the
+ * first step to the outcome, without the request's parsing, session and admission, nor the HTTP hops).
+ */
+export type E2eSample = LoadSample & {
+  reasons: Record<string, number>;
+  clientCpuMs?: number;
+  proxyCpuMs?: number;
+  engineMs?: number[];
+};
+
 /** One round of one cell at both levels, measured back to back. */
 export interface LevelComparison extends CellConditions {
   mode: string;
   round: number;
   library: LoadSample;
-  e2e: LoadSample;
+  e2e: E2eSample;
 }
 
 /** What one mode's bookings cost the seats database, statement by statement. */
@@ -32,6 +44,64 @@ const answered = (s: LoadSample) => s.outcomes.confirmed + s.outcomes.rejected +
 const rate = (s: LoadSample) => answered(s) / (s.durationMs / 1000);
 const nodeMs = (s: LoadSample) => (s.cpuMs ? s.cpuMs.node / Math.max(1, answered(s)) : undefined);
 const fixed = (n: number | undefined, digits = 1) => (n === undefined ? '–' : n.toFixed(digits));
+const pgMs = (s: LoadSample) => (s.cpuMs ? s.cpuMs.postgres / Math.max(1, answered(s)) : undefined);
+const perAnswer = (s: LoadSample, ms: number | undefined) =>
+  ms === undefined ? undefined : ms / Math.max(1, answered(s));
+const p50 = (values: number[]) => median(values);
+
+function timeTable(comparisons: LevelComparison[]): string[] {
+  const lines = [
+    '',
+    "Where an e2e booking's time and CPU go, against the library level (medians of the rounds; CPU in ms per",
+    "booking): *PG* the three PostgreSQL servers; *client* the bench's HTTP client (its main thread); *HAProxy*",
+    "its process; *latency* the client's p50; *engine* the p50 of the bookings' own time inside the API (their",
+    'waterfall: first step to outcome) — the rest of the latency is HTTP, HAProxy, the session and admission',
+    'statements and the wait for the event loop.',
+    '',
+    '| mode | clients | library PG | e2e PG | API | client | HAProxy | library latency p50 | e2e latency p50 | engine p50 |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+  ];
+  const groups = new Map<string, LevelComparison[]>();
+  for (const c of comparisons) {
+    const key = `${c.mode}|${c.sweep}|${c.contention}|${c.declineRate}|${c.concurrency}`;
+    groups.set(key, [...(groups.get(key) ?? []), c]);
+  }
+  for (const rounds of groups.values()) {
+    const c = rounds[0]!;
+    const of = (f: (r: LevelComparison) => number | undefined) => median(rounds.flatMap((r) => f(r) ?? []));
+    lines.push(
+      `| ${c.mode} | ${c.concurrency} | ${fixed(
+        of((r) => pgMs(r.library)),
+        2,
+      )} | ${fixed(
+        of((r) => pgMs(r.e2e)),
+        2,
+      )} | ` +
+        `${fixed(
+          of((r) => nodeMs(r.e2e)),
+          2,
+        )} | ${fixed(
+          of((r) => perAnswer(r.e2e, r.e2e.clientCpuMs)),
+          2,
+        )} | ` +
+        `${fixed(
+          of((r) => perAnswer(r.e2e, r.e2e.proxyCpuMs)),
+          2,
+        )} | ${fixed(
+          of((r) => p50(r.library.latenciesMs)),
+          1,
+        )} | ` +
+        `${fixed(
+          of((r) => p50(r.e2e.latenciesMs)),
+          1,
+        )} | ${fixed(
+          of((r) => (r.e2e.engineMs ? p50(r.e2e.engineMs) : undefined)),
+          1,
+        )} |`,
+    );
+  }
+  return lines;
+}
 
 function comparisonTable(comparisons: LevelComparison[]): string[] {
   const lines = [
@@ -121,7 +191,7 @@ export function e2eExtrasMarkdown(o: {
   scaling: ScalingCell[];
 }): string {
   return [
-    ...(o.comparisons.length > 0 ? comparisonTable(o.comparisons) : []),
+    ...(o.comparisons.length > 0 ? [...comparisonTable(o.comparisons), ...timeTable(o.comparisons)] : []),
     '',
     ...(o.statements.length > 0 ? statementTables(o.statements) : []),
     ...(o.scaling.length > 0 ? scalingTable(o.scaling) : []),

@@ -1,6 +1,7 @@
+import type pg from 'pg';
 import { startPostgresCluster } from 'txkit/testing';
 import { benchServerSettings, openBenchCluster } from '../library/bench-cluster.js';
-import { type CpuMeter, cpuUsed, openCpuMeter } from '../library/cpu-meter.js';
+import { type CpuMeter, cpuUsed, openCpuMeter, processCpuMs } from '../library/cpu-meter.js';
 import {
   type InconsistencyReport,
   SAMPLER_APPLICATION_NAME,
@@ -16,6 +17,7 @@ import { auditDemo, settleBookings } from './demo-audit.js';
 import { createBenchScreening, fundCustomers } from './demo-fixtures.js';
 import { type DemoDeployment, startDemo } from './demo-processes.js';
 import {
+  type E2eSample,
   e2eExtrasMarkdown,
   type LevelComparison,
   type ScalingCell,
@@ -49,7 +51,7 @@ interface E2eRun {
 
 /** One e2e measurement: the load's sample (with the API instances' and servers' CPU), its reader and its audit. */
 interface E2eCell {
-  sample: LoadSample & { reasons: Record<string, number> };
+  sample: E2eSample;
   inconsistency: InconsistencyReport;
   report: Awaited<ReturnType<typeof auditDemo>>;
 }
@@ -255,6 +257,19 @@ export async function runE2eScenario(
   if (failed.length > 0) throw new Error(`crash injection failed: ${JSON.stringify(failed)}`);
 }
 
+/**
+ * The bookings' own time inside the API (their waterfalls' `total_ms`), for a screening's bookings. The API writes
+ * waterfalls in batches every 250 ms: the last ones of a cell may not be there yet, which a median does not miss.
+ */
+async function engineTimes(seats: pg.Pool, screeningId: number): Promise<number[]> {
+  const { rows } = await seats.query<{ total_ms: number }>(
+    `SELECT w.total_ms FROM cinema.booking_waterfalls w JOIN cinema.bookings b ON b.id = w.booking_id
+      WHERE b.screening_id = $1 AND w.run = 'booking'`,
+    [screeningId],
+  );
+  return rows.map((r) => r.total_ms);
+}
+
 /** CPU of a deployment's API processes and of the servers (the reader's backends left out). */
 function apiCpuMeter(cluster: E2eRun['cluster'], demo: DemoDeployment): Promise<CpuMeter | undefined> {
   const { seats, payments, tickets } = cluster.dbs;
@@ -283,6 +298,9 @@ async function measureCell(
     `bench ${Date.now()} ${o.mode}`,
   );
   const cpuBefore = await meter?.read();
+  const clientBefore = processCpuMs('main-thread');
+  const proxyPid = demo.proxyPid();
+  const proxyBefore = proxyPid === undefined ? undefined : processCpuMs(proxyPid);
   const load = await runHttpLoad({
     baseUrl: demo.baseUrl,
     tokens: o.tokens,
@@ -293,9 +311,19 @@ async function measureCell(
     durationMs: o.durationMs,
     round: o.round,
   });
-  const sample = cpuBefore ? { ...load, cpuMs: cpuUsed(cpuBefore, await meter!.read()) } : load;
+  const used = (before: number | undefined, after: number | undefined) =>
+    before === undefined || after === undefined ? undefined : after - before;
+  const clientCpuMs = used(clientBefore, processCpuMs('main-thread'));
+  const proxyCpuMs = proxyPid === undefined ? undefined : used(proxyBefore, processCpuMs(proxyPid));
+  const withCpu = cpuBefore ? { ...load, cpuMs: cpuUsed(cpuBefore, await meter!.read()) } : load;
   const inconsistency = await sampler.stop();
   const pendingLeft = await settleBookings(run.cluster.dbs, screeningId, 60_000);
+  const sample: E2eSample = {
+    ...withCpu,
+    clientCpuMs,
+    proxyCpuMs,
+    engineMs: await engineTimes(run.cluster.dbs.seats, screeningId),
+  };
   const report = await auditDemo(run.cluster.dbs, {
     screeningId,
     since,

@@ -110,6 +110,22 @@ export function cpuText(perBookingMs: CpuUse | undefined): string {
   return perBookingMs ? `${perBookingMs.node.toFixed(2)} + ${perBookingMs.postgres.toFixed(2)}` : '–';
 }
 
+/**
+ * CPU milliseconds one process (all its threads) used so far, or this process's main thread with `'main-thread'`;
+ * undefined where /proc does not show it (not Linux, or the process ended).
+ *
+ * @example
+ * const before = processCpuMs(haproxyPid);
+ */
+export function processCpuMs(pid: number | 'main-thread'): number | undefined {
+  try {
+    return readStatFile(pid === 'main-thread' ? `/proc/self/task/${process.pid}/stat` : `/proc/${pid}/stat`)
+      .cpuMs;
+  } catch {
+    return undefined;
+  }
+}
+
 /** What the meter reads of one process: its parent, its CPU, and the CPU of its children that ended. */
 interface ProcessStat {
   ppid: number;
