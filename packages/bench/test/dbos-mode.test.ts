@@ -88,6 +88,8 @@ describe('dbos mode (DBOS Transact peer)', () => {
     const crash = result.crashes[0] as Exclude<(typeof result.crashes)[number], { error: string }>;
     expect(crash.audit.violations).toEqual([]);
     expect(crash.audit.sagasUnfinished).toBe(0);
+    // The kill waited for work in flight (the process frozen while counted): there was something to recover.
+    expect(crash.inFlightAtKill).toBeGreaterThan(0);
     // Some workflow was in flight at the kill and finished by recovery: DBOS counts a recovery as an attempt more
     // than a workflow that ran through has (the crash cell's reset emptied the table before the first process).
     const attempts = await test

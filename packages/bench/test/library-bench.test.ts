@@ -32,6 +32,8 @@ describe('library bench run', () => {
     expect(result.audits.map((a) => a.report.violations)).toEqual([[], []]);
     expect(result.crashes).toHaveLength(1);
     expect(result.crashes[0]).not.toHaveProperty('error');
+    // Killed with sagas in flight (the kill waits for some, the process frozen while they are counted).
+    expect((result.crashes[0] as { inFlightAtKill?: number }).inFlightAtKill).toBeGreaterThan(0);
     for (const summary of result.summaries) {
       expect(summary.outcomes.confirmed).toBeGreaterThan(0);
       expect(summary.outcomes.error).toBe(0);

@@ -14,6 +14,12 @@ export interface CrashRunResult {
   contention: string;
   declineRate: number;
   killedAfterMs: number;
+  /**
+   * Prepared transactions and unfinished sagas or workflows the kill left (the process was frozen while they were
+   * counted, so this is what it died with); 0 only if none showed up within {@link IN_FLIGHT_WAIT_MS}. Library
+   * level only (an e2e crash kills an API instance on a timer).
+   */
+  inFlightAtKill?: number;
   /** Time the restarted process's recovery took to leave nothing unfinished. */
   recoverMs: number;
   /** Outcomes of the restarted process (the killed one's are unknown: it died before reporting). */
@@ -21,6 +27,9 @@ export interface CrashRunResult {
   inconsistency: InconsistencyReport;
   audit: AuditReport;
 }
+
+/** How long the kill waits for the load process to have work in flight before it kills it anyway. */
+const IN_FLIGHT_WAIT_MS = 10_000;
 
 const childScript = fileURLToPath(new URL('./crash-child.ts', import.meta.url));
 
@@ -87,11 +96,12 @@ export async function runCrashCell(options: {
   await nextEvent(first.lines, 'loading');
   const t0 = performance.now();
   await new Promise((resolve) => setTimeout(resolve, plan.killAfterSeconds * 1000));
-  first.child.kill('SIGKILL');
+  const inFlightAtKill = await killWithWorkInFlight(first.child, cluster, mode);
   await first.exited;
   const killedAfterMs = performance.now() - t0;
   options.progress(
-    `crash ${mode.name}: killed the load process with SIGKILL after ${(killedAfterMs / 1000).toFixed(1)} s; restarting`,
+    `crash ${mode.name}: killed the load process with SIGKILL after ${(killedAfterMs / 1000).toFixed(1)} s ` +
+      `with ${inFlightAtKill} transactions or sagas in flight; restarting`,
   );
   const second = startChild({
     ...base,
@@ -110,6 +120,7 @@ export async function runCrashCell(options: {
     contention: contentionLabel(plan.contention),
     declineRate: plan.declineRate,
     killedAfterMs,
+    inFlightAtKill,
     recoverMs: Number(done.recoverMs),
     afterRestart: done.outcomes as Record<string, number>,
     inconsistency,
@@ -120,4 +131,30 @@ export async function runCrashCell(options: {
       `${audit.violations.length > 0 ? `AUDIT FAILED: ${audit.violations.join('; ')}` : 'audit ok'}`,
   );
   return result;
+}
+
+/**
+ * SIGKILLs the load process at a moment it has work in flight, so that the restarted process has something to
+ * recover: the process is frozen (SIGSTOP), the databases are counted as the kill would leave them, and it is
+ * killed if something is in flight — else thawed and looked at again a moment later (between two bookings, or with
+ * every branch still unprepared, a kill leaves nothing to recover). After {@link IN_FLIGHT_WAIT_MS} it is killed
+ * anyway. Returns what was in flight.
+ */
+async function killWithWorkInFlight(
+  child: ChildProcess,
+  cluster: BenchCluster,
+  mode: BookingMode,
+): Promise<number> {
+  const deadline = performance.now() + IN_FLIGHT_WAIT_MS;
+  for (;;) {
+    child.kill('SIGSTOP');
+    const { preparedLeft, sagasUnfinished } = await auditBookings(cluster.dbs, mode, {});
+    const inFlight = preparedLeft + sagasUnfinished;
+    if (inFlight > 0 || performance.now() > deadline) {
+      child.kill('SIGKILL');
+      return inFlight;
+    }
+    child.kill('SIGCONT');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
 }
