@@ -80,7 +80,9 @@ describe('saga runner killed with SIGKILL', () => {
     }
     expect(resumed).toBe(unfinished.length);
     await expectEverySagaSettledOnce(world, schema, count);
-  });
+    // Every wait above is on an event of the child or the databases; the bound is for a child process that starts
+    // (tsx compiling the runner) slowly on a loaded machine — 64 s once in CI with the two cores shared.
+  }, 180_000);
 });
 
 /** Participant effects (action or compensation) with no matching record in the saga log. */
