@@ -61,12 +61,7 @@ function timeTable(comparisons: LevelComparison[]): string[] {
     '| mode | clients | library PG | e2e PG | API | client | HAProxy | library latency p50 | e2e latency p50 | engine p50 |',
     '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ];
-  const groups = new Map<string, LevelComparison[]>();
-  for (const c of comparisons) {
-    const key = `${c.mode}|${c.sweep}|${c.contention}|${c.declineRate}|${c.concurrency}`;
-    groups.set(key, [...(groups.get(key) ?? []), c]);
-  }
-  for (const rounds of groups.values()) {
+  for (const rounds of byCell(comparisons)) {
     const c = rounds[0]!;
     const of = (f: (r: LevelComparison) => number | undefined) => median(rounds.flatMap((r) => f(r) ?? []));
     lines.push(
@@ -103,6 +98,16 @@ function timeTable(comparisons: LevelComparison[]): string[] {
   return lines;
 }
 
+/** The rounds of each cell (mode and conditions), in the order the cells first appear. */
+function byCell(comparisons: LevelComparison[]): LevelComparison[][] {
+  const groups = new Map<string, LevelComparison[]>();
+  for (const c of comparisons) {
+    const key = `${c.mode}|${c.sweep}|${c.contention}|${c.declineRate}|${c.concurrency}`;
+    groups.set(key, [...(groups.get(key) ?? []), c]);
+  }
+  return [...groups.values()];
+}
+
 function comparisonTable(comparisons: LevelComparison[]): string[] {
   const lines = [
     '### End to end against the library level (same run, same servers, cell by cell)',
@@ -114,11 +119,7 @@ function comparisonTable(comparisons: LevelComparison[]): string[] {
     '| mode | contention | decline | clients | library bookings/s | e2e bookings/s | × library | library CPU ms | API CPU ms |',
     '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ];
-  const key = (c: LevelComparison) =>
-    `${c.mode}|${c.sweep}|${c.contention}|${c.declineRate}|${c.concurrency}`;
-  const groups = new Map<string, LevelComparison[]>();
-  for (const c of comparisons) groups.set(key(c), [...(groups.get(key(c)) ?? []), c]);
-  for (const rounds of groups.values()) {
+  for (const rounds of byCell(comparisons)) {
     const c = rounds[0]!;
     const ratios = rounds.filter((r) => rate(r.library) > 0).map((r) => rate(r.e2e) / rate(r.library));
     lines.push(

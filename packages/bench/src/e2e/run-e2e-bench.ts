@@ -9,7 +9,7 @@ import {
 } from '../library/inconsistency-sampler.js';
 import { libraryReportCharts, libraryReportMarkdown } from '../library/library-report.js';
 import type { CellSummary, LibraryBenchResult } from '../library/run-library-bench.js';
-import { type LoadSample, summariseSamples } from '../library/run-load.js';
+import { summariseSamples } from '../library/run-load.js';
 import { type Contention, contentionLabel, seatPicker } from '../library/seat-picker.js';
 import { writeReport } from '../report/write-report.js';
 import type { Scenario } from '../scenario/scenario.js';
