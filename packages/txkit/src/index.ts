@@ -64,6 +64,5 @@ export {
 } from './two-phase/coordinator.js';
 export type { TransactionOptions, TwoPhaseCoordinatorOptions } from './two-phase/coordinator-options.js';
 export type { TwoPhaseEvents } from './two-phase/events.js';
-export { parseGid } from './two-phase/gid.js';
 export type { RecoveryReport } from './two-phase/resolve-in-doubt.js';
 export type { TwoPhaseTransaction } from './two-phase/transaction-run.js';

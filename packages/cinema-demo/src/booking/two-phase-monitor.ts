@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { parseGid, type TwoPhaseCoordinator } from 'txkit';
+import type { TwoPhaseCoordinator } from 'txkit';
 import type { BookingTimeline } from './booking-timeline.js';
 import type { TwoPhaseSummary } from './operations-view.js';
 
@@ -25,13 +25,7 @@ export class TwoPhaseMonitor {
   ) {
     this.#participants = participants;
     this.#timeline = timeline;
-    coordinator.on('prepared', (e) =>
-      this.#note(
-        e.transactionId,
-        'prepared',
-        e.gids.map((g) => parseGid(g)?.participant ?? g),
-      ),
-    );
+    coordinator.on('prepared', (e) => this.#note(e.transactionId, 'prepared', e.participants));
     coordinator.on('committed', (e) =>
       this.#note(
         e.transactionId,

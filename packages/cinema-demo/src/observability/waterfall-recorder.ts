@@ -1,10 +1,9 @@
-import {
-  parseGid,
-  type SagaRunner,
-  type SerializedError,
-  type TransactionOptions,
-  type TwoPhaseCoordinator,
-  type TwoPhaseTransaction,
+import type {
+  SagaRunner,
+  SerializedError,
+  TransactionOptions,
+  TwoPhaseCoordinator,
+  TwoPhaseTransaction,
 } from 'txkit';
 import type { WaterfallBar, WaterfallData } from '../booking/booking-waterfall.js';
 import { bookingOfKey } from '../booking/saga-monitor.js';
@@ -107,7 +106,7 @@ export class WaterfallRecorder {
       const run = this.#runs.get(e.transactionId);
       if (!run) return;
       run.preparedAt = now();
-      run.prepared = e.gids;
+      run.prepared = e.participants;
     });
     coordinator.on('committed', (e) =>
       this.#twoPhaseEnded(e.transactionId, e.pending.length > 0 ? 'committed (commit pending)' : 'committed'),
@@ -226,7 +225,7 @@ export class WaterfallRecorder {
       bars.push(phase(run, 'rollback', workEnd, end, true, 'every branch rolled back'));
     } else {
       if (run.preparedAt !== undefined) {
-        const prepared = (run.prepared ?? []).map((gid) => parseGid(gid)?.participant ?? gid).join(', ');
+        const prepared = (run.prepared ?? []).join(', ');
         bars.push(phase(run, 'prepare', workEnd, run.preparedAt, false, `PREPARE TRANSACTION: ${prepared}`));
       }
       const from = run.preparedAt ?? workEnd;

@@ -12,7 +12,9 @@ export interface TwoPhaseEvents {
    */
   prepared: (event: {
     transactionId: string;
-    /** The prepared gids (the log participant's branch, when it carries the decision, is not prepared). */
+    /** The prepared participants (the log participant, when its branch carries the decision, is not prepared). */
+    participants: string[];
+    /** Their branches' gids, in the same order. */
     gids: string[];
   }) => void;
   /**

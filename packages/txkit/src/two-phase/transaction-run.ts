@@ -289,7 +289,11 @@ export class TransactionRun<T> {
     const crash = failures.find(isSimulatedCrash);
     if (crash) throw crash;
     if (failures.length > 0) throw failures[0];
-    this.#ctx.emit('prepared', { transactionId: this.id, gids: sessions.map((s) => s.gid) });
+    this.#ctx.emit('prepared', {
+      transactionId: this.id,
+      participants: sessions.map((s) => s.name),
+      gids: sessions.map((s) => s.gid),
+    });
   }
 
   async #prepareOne(session: ParticipantSession): Promise<void> {

@@ -42,9 +42,9 @@ describe('TwoPhaseCoordinator', () => {
 
     it('commits across three databases and records the decision', async () => {
       const key = `three-${mode}`;
-      let seenPrepared: string[] = [];
+      let seenPrepared: { participants: string[]; gids: string[] } = { participants: [], gids: [] };
       coordinator.once('prepared', (e) => {
-        seenPrepared = e.gids;
+        seenPrepared = e;
       });
       await expect(coordinator.transaction(writeBooking(key))).resolves.toBe(key);
       await expectSettled(dbs, key, 3);
@@ -58,7 +58,9 @@ describe('TwoPhaseCoordinator', () => {
         ]);
       expect(rows).toEqual([{ outcome: 'commit', participants: expect.arrayContaining(['seats']) }]);
       // The decision rides in the seats branch (not prepared) in-participant mode; all three prepare otherwise.
-      expect(seenPrepared).toHaveLength(mode === 'in-participant' ? 2 : 3);
+      const prepared = mode === 'in-participant' ? ['payments', 'tickets'] : ['payments', 'seats', 'tickets'];
+      expect([...seenPrepared.participants].sort()).toEqual(prepared);
+      expect(seenPrepared.gids.map((gid) => gid.split(':').at(-1)).sort()).toEqual(prepared);
       expect(coordinator.inFlightCount).toBe(0);
     });
 
