@@ -253,11 +253,18 @@ async function runOutboxCase(input: OutboxCase): Promise<void> {
   }
   await stopsWithin("the successor's stop()", successor.stop());
   await stopsWithin("the successor's AmqpConnection close()", successorConnection.close());
-  // (Found once by the soak, in two workers at the same moment, not reproduced: what the passes failed with.)
-  if (pending > 0)
+  // (Found once by the soak, in two workers at the same moment, not reproduced: what the passes failed with,
+  // and the other sessions on the database — one of the dead relay's, still open, would hold its keys' locks.)
+  if (pending > 0) {
+    const { rows: sessions } = await pool.query<{ pid: number; state: string; since: string; query: string }>(
+      `SELECT pid, state, now() - state_change AS since, left(query, 80) AS query FROM pg_stat_activity
+        WHERE datname = current_database() AND pid <> pg_backend_pid()`,
+    );
+    violations.push(`other sessions: ${JSON.stringify(sessions)}`);
     violations.push(
       `${pending} outbox rows still pending 20 s after healing; the successor's failed passes: ${successorErrors.join('; ') || 'none'}`,
     );
+  }
   await handledUpTo(consumerBus, applied);
   for (const subscription of subscriptions) await subscription.cancel();
 
