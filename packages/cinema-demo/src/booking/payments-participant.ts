@@ -13,13 +13,12 @@ export async function chargePayment(db: Db, plan: BookingPlan, faults: FaultSett
   if (faults.paymentDeclineRate > 0 && faults.random() < faults.paymentDeclineRate) {
     throw new BookingRejectedError('payment-declined', 'the payment provider declined the payment');
   }
-  const [wallet] = await rows<{ balanceCents: number }>(db, sql.lockWallet(plan.customerId));
-  if (!wallet || wallet.balanceCents < plan.amountCents) {
+  // One statement: debited and recorded, or nothing when the wallet holds less. payments.booking_id is unique:
+  // even a duplicate charge that slipped past the barrier cannot take money twice.
+  const charged = await rows(db, sql.chargeWallet(plan.bookingId, plan.customerId, plan.amountCents));
+  if (charged.length === 0) {
     throw new BookingRejectedError('insufficient-funds', 'not enough money in the wallet');
   }
-  await rows(db, sql.debitWallet(plan.customerId, plan.amountCents));
-  // payments.booking_id is unique: even a duplicate charge that slipped past the barrier cannot take money twice.
-  await rows(db, sql.insertPayment(plan.bookingId, plan.customerId, plan.amountCents));
 }
 
 /** Refunds the booking's payment once; a second call, or a call for a booking never charged, does nothing. */

@@ -13,19 +13,23 @@ export const lockWallet = (customerId: number): Statement => ({
   values: [customerId],
 });
 
-export const debitWallet = (customerId: number, amountCents: number): Statement => ({
-  text: `UPDATE cinema.customers SET balance_cents = balance_cents - $2 WHERE id = $1`,
-  values: [customerId, amountCents],
-});
-
 export const creditWallet = (customerId: number, amountCents: number): Statement => ({
   text: `UPDATE cinema.customers SET balance_cents = balance_cents + $2 WHERE id = $1`,
   values: [customerId, amountCents],
 });
 
-export const insertPayment = (bookingId: string, customerId: number, amountCents: number): Statement => ({
-  text: `INSERT INTO cinema.payments (booking_id, customer_id, amount_cents, status)
-         VALUES ($1, $2, $3, 'captured') RETURNING id`,
+/**
+ * A booking's charge in one statement: the wallet debited only if it holds the amount (the UPDATE locks the row
+ * and re-checks the balance after any wait), and the payment recorded from the debit. No row back: no wallet, or
+ * not enough in it, and nothing written.
+ */
+export const chargeWallet = (bookingId: string, customerId: number, amountCents: number): Statement => ({
+  text: `WITH debited AS (
+           UPDATE cinema.customers SET balance_cents = balance_cents - $3
+            WHERE id = $2 AND balance_cents >= $3
+           RETURNING id)
+         INSERT INTO cinema.payments (booking_id, customer_id, amount_cents, status)
+         SELECT $1, id, $3, 'captured' FROM debited RETURNING id`,
   values: [bookingId, customerId, amountCents],
 });
 
