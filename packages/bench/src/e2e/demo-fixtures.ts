@@ -70,40 +70,50 @@ export async function moneyInSystem(dbs: BenchDatabases): Promise<number> {
   return Number(rows[0]?.n ?? 0);
 }
 
-async function ids(pool: BenchDatabases['seats'], sql: string, screeningId: number): Promise<Set<string>> {
-  const { rows } = await pool.query<{ id: string }>(sql, [screeningId]);
+async function ids(pool: BenchDatabases['seats'], sql: string, values: unknown[]): Promise<Set<string>> {
+  const { rows } = await pool.query<{ id: string }>(sql, values);
   return new Set(rows.map((r) => r.id));
 }
 
 /**
- * The demo's version of the sampler's five reads (see DatabaseSnapshot), for one cell: its screening's seats and
- * tickets, and the payments made since the cell started (payments do not know their screening, and a join
- * across databases is what the sampler cannot do).
+ * The demo's version of the sampler's five reads (see DatabaseSnapshot), for one cell: its screening's seats, and
+ * the payments and tickets written since the cell started — rows past the ids the tables had then (`after`), read
+ * by a range of the primary key (payments do not know their screening, and a join across databases is what the
+ * sampler cannot do). Like the library level's reads of tables that hold only the cell's rows, a snapshot costs
+ * what the cell wrote, not what the whole run did: a read scanning every payment and ticket of the run would take
+ * more and more of the servers' CPU from the bookings it measures, in e2e cells only.
  */
 export async function readDemoSnapshot(
   dbs: BenchDatabases,
   screeningId: number,
-  since: Date,
+  after: { paymentId: string; ticketId: string },
 ): Promise<DatabaseSnapshot> {
   const seats = () =>
     ids(
       dbs.seats,
       'SELECT booking_id::text AS id FROM cinema.screening_seats WHERE screening_id = $1 AND booking_id IS NOT NULL',
-      screeningId,
+      [screeningId],
     );
-  const captured = async () => {
-    const { rows } = await dbs.payments.query<{ id: string }>(
-      "SELECT booking_id::text AS id FROM cinema.payments WHERE status = 'captured' AND created_at >= $1",
-      [since],
+  const captured = () =>
+    ids(
+      dbs.payments,
+      "SELECT booking_id::text AS id FROM cinema.payments WHERE id > $1 AND status = 'captured'",
+      [after.paymentId],
     );
-    return new Set(rows.map((r) => r.id));
-  };
   const s = await seats();
   const c = await captured();
   const issued = await ids(
     dbs.tickets,
-    "SELECT DISTINCT booking_id::text AS id FROM cinema.tickets WHERE screening_id = $1 AND status = 'valid'",
-    screeningId,
+    "SELECT DISTINCT booking_id::text AS id FROM cinema.tickets WHERE id > $2 AND screening_id = $1 AND status = 'valid'",
+    [screeningId, after.ticketId],
   );
   return { seats: s, captured: c, issued, capturedAgain: await captured(), seatsAgain: await seats() };
+}
+
+/** The highest payment and ticket ids so far: where a cell's rows start (see readDemoSnapshot). */
+export async function lastRowIds(dbs: BenchDatabases): Promise<{ paymentId: string; ticketId: string }> {
+  const max = async (pool: BenchDatabases['seats'], table: string) =>
+    (await pool.query<{ id: string }>(`SELECT coalesce(max(id), 0)::text AS id FROM cinema.${table}`))
+      .rows[0]!.id;
+  return { paymentId: await max(dbs.payments, 'payments'), ticketId: await max(dbs.tickets, 'tickets') };
 }

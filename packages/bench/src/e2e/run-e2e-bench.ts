@@ -14,7 +14,7 @@ import { type Contention, contentionLabel, seatPicker } from '../library/seat-pi
 import { writeReport } from '../report/write-report.js';
 import type { Scenario } from '../scenario/scenario.js';
 import { auditDemo, settleBookings } from './demo-audit.js';
-import { createBenchScreening, fundCustomers } from './demo-fixtures.js';
+import { createBenchScreening, fundCustomers, lastRowIds } from './demo-fixtures.js';
 import { type DemoDeployment, startDemo } from './demo-processes.js';
 import {
   type E2eSample,
@@ -455,7 +455,7 @@ async function startCell(cluster: Awaited<ReturnType<typeof openBenchCluster>>, 
   const sampler = await startInconsistencySampler(cluster.urls, {
     kind: 'demo',
     screeningId,
-    since: since.toISOString(),
+    after: await lastRowIds(cluster.dbs),
   });
   return { screeningId, seatIds, moneyBefore, since, sampler };
 }

@@ -27,8 +27,7 @@ if (source.kind === 'library') {
   read = () => readSnapshot(dbs, source.singleDatabase);
 } else {
   const { readDemoSnapshot } = await import('../e2e/demo-fixtures.js');
-  const since = new Date(source.since);
-  read = () => readDemoSnapshot(dbs, source.screeningId, since);
+  read = () => readDemoSnapshot(dbs, source.screeningId, source.after);
 }
 
 parentPort.postMessage('sampling');

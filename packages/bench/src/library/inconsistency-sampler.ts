@@ -51,12 +51,12 @@ export async function readSnapshot(dbs: BenchDatabases, singleDatabase = false):
 
 /**
  * Where a sample reads: the bench workload's tables (`library`; all three in the seats database for the
- * single-database baseline), or one screening of the cinema demo's schema since a point in time (`demo`).
+ * single-database baseline), or one screening of the cinema demo's schema and the rows written after given ids (`demo`).
  * Plain data, because the sampling loop runs in a worker thread.
  */
 export type SnapshotSource =
   | { kind: 'library'; singleDatabase: boolean }
-  | { kind: 'demo'; screeningId: number; since: string };
+  | { kind: 'demo'; screeningId: number; after: { paymentId: string; ticketId: string } };
 
 /** What the sampling worker is started with. */
 export interface SamplerWorkerData {
