@@ -34,11 +34,14 @@ export interface BackgroundServiceOptions {
 }
 
 /**
- * Starts a periodic pass.
+ * Starts a periodic pass, as txkit runs its own recovery and relay polling: passes never overlap, `stop()` waits
+ * for the pass in progress, a failing pass goes to `onError` and the next tick runs again, and the timer alone does
+ * not keep the process alive. Public for an application's own periodic jobs that want the same behaviour next to
+ * txkit's (the cinema demo's stale-booking sweeper runs on it).
  *
  * @example
- * const service = startBackgroundService({ intervalMs: 5_000, pass: () => recoverOnce(), onError: log.error });
- * await service.stop();
+ * const sweeper = startBackgroundService({ intervalMs: 30_000, pass: () => sweepStaleBookings(), onError: log.warn });
+ * process.on('SIGTERM', () => sweeper.stop());
  */
 export function startBackgroundService(options: BackgroundServiceOptions): BackgroundService {
   let timer: NodeJS.Timeout | undefined;
