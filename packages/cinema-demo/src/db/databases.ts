@@ -1,4 +1,4 @@
-import pg from 'pg';
+import type pg from 'pg';
 import { runMigrations } from 'txkit';
 import payments1 from '../../sql/payments/000001_schema.sql';
 import payments2 from '../../sql/payments/000002_accounts.sql';
@@ -7,7 +7,7 @@ import seats2 from '../../sql/seats/000002_sessions.sql';
 import seats3 from '../../sql/seats/000003_booking_waterfalls.sql';
 import tickets1 from '../../sql/tickets/000001_schema.sql';
 import { SCHEMA } from './statement.js';
-import { connectionOptions, type WaitLimits } from './wait-limits.js';
+import { poolWithLimits, type WaitLimits } from './wait-limits.js';
 
 /** The three databases of the demo, one pool each. */
 export interface Databases {
@@ -37,11 +37,13 @@ export function openDatabases(
   pools: { max: number; limits: WaitLimits },
   onError: (error: Error) => void,
 ): Databases {
-  const options = connectionOptions(pools.limits);
   const open = (connectionString: string) => {
     // A request waits at most this long for a pooled connection (pg's default is for ever); txkit retries the
     // step that hit it, like a lock timeout.
-    const pool = new pg.Pool({ connectionString, max: pools.max, connectionTimeoutMillis: 10_000, options });
+    const pool = poolWithLimits(
+      { connectionString, max: pools.max, connectionTimeoutMillis: 10_000 },
+      pools.limits,
+    );
     pool.on('error', onError);
     return pool;
   };

@@ -1,4 +1,4 @@
-import type pg from 'pg';
+import pg from 'pg';
 import { PgCode, withTransaction } from 'txkit';
 
 /**
@@ -28,9 +28,26 @@ export function connectionOptions(limits: WaitLimits): string {
   return parts.join(' ');
 }
 
+// What each pool opened by {@link poolWithLimits} carries on every connection: recorded when it is opened rather
+// than read back from its startup options.
+const carriedByPool = new WeakMap<pg.Pool, WaitLimits>();
+
 /**
- * The part of `limits` a pool's connections do not already carry from {@link connectionOptions}: what a
- * transaction on that pool still has to set for itself (nothing, for the pools `openDatabases` opens).
+ * A pool whose every connection carries `limits` for its whole life ({@link connectionOptions}), remembered so that
+ * {@link limitsToSet} knows a transaction on it need not set them again.
+ *
+ * @example
+ * const seats = poolWithLimits({ connectionString, max: 20 }, { lockTimeoutMs: 3_000, statementTimeoutMs: 15_000 });
+ */
+export function poolWithLimits(config: pg.PoolConfig, limits: WaitLimits): pg.Pool {
+  const pool = new pg.Pool({ ...config, options: connectionOptions(limits) });
+  carriedByPool.set(pool, limits);
+  return pool;
+}
+
+/**
+ * The part of `limits` a pool's connections do not already carry ({@link poolWithLimits}): what a transaction on
+ * that pool still has to set for itself (nothing, for the pools `openDatabases` opens).
  *
  * @example
  * limitsToSet(dbs.seats, { lockTimeoutMs: 3_000 }); // {} when the pool was opened with lock_timeout=3000
@@ -39,23 +56,13 @@ export function limitsToSet(
   pool: pg.Pool,
   limits: WaitLimits,
 ): { lockTimeoutMs?: number; statementTimeoutMs?: number } {
-  const carried = carriedLimits(pool);
+  const carried = carriedByPool.get(pool);
   return {
-    ...(carried.lock_timeout === limits.lockTimeoutMs ? {} : { lockTimeoutMs: limits.lockTimeoutMs }),
-    ...(limits.statementTimeoutMs === undefined || carried.statement_timeout === limits.statementTimeoutMs
+    ...(carried?.lockTimeoutMs === limits.lockTimeoutMs ? {} : { lockTimeoutMs: limits.lockTimeoutMs }),
+    ...(limits.statementTimeoutMs === undefined || carried?.statementTimeoutMs === limits.statementTimeoutMs
       ? {}
       : { statementTimeoutMs: limits.statementTimeoutMs }),
   };
-}
-
-/** The `-c name=value` settings of a pool's `options` that are whole milliseconds. */
-function carriedLimits(pool: pg.Pool): Record<string, number> {
-  const options = (pool.options as { options?: string } | undefined)?.options ?? '';
-  const carried: Record<string, number> = {};
-  for (const match of options.matchAll(/-c\s+(lock_timeout|statement_timeout)=(\d+)(?:\s|$)/g)) {
-    carried[match[1]!] = Number(match[2]);
-  }
-  return carried;
 }
 
 function positiveMs(name: string, value: number): number {
