@@ -65,27 +65,7 @@ export async function auditBookings(
   const tickets = await ids(at('tickets'), "SELECT booking_id FROM tickets WHERE status = 'issued'");
   const refunded = await ids(at('payments'), "SELECT booking_id FROM payments WHERE status = 'refunded'");
   const voided = await ids(at('tickets'), "SELECT booking_id FROM tickets WHERE status = 'void'");
-  let preparedLeft = 0;
-  for (const pool of [dbs.seats, dbs.payments, dbs.tickets]) {
-    preparedLeft += await count(
-      pool,
-      'SELECT count(*)::int AS n FROM pg_prepared_xacts WHERE database = current_database()',
-    );
-  }
-  const sagasUnfinished =
-    (await unfinishedIfTable(
-      dbs.seats,
-      'txkit',
-      'saga',
-      "SELECT count(*)::int AS n FROM txkit.saga WHERE status IN ('running', 'compensating', 'failed')",
-    )) +
-    // The dbos mode's workflows: anything but SUCCESS is a booking DBOS did not finish.
-    (await unfinishedIfTable(
-      dbs.seats,
-      'dbos',
-      'workflow_status',
-      "SELECT count(*)::int AS n FROM dbos.workflow_status WHERE status <> 'SUCCESS'",
-    ));
+  const { preparedLeft, sagasUnfinished } = await unfinishedWork(dbs);
   const violations: string[] = [];
   const report = (label: string, list: string[]) => {
     if (list.length > 0) violations.push(`${list.length} ${label} (e.g. ${list[0]})`);
@@ -112,4 +92,38 @@ export async function auditBookings(
     sagasUnfinished,
     violations,
   };
+}
+
+/**
+ * What is still in flight in the three databases: prepared transactions, and sagas or DBOS workflows not finished.
+ * Cheap (counts only): the crash cell asks it repeatedly while it waits to kill a process with work in flight.
+ *
+ * @example
+ * const { preparedLeft, sagasUnfinished } = await unfinishedWork(dbs);
+ */
+export async function unfinishedWork(
+  dbs: BenchDatabases,
+): Promise<{ preparedLeft: number; sagasUnfinished: number }> {
+  let preparedLeft = 0;
+  for (const pool of [dbs.seats, dbs.payments, dbs.tickets]) {
+    preparedLeft += await count(
+      pool,
+      'SELECT count(*)::int AS n FROM pg_prepared_xacts WHERE database = current_database()',
+    );
+  }
+  const sagasUnfinished =
+    (await unfinishedIfTable(
+      dbs.seats,
+      'txkit',
+      'saga',
+      "SELECT count(*)::int AS n FROM txkit.saga WHERE status IN ('running', 'compensating', 'failed')",
+    )) +
+    // The dbos mode's workflows: anything but SUCCESS is a booking DBOS did not finish.
+    (await unfinishedIfTable(
+      dbs.seats,
+      'dbos',
+      'workflow_status',
+      "SELECT count(*)::int AS n FROM dbos.workflow_status WHERE status <> 'SUCCESS'",
+    ));
+  return { preparedLeft, sagasUnfinished };
 }

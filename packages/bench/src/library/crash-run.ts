@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { CrashPlan } from '../scenario/scenario.js';
-import { type AuditReport, auditBookings } from './audit.js';
+import { type AuditReport, auditBookings, unfinishedWork } from './audit.js';
 import type { BenchCluster } from './bench-cluster.js';
 import type { BookingMode } from './booking-mode.js';
 import { type InconsistencyReport, startInconsistencySampler } from './inconsistency-sampler.js';
@@ -96,7 +96,7 @@ export async function runCrashCell(options: {
   await nextEvent(first.lines, 'loading');
   const t0 = performance.now();
   await new Promise((resolve) => setTimeout(resolve, plan.killAfterSeconds * 1000));
-  const inFlightAtKill = await killWithWorkInFlight(first.child, cluster, mode);
+  const inFlightAtKill = await killWithWorkInFlight(first.child, cluster);
   await first.exited;
   const killedAfterMs = performance.now() - t0;
   options.progress(
@@ -140,15 +140,11 @@ export async function runCrashCell(options: {
  * every branch still unprepared, a kill leaves nothing to recover). After {@link IN_FLIGHT_WAIT_MS} it is killed
  * anyway. Returns what was in flight.
  */
-async function killWithWorkInFlight(
-  child: ChildProcess,
-  cluster: BenchCluster,
-  mode: BookingMode,
-): Promise<number> {
+async function killWithWorkInFlight(child: ChildProcess, cluster: BenchCluster): Promise<number> {
   const deadline = performance.now() + IN_FLIGHT_WAIT_MS;
   for (;;) {
     child.kill('SIGSTOP');
-    const { preparedLeft, sagasUnfinished } = await auditBookings(cluster.dbs, mode, {});
+    const { preparedLeft, sagasUnfinished } = await unfinishedWork(cluster.dbs);
     const inFlight = preparedLeft + sagasUnfinished;
     if (inFlight > 0 || performance.now() > deadline) {
       child.kill('SIGKILL');
