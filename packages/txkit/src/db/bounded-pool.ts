@@ -131,29 +131,38 @@ function watchClient(client: pg.PoolClient, ms: number): pg.PoolClient {
   return watched.client;
 }
 
-/** One round trip with a client-side deadline; on expiry the connection is destroyed and the call fails. */
+/** pg's `query` as txkit calls it: with a node-style callback as the last argument. */
+type QueryWithCallback = (...args: unknown[]) => unknown;
+
+/**
+ * One round trip with a client-side deadline; on expiry the connection is destroyed and the call fails.
+ *
+ * This runs for every statement txkit sends, so it costs one promise, one callback and one timer: pg is called in
+ * its callback form, which skips the promise pg would make (and the one it chains to that for its stack trace),
+ * and no race of two promises is built.
+ */
 function queryWithin(client: pg.PoolClient, ms: number, args: unknown[]): Promise<unknown> {
-  const run = () => (client.query as (...a: unknown[]) => Promise<unknown>).apply(client, args);
+  const query = client.query as QueryWithCallback;
   // The callback form (not used by txkit) is passed through as it is.
-  if (typeof args[args.length - 1] === 'function') return run();
-  // One promise and one timer per round trip (no race of two promises): this runs for every statement.
+  if (typeof args[args.length - 1] === 'function') return query.apply(client, args) as Promise<unknown>;
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
+    let timer: NodeJS.Timeout | undefined;
+    let answered = false;
+    const onAnswer = (error: Error | null | undefined, result?: unknown) => {
+      answered = true;
+      if (timer !== undefined) clearTimeout(timer);
+      if (error) reject(error);
+      else resolve(result);
+    };
+    // A call pg refuses at once (it throws) never reaches the connection: no deadline to watch then.
+    query.call(client, args[0], args[1], onAnswer);
+    if (answered) return;
+    timer = setTimeout(() => {
       broken.add(client);
       socketOf(client)?.destroy();
       // The query itself fails later with "Connection terminated": nobody waits for it any more.
       reject(new ResponseTimeoutError(`the database did not answer within ${ms} ms; connection closed`));
     }, ms);
-    run().then(
-      (result) => {
-        clearTimeout(timer);
-        resolve(result);
-      },
-      (error: unknown) => {
-        clearTimeout(timer);
-        reject(error);
-      },
-    );
   });
 }
 

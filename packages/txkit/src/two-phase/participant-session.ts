@@ -86,7 +86,7 @@ export class ParticipantSession {
         }),
       );
     }
-    return this.#send<R>(statement, true);
+    return this.#send<R>(statement.text, statement.values, statement.name, true);
   }
 
   /**
@@ -214,12 +214,19 @@ export class ParticipantSession {
     text: string,
     values?: unknown[],
   ): Promise<pg.QueryResult<R>> {
-    return this.#send<R>(values === undefined ? { text } : { text, values });
+    return this.#send<R>(text, values, undefined, false);
   }
 
+  /**
+   * Sends one statement on the pinned connection. Text and values go to pg as two arguments, not as a config
+   * object, unless the statement is named: pg copies a config object property by property (descriptors and all)
+   * on every call, which is most of what a statement costs on the client.
+   */
   async #send<R extends pg.QueryResultRow = pg.QueryResultRow>(
-    statement: pg.QueryConfig,
-    fromCallback = false,
+    text: string,
+    values: unknown[] | undefined,
+    name: string | undefined,
+    fromCallback: boolean,
   ): Promise<pg.QueryResult<R>> {
     const client = this.#client;
     if (!client) {
@@ -229,7 +236,10 @@ export class ParticipantSession {
     }
     this.#busy++;
     try {
-      const result = await client.query<R>(statement);
+      const result =
+        name === undefined
+          ? await client.query<R>(text, values)
+          : await client.query<R>({ name, text, values });
       if (fromCallback && !answeredSelect(result)) this.#onlyReads = false;
       return result;
     } catch (error) {
