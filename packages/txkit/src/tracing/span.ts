@@ -12,8 +12,11 @@ export type SpanAttributes = Record<string, string | number | boolean | string[]
  * @internal
  */
 export interface TxkitSpan {
-  /** Adds attributes (undefined values are skipped). */
-  set(attributes: SpanAttributes): void;
+  /**
+   * Adds attributes (undefined values are skipped). `attributes` may be a function, called only when the span
+   * is recorded (as for {@link child}).
+   */
+  set(attributes: SpanAttributes | (() => SpanAttributes)): void;
   /** Marks the span failed: the exception as an event, status ERROR, `error.type` = the error's code or name. */
   fail(error: unknown): void;
   /** Ends the span (once; later calls do nothing). */
@@ -99,8 +102,8 @@ class OtelSpan implements TxkitSpan {
     private readonly recording: boolean,
   ) {}
 
-  set(attributes: SpanAttributes): void {
-    if (this.recording) this.span.setAttributes(defined(attributes));
+  set(attributes: SpanAttributes | (() => SpanAttributes)): void {
+    if (this.recording) this.span.setAttributes(defined(typeof attributes === 'function' ? attributes() : attributes));
   }
 
   fail(error: unknown): void {

@@ -151,6 +151,7 @@ export class TwoPhaseCoordinator extends EventEmitter<TwoPhaseEvents> {
       {
         options: this.#options,
         emit: (event, ...args) => this.#emitSafely(event, ...args),
+        listens: (event) => this.listenerCount(event) > 0,
         inDoubt: (gid) => this.#inDoubt.add(gid),
         registered: () => registered,
       },

@@ -46,6 +46,8 @@ export interface TwoPhaseTransaction {
 export interface RunContext {
   options: ResolvedCoordinatorOptions;
   emit<E extends keyof TwoPhaseEvents>(event: E, ...args: Parameters<TwoPhaseEvents[E]>): void;
+  /** Whether anyone listens to `event`: a payload nobody receives is not built (they are built per transaction). */
+  listens(event: keyof TwoPhaseEvents): boolean;
   /** A prepared branch left to recovery (commit pending, or outcome unknown). */
   inDoubt(gid: string): void;
   /** Makes sure the coordinator's lease is in the log (so that its branches can be taken over should it die). */
@@ -107,15 +109,15 @@ export class TransactionRun<T> {
     this.#span = span;
     try {
       const result = await this.#execute(work);
-      span.set({
+      span.set(() => ({
         'txkit.outcome': 'committed',
         'txkit.participants': this.#participantNames(),
         'txkit.2pc.read_only': this.#readOnly.length > 0 ? this.#readOnly : undefined,
-      });
+      }));
       return result;
     } catch (error) {
       const outcome = error instanceof InDoubtError ? 'in-doubt' : 'aborted';
-      span.set({ 'txkit.outcome': outcome, 'txkit.participants': this.#participantNames() });
+      span.set(() => ({ 'txkit.outcome': outcome, 'txkit.participants': this.#participantNames() }));
       span.fail(error);
       throw error;
     } finally {
@@ -234,7 +236,9 @@ export class TransactionRun<T> {
     const pool = this.#ctx.options.participants.get(name);
     if (!pool) return Promise.reject(new ConfigurationError(`unknown participant "${name}"`));
     const gid = formatGid({ coordinatorId: this.#ctx.options.id, transactionId: this.id, participant: name });
-    this.#statementSpans.push(this.#childSpan('txkit.2pc.statements', name, pool, { 'txkit.gid': gid }));
+    if (this.#span !== untraced) {
+      this.#statementSpans.push(this.#childSpan('txkit.2pc.statements', name, pool, { 'txkit.gid': gid }));
+    }
     const opening = ParticipantSession.open(name, gid, pool, this.#settings).then((session) => {
       if (this.#ending) {
         // Timed out or crashed while connecting: the branch is not part of the transaction any more.
@@ -289,6 +293,7 @@ export class TransactionRun<T> {
     const crash = failures.find(isSimulatedCrash);
     if (crash) throw crash;
     if (failures.length > 0) throw failures[0];
+    if (!this.#ctx.listens('prepared')) return;
     this.#ctx.emit('prepared', {
       transactionId: this.id,
       participants: sessions.map((s) => s.name),
@@ -363,6 +368,7 @@ export class TransactionRun<T> {
     await Promise.allSettled(
       this.#sessions.map((s) => this.#sessionPhase('txkit.2pc.rollback', s, () => s.rollback())),
     );
+    if (!this.#ctx.listens('aborted')) return;
     this.#ctx.emit('aborted', {
       transactionId: this.id,
       participants: this.#sessions.map((s) => s.name),
@@ -428,8 +434,10 @@ export class TransactionRun<T> {
     name: string,
     session: ParticipantSession,
     work: () => Promise<R>,
-    attributes: SpanAttributes = {},
+    attributes?: SpanAttributes,
   ): Promise<R> {
+    // An untraced run's children are untraced too: no span, no attributes to prepare.
+    if (this.#span === untraced) return work();
     return this.#childSpan(name, session.name, session.pool, {
       'txkit.gid': session.gid,
       ...attributes,
@@ -438,6 +446,7 @@ export class TransactionRun<T> {
 
   /** A span for a step of the protocol itself (the decision). */
   #phase<R>(name: string, attributes: () => SpanAttributes, work: () => Promise<R>): Promise<R> {
+    if (this.#span === untraced) return work();
     return this.#span.child(name, attributes).around(work);
   }
 
@@ -472,12 +481,17 @@ export class TransactionRun<T> {
     );
   }
 
-  async #fault(point: TwoPhaseFaultPoint, participant?: string): Promise<void> {
+  /** The fault hook at `point`, if one is set (tests only); without one, nothing at all (not even a promise). */
+  #fault(point: TwoPhaseFaultPoint, participant?: string): Promise<void> | undefined {
     const hook = this.#ctx.options.faults;
-    if (hook) await hook({ point, id: this.id, ...(participant === undefined ? {} : { participant }) });
+    if (!hook) return undefined;
+    return (async () => {
+      await hook({ point, id: this.id, ...(participant === undefined ? {} : { participant }) });
+    })();
   }
 
   #emitCommitted(onePhase: boolean, pending: string[]): void {
+    if (!this.#ctx.listens('committed')) return;
     this.#ctx.emit('committed', {
       transactionId: this.id,
       participants: this.#participantNames(),
