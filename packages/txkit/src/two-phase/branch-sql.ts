@@ -32,14 +32,35 @@ export interface BranchSettings extends TransactionLimits {
 }
 
 /**
- * BEGIN and its limits (one `set_config` statement) as one simple-query string: one round trip. `SET LOCAL` (never plain `SET`), because
- * a plain SET would outlive the transaction on a pooled connection. The numbers are validated integers.
+ * BEGIN and its limits (one `set_config` statement) as one simple-query string: one round trip. `SET LOCAL` (never
+ * plain `SET`), because a plain SET would outlive the transaction on a pooled connection. The numbers are
+ * validated integers. Every branch begins with it, nearly always with the coordinator's settings: the last
+ * string built is kept and given again for the same settings.
  */
 export function beginSql(settings: BranchSettings): string {
+  const last = lastBegin;
+  if (
+    last !== undefined &&
+    last.isolationLevel === settings.isolationLevel &&
+    last.lockTimeoutMs === settings.lockTimeoutMs &&
+    last.statementTimeoutMs === settings.statementTimeoutMs
+  ) {
+    return last.sql;
+  }
   const begin = `BEGIN ISOLATION LEVEL ${ISOLATION_SQL[settings.isolationLevel]}`;
   const limits = setLocalLimits(settings);
-  return limits ? `${begin}; ${limits}` : begin;
+  const sql = limits ? `${begin}; ${limits}` : begin;
+  lastBegin = {
+    isolationLevel: settings.isolationLevel,
+    lockTimeoutMs: settings.lockTimeoutMs,
+    statementTimeoutMs: settings.statementTimeoutMs,
+    sql,
+  };
+  return sql;
 }
+
+/** The settings {@link beginSql} was last called with, and what it returned. */
+let lastBegin: (BranchSettings & { sql: string }) | undefined;
 
 /**
  * Whether the branch wrote nothing and holds nothing that must last until the decision: no transaction id (every

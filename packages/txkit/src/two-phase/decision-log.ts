@@ -59,11 +59,27 @@ function plainDecisionInsert(
   participants: readonly string[],
 ): Statement {
   return {
-    text: `INSERT INTO ${table(schema)} (transaction_id, coordinator_id, outcome, participants)
-           VALUES ($1, $2, $3, $4::text[])`,
+    text: decisionInsertText(schema),
     values: [transactionId, coordinatorId, outcome, participants],
   };
 }
+
+/**
+ * The decision insert's text for a schema, built once: one is written per transaction, and the same string each
+ * time lets `inlineStatement` find its template without reading the text again (a string's hash is kept on it).
+ */
+function decisionInsertText(schema: string): string {
+  let text = decisionInsertTexts.get(schema);
+  if (text === undefined) {
+    text = `INSERT INTO ${table(schema)} (transaction_id, coordinator_id, outcome, participants)
+           VALUES ($1, $2, $3, $4::text[])`;
+    decisionInsertTexts.set(schema, text);
+  }
+  return text;
+}
+
+/** By schema; a process has one or a few (schema names are validated identifiers). */
+const decisionInsertTexts = new Map<string, string>();
 
 /** The decisions recorded for some transactions (absent ones are undecided: presumed abort). */
 export function selectOutcomes(schema: string, transactionIds: readonly string[]): Statement {
