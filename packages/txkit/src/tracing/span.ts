@@ -103,7 +103,8 @@ class OtelSpan implements TxkitSpan {
   ) {}
 
   set(attributes: SpanAttributes | (() => SpanAttributes)): void {
-    if (this.recording) this.span.setAttributes(defined(typeof attributes === 'function' ? attributes() : attributes));
+    if (this.recording)
+      this.span.setAttributes(defined(typeof attributes === 'function' ? attributes() : attributes));
   }
 
   fail(error: unknown): void {
