@@ -512,14 +512,16 @@ export function reopenFailed(
 }
 
 /**
- * Deletes finished sagas (completed, compensated) older than the retention; their step records go with them.
- * Failed sagas stay until an operator deals with them.
+ * Deletes finished sagas (completed, compensated) older than the retention, and their step records in the same
+ * statement. Failed sagas stay until an operator deals with them. Answers one row count: the sagas deleted.
  */
 export function deleteFinished(schema: string, olderThanMs: number, limit: number): Statement {
   return {
-    text: `DELETE FROM ${schema}.saga WHERE id IN (
+    text: `WITH gone AS (
              SELECT id FROM ${schema}.saga WHERE status IN ('completed', 'compensated')
-               AND finished_at < now() - make_interval(secs => $1) LIMIT $2)`,
+               AND finished_at < now() - make_interval(secs => $1) LIMIT $2),
+           records AS (DELETE FROM ${schema}.saga_step WHERE saga_id IN (SELECT id FROM gone))
+           DELETE FROM ${schema}.saga WHERE id IN (SELECT id FROM gone)`,
     values: [olderThanMs / 1000, limit],
   };
 }

@@ -165,7 +165,7 @@ describe('txkit CLI', () => {
     expect(first.code).toBe(0);
     expect(JSON.parse(first.out).migrations).toEqual([
       { component: 'two-phase', database: 'log' },
-      { component: 'saga', database: 'saga log', applied: [1] },
+      { component: 'saga', database: 'saga log', applied: [1, 2] },
     ]);
     expect(JSON.parse((await cli('migrate', '--json')).out).migrations[1].applied).toEqual([]);
     const more = await cli('migrate', '--components', 'outbox,barrier', '--json');
@@ -191,7 +191,7 @@ describe('txkit CLI', () => {
           );
         for (const { gid } of rows) await dbs.on(n).pool.query(`ROLLBACK PREPARED '${gid}'`);
       }
-      await dbs.on('a').pool.query('DELETE FROM txkit.saga');
+      await dbs.on('a').pool.query('TRUNCATE txkit.saga, txkit.saga_step');
     });
 
     it('status: a schema without txkit tables says so instead of failing', async () => {
@@ -295,7 +295,7 @@ describe('txkit CLI', () => {
       expect(r.out).toMatch(/failed !\s+2h 0\dm/);
       expect(r.out).toContain('compensation reserve gave up (step pay: declined)');
 
-      await dbs.on('a').pool.query('DELETE FROM txkit.saga');
+      await dbs.on('a').pool.query('TRUNCATE txkit.saga, txkit.saga_step');
       await dbs.on('a').pool.query(
         `INSERT INTO txkit.saga (id, name, input, status, owner, lease_token, lease_until)
          VALUES (gen_random_uuid(), 'book', '{}', 'running', 'api-1', gen_random_uuid(), now() + interval '1 hour')`,
