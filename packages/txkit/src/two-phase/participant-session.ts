@@ -24,18 +24,13 @@ export class ParticipantSession {
   #busy = 0;
   /** Every statement of the branch answered SELECT so far: it may have written nothing (see endIfReadOnly). */
   #onlyReads = true;
-  /**
-   * A pinned client whose server goes away while it is idle emits 'error'; without a listener that would be an
-   * uncaught exception. The failure shows up on the next statement anyway, which is where it is handled.
-   */
-  readonly #onClientError = () => {};
 
   private constructor(name: string, gid: string, pool: pg.Pool, client: pg.PoolClient) {
     this.name = name;
     this.gid = gid;
     this.pool = pool;
     this.#client = client;
-    client.on('error', this.#onClientError);
+    client.on('error', ignoreClientError);
   }
 
   /**
@@ -63,6 +58,14 @@ export class ParticipantSession {
 
   get state(): BranchState {
     return this.#state;
+  }
+
+  /**
+   * Whether {@link endIfReadOnly} would ask the server: every statement so far answered SELECT, the branch is
+   * active, and none is in flight (a statement the callback sent without waiting for it may yet write).
+   */
+  get mayBeReadOnly(): boolean {
+    return this.#onlyReads && this.#state === 'active' && this.#busy === 0;
   }
 
   /** Whether a statement is in flight on the pinned connection. */
@@ -97,8 +100,7 @@ export class ParticipantSession {
    * `pg_notify` in such a branch is delivered at that COMMIT, before the decision; PREPARE would refuse it.)
    */
   async endIfReadOnly(): Promise<boolean> {
-    // A statement still in flight (sent by the callback without waiting for it) may yet write.
-    if (!this.#onlyReads || this.#state !== 'active' || this.busy) return false;
+    if (!this.mayBeReadOnly) return false;
     const { rows } = await this.#run<{ read_only: boolean }>(readOnlyCheckSql());
     if (rows[0]?.read_only !== true) return false;
     await this.commit();
@@ -189,7 +191,7 @@ export class ParticipantSession {
     const client = this.#client;
     if (!client) return;
     this.#client = undefined;
-    client.off('error', this.#onClientError);
+    client.off('error', ignoreClientError);
     client.release(this.#state === 'ended' || this.#state === 'prepared' ? undefined : true);
   }
 
@@ -252,6 +254,13 @@ export class ParticipantSession {
     }
   }
 }
+
+/**
+ * The pinned client's `'error'` listener. A pinned client whose server goes away while it is idle emits 'error';
+ * without a listener that would be an uncaught exception. The failure shows up on the next statement anyway,
+ * which is where it is handled. One function for every session: a client is pinned by one session at a time.
+ */
+function ignoreClientError(): void {}
 
 /** Whether every statement of a (possibly multi-statement) result answered SELECT. */
 function answeredSelect(result: pg.QueryResult | pg.QueryResult[]): boolean {

@@ -78,6 +78,10 @@ export class TransactionRun<T> {
   readonly #readOnly: string[] = [];
   /** The sessions of {@link #sessions} by participant name. */
   readonly #enlisted = new Map<string, ParticipantSession>();
+  /** Enlistments still connecting (see {@link #enlist}). */
+  #connecting = 0;
+  /** Whether an enlistment failed (its error is in {@link #enlisting}). */
+  #enlistFailed = false;
   /** No more enlistments: the callback is over, or the run timed out or crashed. */
   #closed = false;
   /** Timed out, aborting or crashed: a branch that finishes connecting now is destroyed at once. */
@@ -208,12 +212,17 @@ export class TransactionRun<T> {
     const running = this.#span.within(() => work(tx));
     // The callback may still be running when the timeout wins the race; its late failure is not news.
     running.catch(() => {});
-    const result = await Promise.race([running, this.#timedOut]).finally(() => {
+    let result: T;
+    try {
+      result = await Promise.race([running, this.#timedOut]);
+    } finally {
       for (const span of this.#statementSpans) span.end();
-    });
+    }
     this.#closed = true;
     // Enlistments the callback started but did not await belong to the transaction too: a failed one means
-    // that participant's work is missing, so the transaction cannot commit.
+    // that participant's work is missing, so the transaction cannot commit. Usually every one has connected
+    // by now and none failed: then there is nothing to wait for or look at.
+    if (this.#connecting === 0 && !this.#enlistFailed) return result;
     const enlisted = Promise.allSettled(this.#enlisting.values());
     for (const outcome of await Promise.race([enlisted, this.#timedOut])) {
       if (outcome.status === 'rejected') throw outcome.reason;
@@ -239,16 +248,26 @@ export class TransactionRun<T> {
     if (this.#span !== untraced) {
       this.#statementSpans.push(this.#childSpan('txkit.2pc.statements', name, pool, { 'txkit.gid': gid }));
     }
-    const opening = ParticipantSession.open(name, gid, pool, this.#settings).then((session) => {
-      if (this.#ending) {
-        // Timed out or crashed while connecting: the branch is not part of the transaction any more.
-        session.destroy();
-        throw this.#finishedError();
-      }
-      this.#sessions.push(session);
-      this.#enlisted.set(name, session);
-      return session;
-    });
+    this.#connecting++;
+    const opening = ParticipantSession.open(name, gid, pool, this.#settings).then(
+      (session) => {
+        this.#connecting--;
+        if (this.#ending) {
+          // Timed out or crashed while connecting: the branch is not part of the transaction any more.
+          session.destroy();
+          this.#enlistFailed = true;
+          throw this.#finishedError();
+        }
+        this.#sessions.push(session);
+        this.#enlisted.set(name, session);
+        return session;
+      },
+      (error: unknown) => {
+        this.#connecting--;
+        this.#enlistFailed = true;
+        throw error;
+      },
+    );
     this.#enlisting.set(name, opening);
     return opening;
   }
@@ -258,6 +277,8 @@ export class TransactionRun<T> {
    * out of the protocol, which then runs on the others — one-phase when a single writer is left.
    */
   async #endReadOnlyBranches(): Promise<void> {
+    // Nearly always every branch wrote: then there is no check to send.
+    if (!this.#sessions.some((s) => s.mayBeReadOnly)) return;
     const ended = await Promise.race([
       Promise.all(this.#sessions.map((s) => s.endIfReadOnly())),
       this.#timedOut,
