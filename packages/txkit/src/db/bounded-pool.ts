@@ -8,9 +8,9 @@ import { isConnectionError } from './queryable.js';
  * PostgreSQL's own timeouts (`statement_timeout`, `lock_timeout`) bound what a *server* does; they cannot help
  * when the server never answers at all — a connection lost without a reset (a network partition, a frozen
  * host). Then only the client can give up. Through this wrapper:
- * - `connect()` and every `query()` (on the pool or on a borrowed client) fail with a {@link ResponseTimeoutError}
- *   after `responseTimeoutMs`, and the connection is destroyed (its socket closed), so that nothing is ever
- *   queued behind the lost answer and the pool never hands the connection out again;
+ * - `connect()` and every `query()` (on the pool or on a borrowed client, promise or callback form) fail with a
+ *   {@link ResponseTimeoutError} after `responseTimeoutMs`, and the connection is destroyed (its socket closed),
+ *   so that nothing is ever queued behind the lost answer and the pool never hands the connection out again;
  * - a borrowed client has an `'error'` listener for as long as it is borrowed (and for good once destroyed): a
  *   connection that fails while txkit holds it is reported on its next statement, never as an uncaught
  *   exception.
@@ -117,7 +117,8 @@ function watchClient(client: pg.PoolClient, ms: number): pg.PoolClient {
   let watched = byBound.get(ms);
   if (!watched) {
     const listener = () => broken.add(client);
-    const query = (...args: unknown[]) => queryWithin(client, ms, args);
+    const query = (config: unknown, values?: unknown, callback?: unknown) =>
+      queryWithin(client, ms, config, values, callback);
     const release = (error?: Error | boolean) => {
       const destroy = error !== undefined && error !== false ? error : broken.has(client) ? true : undefined;
       // A destroyed connection may still report its end: the listener stays on it.
@@ -131,39 +132,63 @@ function watchClient(client: pg.PoolClient, ms: number): pg.PoolClient {
   return watched.client;
 }
 
-/** pg's `query` as txkit calls it: with a node-style callback as the last argument. */
-type QueryWithCallback = (...args: unknown[]) => unknown;
+/** pg's `query` in its callback form: the callback as the last argument. */
+type QueryWithCallback = (config: unknown, values: unknown, callback: Answer) => unknown;
+
+/** A node-style callback: the error, or the result. */
+type Answer = (error: Error | null | undefined, result?: unknown) => void;
 
 /**
- * One round trip with a client-side deadline; on expiry the connection is destroyed and the call fails.
- *
- * This runs for every statement txkit sends, so it costs one promise, one callback and one timer: pg is called in
- * its callback form, which skips the promise pg would make (and the one it chains to that for its stack trace),
- * and no race of two promises is built.
+ * A bounded client's `query`, in both of pg's forms: with a callback (what txkit's 2PC branches use: their own
+ * promise is then the only one made per statement) or returning a promise. The deadline applies to both.
  */
-function queryWithin(client: pg.PoolClient, ms: number, args: unknown[]): Promise<unknown> {
-  const query = client.query as QueryWithCallback;
-  // The callback form (not used by txkit) is passed through as it is.
-  if (typeof args[args.length - 1] === 'function') return query.apply(client, args) as Promise<unknown>;
-  return new Promise((resolve, reject) => {
-    let timer: NodeJS.Timeout | undefined;
-    let answered = false;
-    const onAnswer = (error: Error | null | undefined, result?: unknown) => {
-      answered = true;
-      if (timer !== undefined) clearTimeout(timer);
-      if (error) reject(error);
-      else resolve(result);
-    };
-    // A call pg refuses at once (it throws) never reaches the connection: no deadline to watch then.
-    query.call(client, args[0], args[1], onAnswer);
-    if (answered) return;
-    timer = setTimeout(() => {
-      broken.add(client);
-      socketOf(client)?.destroy();
-      // The query itself fails later with "Connection terminated": nobody waits for it any more.
-      reject(new ResponseTimeoutError(`the database did not answer within ${ms} ms; connection closed`));
-    }, ms);
+function queryWithin(
+  client: pg.PoolClient,
+  ms: number,
+  config: unknown,
+  values: unknown,
+  callback: unknown,
+): Promise<unknown> | undefined {
+  if (typeof values === 'function') return queryWithin(client, ms, config, undefined, values);
+  if (typeof callback === 'function') {
+    sendWithin(client, ms, config, values, callback as Answer);
+    return undefined;
+  }
+  return new Promise((resolve, reject) =>
+    sendWithin(client, ms, config, values, (error, result) => (error ? reject(error) : resolve(result))),
+  );
+}
+
+/**
+ * One round trip with a client-side deadline; on expiry the connection is destroyed and `callback` gets a
+ * {@link ResponseTimeoutError} (and nothing more: the query itself fails later with "Connection terminated").
+ *
+ * This runs for every statement txkit sends, so it costs one callback and one timer: pg is called in its
+ * callback form, which skips the promise pg would make (and the one it chains to that for its stack trace).
+ */
+function sendWithin(
+  client: pg.PoolClient,
+  ms: number,
+  config: unknown,
+  values: unknown,
+  callback: Answer,
+): void {
+  let timer: NodeJS.Timeout | undefined;
+  let settled = false;
+  (client.query as QueryWithCallback).call(client, config, values, (error, result) => {
+    if (settled) return; // the answer came after the deadline: the caller already has its error
+    settled = true;
+    if (timer !== undefined) clearTimeout(timer);
+    callback(error, result);
   });
+  // A call pg refuses at once (it throws) never reaches the connection: no deadline to watch then.
+  if (settled) return;
+  timer = setTimeout(() => {
+    settled = true;
+    broken.add(client);
+    socketOf(client)?.destroy();
+    callback(new ResponseTimeoutError(`the database did not answer within ${ms} ms; connection closed`));
+  }, ms);
 }
 
 function socketOf(client: pg.PoolClient): { destroy(): void } | undefined {

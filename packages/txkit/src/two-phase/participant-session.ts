@@ -220,11 +220,13 @@ export class ParticipantSession {
   }
 
   /**
-   * Sends one statement on the pinned connection. Text and values go to pg as two arguments, not as a config
-   * object, unless the statement is named: pg copies a config object property by property (descriptors and all)
-   * on every call, which is most of what a statement costs on the client.
+   * Sends one statement on the pinned connection; its promise is the only one made for it. Text and values go
+   * to pg as two arguments, not as a config object, unless the statement is named: pg copies a config object
+   * property by property (descriptors and all) on every call, which is most of what a statement costs on the
+   * client. pg is called in its callback form (bounded by the pool's deadline all the same, see
+   * `boundedPool`), so that neither pg nor an async function here makes a promise of its own.
    */
-  async #send<R extends pg.QueryResultRow = pg.QueryResultRow>(
+  #send<R extends pg.QueryResultRow = pg.QueryResultRow>(
     text: string,
     values: unknown[] | undefined,
     name: string | undefined,
@@ -232,26 +234,36 @@ export class ParticipantSession {
   ): Promise<pg.QueryResult<R>> {
     const client = this.#client;
     if (!client) {
-      throw new TxkitError('TRANSACTION_FINISHED', `participant ${this.name}: connection already released`, {
-        context: { gid: this.gid, participant: this.name },
-      });
+      return Promise.reject(
+        new TxkitError('TRANSACTION_FINISHED', `participant ${this.name}: connection already released`, {
+          context: { gid: this.gid, participant: this.name },
+        }),
+      );
     }
-    this.#busy++;
-    try {
-      const result =
-        name === undefined
-          ? await client.query<R>(text, values)
-          : await client.query<R>({ name, text, values });
-      if (fromCallback && !answeredSelect(result)) this.#onlyReads = false;
-      return result;
-    } catch (error) {
-      // A failed statement counts as a write: the branch is aborted, and the usual PREPARE reports that.
-      if (fromCallback) this.#onlyReads = false;
-      if (isConnectionError(error)) this.destroy(error);
-      throw error;
-    } finally {
-      this.#busy--;
-    }
+    return new Promise((resolve, reject) => {
+      const onAnswer = (error: Error | null | undefined, result: pg.QueryResult<R>) => {
+        this.#busy--;
+        if (error) {
+          // A failed statement counts as a write: the branch is aborted, and the usual PREPARE reports that.
+          if (fromCallback) this.#onlyReads = false;
+          if (isConnectionError(error)) this.destroy(error);
+          reject(error);
+          return;
+        }
+        if (fromCallback && !answeredSelect(result)) this.#onlyReads = false;
+        resolve(result);
+      };
+      const query = client.query as (config: unknown, values: unknown, callback: typeof onAnswer) => void;
+      this.#busy++;
+      try {
+        if (name === undefined) query.call(client, text, values, onAnswer);
+        else query.call(client, { name, text, values }, undefined, onAnswer);
+      } catch (error) {
+        // Refused at once (pg throws): nothing in flight; the promise rejects with it.
+        this.#busy--;
+        throw error;
+      }
+    });
   }
 }
 

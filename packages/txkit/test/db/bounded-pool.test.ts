@@ -70,6 +70,36 @@ describe('boundedPool: how txkit uses a pg.Pool', () => {
     }
   });
 
+  it('bounds the callback form of a borrowed client too, and calls back once', async () => {
+    const small = new pg.Pool({ connectionString: dbs.on('a').connectionString, max: 1 });
+    small.on('error', () => {});
+    try {
+      const client = await boundedPool(small, 300).connect();
+      const ended = new Promise((resolve) => client.once('end', resolve));
+      const answers: unknown[] = [];
+      const first = new Promise((resolve) => {
+        client.query("SELECT pg_sleep(60), 'unanswered-callback'", [], (error: unknown) => {
+          answers.push(error);
+          resolve(error);
+        });
+      });
+      expect(await first).toBeInstanceOf(ResponseTimeoutError);
+      // pg fails the abandoned query (process.nextTick) before it emits 'end' (also nextTick): by then the late
+      // "Connection terminated" has come and gone without reaching the callback a second time.
+      await ended;
+      expect(answers).toHaveLength(1);
+      client.release();
+      await expect.poll(() => small.totalCount, { timeout: 5_000 }).toBe(0);
+    } finally {
+      await dbs
+        .on('a')
+        .pool.query(
+          "SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE query LIKE '%''unanswered-callback''%' AND pid <> pg_backend_pid()",
+        );
+      await small.end();
+    }
+  });
+
   it('fails a connect that gets no connection in time, and gives a late one back', async () => {
     const small = new pg.Pool({ connectionString: dbs.on('a').connectionString, max: 1 });
     try {
