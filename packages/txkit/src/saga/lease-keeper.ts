@@ -80,6 +80,14 @@ export class LeaseKeeper {
   }
 
   /**
+   * Whether a lease is known to hold now (not lost, within its local deadline): then {@link ensure} has nothing
+   * to do, and a caller that checks this first spares the promise.
+   */
+  holds(lease: HeldLease): boolean {
+    return !lease.controller.signal.aborted && Date.now() <= lease.deadline;
+  }
+
+  /**
    * Makes sure a lease still holds before an attempt starts. One past its local deadline (a slow heartbeat under
    * load) is renewed first — safe between attempts, since nothing runs — and given up only when the renewal
    * finds another runner's token.

@@ -49,6 +49,9 @@ import {
   stopsRunner,
 } from './step-work.js';
 
+/** What `#fault` answers when there is no fault hook: settled, shared by every call. */
+const noFault: Promise<void> = Promise.resolve();
+
 /** What every execution of one runner shares: its log, its lease keeper, its fault hook and its events. */
 export interface ExecutionDeps {
   readonly log: SagaLogWriter;
@@ -59,7 +62,12 @@ export interface ExecutionDeps {
   /** Bounds of every transaction txkit begins for a local or guarded step (`SET LOCAL` in BEGIN's round trip). */
   readonly limits: TransactionLimits;
   emit<K extends keyof SagaRunnerEvents>(event: K, ...args: SagaRunnerEvents[K]): void;
+  /** Whether anyone listens to `event`: the payloads of the events every step emits are built only then. */
+  listens(event: keyof SagaRunnerEvents): boolean;
 }
+
+/** The events whose payload is a {@link StepEvent} and nothing more. */
+type PlainStepEvent = 'step:started' | 'step:completed' | 'compensation:started' | 'compensation:completed';
 
 type AttemptEnd = { ok: true; value: unknown } | { ok: false; error: unknown; attempt: number };
 /** An action that failed for good: the saga compensates. */
@@ -212,9 +220,12 @@ export class SagaExecution implements PlanState {
     this.#span = span;
     try {
       const outcome = await span.within(() => this.#drive());
-      span.set({ 'txkit.outcome': outcome.status });
-      if (outcome.status !== 'completed')
-        span.set({ 'txkit.saga.failed_step': outcome.failedStep, 'txkit.saga.reason': outcome.reason });
+      // Untraced (the common case), no attribute objects are built for nobody.
+      if (span !== untraced) {
+        span.set({ 'txkit.outcome': outcome.status });
+        if (outcome.status !== 'completed')
+          span.set({ 'txkit.saga.failed_step': outcome.failedStep, 'txkit.saga.reason': outcome.reason });
+      }
       return outcome;
     } catch (error) {
       span.fail(error);
@@ -232,7 +243,7 @@ export class SagaExecution implements PlanState {
       }
       return await this.#compensate();
     } catch (error) {
-      if (error instanceof SagaLeaseLostError) this.#deps.emit('saga:lease-lost', this.#base());
+      if (error instanceof SagaLeaseLostError) this.#emitSaga('saga:lease-lost');
       throw error;
     } finally {
       // Whatever happened, this runner stops heartbeating the saga (finished, lost, or left to recovery) — once
@@ -281,7 +292,7 @@ export class SagaExecution implements PlanState {
         return undefined;
       }
     }
-    this.#deps.emit('saga:completed', this.#base());
+    this.#emitSaga('saga:completed');
     return { status: 'completed', sagaId: this.id, result: { ...this.#outputs } };
   }
 
@@ -300,15 +311,20 @@ export class SagaExecution implements PlanState {
       return this.#actionFailed(step, index, end);
     }
     this.#outputs[step.name] = end.value;
-    if (step.participant) return this.#guardedDone(step, end.attempt, last);
+    if (step.participant) {
+      this.#guardedDone(step, end.attempt);
+      if (this.#deps.faults) await this.#fault(byKind.action.record, step.name, end.attempt);
+      if (last) this.#endLazily();
+      return undefined;
+    }
     const record = { step: step.name, attempt: end.attempt, output: end.value };
     const deferred = step.deferRecord && !last;
     if (deferred) this.#deferred.push(record);
     else if (!step.local) await this.#record([...this.#deferred, record], index + 1, last);
     this.done.add(step.name);
-    this.#deps.emit('step:completed', this.#event(step.name, end.attempt));
+    this.#emitStep('step:completed', step.name, end.attempt);
     // A deferred record is not written yet: its fault point is reached when it is (with the next step's).
-    if (!deferred) await this.#fault(byKind.action.record, step.name, end.attempt);
+    if (!deferred && this.#deps.faults) await this.#fault(byKind.action.record, step.name, end.attempt);
     return undefined;
   }
 
@@ -326,16 +342,14 @@ export class SagaExecution implements PlanState {
 
   /**
    * A guarded step committed its effect with its record (the barrier row, in its own database): nothing to write
-   * to the log, unless it was the last step — then `run()` may answer now, and the saga's end goes to the log
-   * through the group commit without being waited for. A crash before it lands is resumed to the same outcome
-   * and outputs: recovery runs the guarded steps again, and the barrier answers each with its stored output.
+   * to the log, unless it was the last step — then, past its record's fault point, `run()` may answer now, and
+   * the saga's end goes to the log through the group commit without being waited for ({@link #endLazily}). A
+   * crash before it lands is resumed to the same outcome and outputs: recovery runs the guarded steps again, and
+   * the barrier answers each with its stored output.
    */
-  async #guardedDone(step: StepDefinition, attempt: number, last: boolean): Promise<undefined> {
+  #guardedDone(step: StepDefinition, attempt: number): void {
     this.done.add(step.name);
-    this.#deps.emit('step:completed', this.#event(step.name, attempt));
-    await this.#fault(byKind.action.record, step.name, attempt);
-    if (last) this.#endLazily();
-    return undefined;
+    this.#emitStep('step:completed', step.name, attempt);
   }
 
   #endLazily(): void {
@@ -348,14 +362,14 @@ export class SagaExecution implements PlanState {
       complete: { result: { ...this.#outputs } },
     };
     this.#deferred = [];
+    const release = () => this.#deps.leases.release(this.lease);
     // Not fenced any more (another runner claimed the saga meanwhile) is fine: that runner ends it the same way.
     this.#settled = this.#deps.records
       .write(write, { id: this.id, name: this.definition.name }, true)
-      .then(
-        () => {},
-        (error: unknown) => this.#deps.emit('error', error),
-      )
-      .finally(() => this.#deps.leases.release(this.lease));
+      .then(release, (error: unknown) => {
+        this.#deps.emit('error', error);
+        release();
+      });
   }
 
   /**
@@ -382,7 +396,7 @@ export class SagaExecution implements PlanState {
         if (step.participant) committed.push({ step: step.name, attempt: end.attempt });
         else this.#deferred.push({ step: step.name, attempt: end.attempt, output: end.value });
         this.done.add(step.name);
-        this.#deps.emit('step:completed', this.#event(step.name, end.attempt));
+        this.#emitStep('step:completed', step.name, end.attempt);
         return undefined;
       }),
     );
@@ -417,7 +431,7 @@ export class SagaExecution implements PlanState {
           ),
         );
         // Not committed yet: a crash here rolls back the effect together with its record.
-        await this.#fault(byKind.action.effect, step.name, attempt);
+        if (this.#deps.faults) await this.#fault(byKind.action.effect, step.name, attempt);
         const records = [...this.#deferred, { step: step.name, attempt, output }];
         const result = last ? { ...this.#outputs, [step.name]: output } : undefined;
         const [row] = await this.#deps.log.queryOn<FencedWrite>(
@@ -442,7 +456,7 @@ export class SagaExecution implements PlanState {
       const { key } = this.#pendingStart;
       this.#pendingStart = undefined;
       this.#deps.leases.track(this.lease);
-      this.#deps.emit('saga:started', { ...this.#base(), key });
+      if (this.#deps.listens('saga:started')) this.#deps.emit('saga:started', { ...this.#base(), key });
     }
     this.#deps.leases.renewed(this.lease, since);
     if (!result.recorded) return result.output;
@@ -515,7 +529,7 @@ export class SagaExecution implements PlanState {
   // statement, so txkit never leaves this state; finish such a saga (e.g. written by hand) instead of leaving it.
   async #completeResumed(): Promise<SagaOutcome> {
     await this.#record([], this.steps.length, true);
-    this.#deps.emit('saga:completed', this.#base());
+    this.#emitSaga('saga:completed');
     return { status: 'completed', sagaId: this.id, result: { ...this.#outputs } };
   }
 
@@ -605,7 +619,7 @@ export class SagaExecution implements PlanState {
         await this.#fenced(this.#compensationRecord(step, index, end.attempt, final), 'compensation');
       }
       this.compensated.add(step.name);
-      this.#deps.emit('compensation:completed', this.#event(step.name, end.attempt));
+      this.#emitStep('compensation:completed', step.name, end.attempt);
       await this.#fault(byKind.compensation.record, step.name, end.attempt);
     }
     this.#deps.emit('saga:compensated', base);
@@ -705,11 +719,12 @@ export class SagaExecution implements PlanState {
   ): Promise<AttemptEnd & { attempt: number }> {
     const policy = kind === 'action' ? step.retry : step.compensationRetry;
     for (let attempt = 1; ; attempt++) {
-      await this.#ensureLease();
-      this.#deps.emit(byKind[kind].started, this.#event(step.name, attempt));
+      const renewal = this.#ensureLease();
+      if (renewal) await renewal;
+      this.#emitStep(byKind[kind].started, step.name, attempt);
       const span = this.#attemptSpan(step, kind, attempt);
       try {
-        await this.#fault(byKind[kind].before, step.name, attempt);
+        if (this.#deps.faults) await this.#fault(byKind[kind].before, step.name, attempt);
         const value = await span.within(() => once(attempt, this.lease.controller.signal));
         span.end();
         return { ok: true, value, attempt };
@@ -754,10 +769,15 @@ export class SagaExecution implements PlanState {
       .around(write);
   }
 
-  async #ensureLease(): Promise<void> {
+  /**
+   * Makes sure the lease holds before an attempt: `undefined` when it is known to (the common case, checked
+   * without a promise), else the renewal to wait for (which throws when the lease is lost).
+   */
+  #ensureLease(): Promise<void> | undefined {
     // Not written yet: nobody else can see, let alone claim, the saga.
-    if (this.#pendingStart && !this.lease.controller.signal.aborted) return;
-    await this.#deps.leases.ensure(this.lease);
+    if (this.#pendingStart && !this.lease.controller.signal.aborted) return undefined;
+    if (this.#deps.leases.holds(this.lease)) return undefined;
+    return this.#deps.leases.ensure(this.lease);
   }
 
   /** A fenced log write: matching no saga row means another runner claimed the saga, and this one stops. */
@@ -786,12 +806,30 @@ export class SagaExecution implements PlanState {
     });
   }
 
-  async #fault(point: SagaFaultPoint, step: string, attempt: number): Promise<void> {
-    if (this.#deps.faults) await this.#deps.faults({ point, id: this.id, step, attempt });
+  /**
+   * Reaches a fault point. Without a fault hook (production) it answers a shared, settled promise, not one of its
+   * own; the hot paths (several fault points per step) check `deps.faults` first and do not even wait for that.
+   */
+  #fault(point: SagaFaultPoint, step: string, attempt: number): Promise<void> {
+    return this.#deps.faults ? this.#faultHook(this.#deps.faults, point, step, attempt) : noFault;
+  }
+
+  async #faultHook(hook: FaultHook, point: SagaFaultPoint, step: string, attempt: number): Promise<void> {
+    await hook({ point, id: this.id, step, attempt });
   }
 
   #base() {
     return { sagaId: this.id, name: this.definition.name };
+  }
+
+  /** Emits a step event, its payload built only when someone listens (several of these go out per step). */
+  #emitStep(event: PlainStepEvent, step: string, attempt: number): void {
+    if (this.#deps.listens(event)) this.#deps.emit(event, this.#event(step, attempt));
+  }
+
+  /** Emits a saga event whose payload is the saga's id and name, built only when someone listens. */
+  #emitSaga(event: 'saga:completed' | 'saga:lease-lost'): void {
+    if (this.#deps.listens(event)) this.#deps.emit(event, this.#base());
   }
 
   #event(step: string, attempt: number): StepEvent {

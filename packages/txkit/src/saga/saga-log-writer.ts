@@ -50,7 +50,7 @@ export class SagaLogWriter {
   }
 
   /** Sends one statement once (no retry), counted; `hot` ones are prepared once per connection. */
-  async query<R extends pg.QueryResultRow>(statement: Statement, hot = false): Promise<pg.QueryResult<R>> {
+  query<R extends pg.QueryResultRow>(statement: Statement, hot = false): Promise<pg.QueryResult<R>> {
     this.#statements++;
     return this.pool.query<R>(hot ? this.#prepare(statement) : statement);
   }

@@ -163,6 +163,7 @@ export class SagaRunner extends EventEmitter<SagaRunnerEvents> {
       faults: options.faults,
       limits: stepLimits,
       emit: (event, ...args) => this.#safeEmit(event, ...args),
+      listens: (event) => this.listenerCount(event) > 0,
     };
     this.#operator = new SagaOperator(this.#log, this.#definitions);
   }
@@ -259,7 +260,9 @@ export class SagaRunner extends EventEmitter<SagaRunnerEvents> {
           (await this.#awaitOutcome(started.id, waitMs))) as SagaOutcome<Outputs>;
       }
       lease = leases.hold(id, token, since);
-      this.#deps.emit('saga:started', { sagaId: id, name: definition.name, key });
+      if (this.#deps.listens('saga:started')) {
+        this.#deps.emit('saga:started', { sagaId: id, name: definition.name, key });
+      }
     }
     const execution = SagaExecution.started(
       this.#deps,

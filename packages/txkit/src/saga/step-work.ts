@@ -92,26 +92,48 @@ export function attemptOptions(
   };
 }
 
-/** The context a step's action or compensation receives. */
+/** The fields of every step context; a local or guarded step's also has `client`, a compensation's `output` and `failure`. */
+interface StepContextFields {
+  sagaId: string;
+  sagaName: string;
+  step: string;
+  stepKey: string;
+  attempt: number;
+  input: unknown;
+  outputs: Readonly<StepOutputs>;
+  signal: AbortSignal;
+  client?: pg.PoolClient;
+  output?: unknown;
+  failure?: SagaFailure;
+}
+
+/**
+ * The context a step's action or compensation receives. Built once per attempt, so the optional fields are
+ * assigned rather than spread in (no throwaway objects).
+ */
 export function stepContext(
   site: StepSite,
   step: StepDefinition,
   attempt: number,
   signal: AbortSignal,
-  extra: { client?: pg.PoolClient; compensation?: boolean; outputs?: StepOutputs } = {},
-) {
-  return {
+  extra?: { client?: pg.PoolClient; compensation?: boolean; outputs?: StepOutputs },
+): StepContextFields {
+  const ctx: StepContextFields = {
     sagaId: site.sagaId,
     sagaName: site.sagaName,
     step: step.name,
     stepKey: `${site.sagaId}:${step.name}`,
     attempt,
     input: site.input,
-    outputs: Object.freeze({ ...(extra.outputs ?? site.outputs) }),
+    outputs: Object.freeze({ ...(extra?.outputs ?? site.outputs) }),
     signal,
-    ...(extra.client ? { client: extra.client } : {}),
-    ...(extra.compensation ? { output: site.outputs[step.name], failure: failureOf(site) } : {}),
   };
+  if (extra?.client) ctx.client = extra.client;
+  if (extra?.compensation) {
+    ctx.output = site.outputs[step.name];
+    ctx.failure = failureOf(site);
+  }
+  return ctx;
 }
 
 /** A plain step's action, wherever it does its work; `outputs` are what it is shown of the steps before. */
