@@ -84,18 +84,17 @@ function connectWithin(pool: pg.Pool, ms: number): Promise<pg.PoolClient> {
       timedOut = true;
       reject(new ResponseTimeoutError(`no database connection within ${ms} ms`));
     }, ms);
-    pool.connect().then(
-      (client) => {
+    // pg-pool's callback form: no promise of its own besides this one (a connect per branch of every transaction).
+    pool.connect((error, client) => {
+      if (timedOut) {
         // A connection that arrives after the deadline goes straight back.
-        if (timedOut) return client.release();
-        clearTimeout(timer);
-        resolve(watchClient(client, ms));
-      },
-      (error: unknown) => {
-        clearTimeout(timer);
-        reject(error);
-      },
-    );
+        if (!error && client) client.release();
+        return;
+      }
+      clearTimeout(timer);
+      if (error || !client) reject(error ?? new Error('pg-pool gave neither a client nor an error'));
+      else resolve(watchClient(client, ms));
+    });
   });
 }
 

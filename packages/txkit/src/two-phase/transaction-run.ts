@@ -135,7 +135,10 @@ export class TransactionRun<T> {
     let carrier: ParticipantSession | undefined;
     try {
       result = await this.#runCallback(work);
-      if (this.#sessions.length > 1) await this.#endReadOnlyBranches();
+      // Nearly always every branch wrote: then there is no check to send, and nothing to await.
+      if (this.#sessions.length > 1 && this.#sessions.some((s) => s.mayBeReadOnly)) {
+        await this.#endReadOnlyBranches();
+      }
       if (this.#sessions.length === 0) {
         this.#disarm();
         if (this.#readOnly.length > 0) this.#emitCommitted(true, []);
@@ -153,7 +156,7 @@ export class TransactionRun<T> {
       // From here the timer must not touch the connections: the decision is about to be written.
       this.#disarm();
       if (performance.now() - this.#started > this.#timeoutMs) throw this.#timeoutError();
-      await this.#fault('2pc:before-decision');
+      if (this.#faults) await this.#fault('2pc:before-decision');
       await this.#phase(
         'txkit.2pc.decision',
         () => ({ ...databaseAttributes(this.#ctx.options.log), 'txkit.2pc.decision.carrier': carrier?.name }),
@@ -186,7 +189,7 @@ export class TransactionRun<T> {
     // The decision is commit and durable: from here on, only forward. A failure injected here cannot change
     // the outcome, only a crash stops the commit phase (and recovery finishes it).
     try {
-      await this.#fault('2pc:after-decision');
+      if (this.#faults) await this.#fault('2pc:after-decision');
     } catch (error) {
       if (isSimulatedCrash(error)) throw this.#die(error);
     }
@@ -277,8 +280,6 @@ export class TransactionRun<T> {
    * out of the protocol, which then runs on the others — one-phase when a single writer is left.
    */
   async #endReadOnlyBranches(): Promise<void> {
-    // Nearly always every branch wrote: then there is no check to send.
-    if (!this.#sessions.some((s) => s.mayBeReadOnly)) return;
     const ended = await Promise.race([
       Promise.all(this.#sessions.map((s) => s.endIfReadOnly())),
       this.#timedOut,
@@ -324,7 +325,7 @@ export class TransactionRun<T> {
 
   async #prepareOne(session: ParticipantSession): Promise<void> {
     try {
-      await this.#fault('2pc:before-prepare', session.name);
+      if (this.#faults) await this.#fault('2pc:before-prepare', session.name);
       await Promise.race([
         this.#sessionPhase('txkit.2pc.prepare', session, () => session.prepare()),
         this.#timedOut,
@@ -336,7 +337,7 @@ export class TransactionRun<T> {
         { cause: error, context: { gid: session.gid, participant: session.name, transactionId: this.id } },
       );
     }
-    await this.#fault('2pc:after-prepare', session.name);
+    if (this.#faults) await this.#fault('2pc:after-prepare', session.name);
   }
 
   /** COMMIT PREPARED everywhere; returns the participants left to recovery. */
@@ -354,11 +355,13 @@ export class TransactionRun<T> {
     let lastError: unknown;
     for (let attempt = 1; attempt <= this.#ctx.options.commitAttempts; attempt++) {
       try {
-        await this.#fault('2pc:before-commit', session.name);
-        await this.#sessionPhase('txkit.2pc.commit-prepared', session, () => session.commitPrepared(), {
-          'txkit.2pc.attempt': attempt,
-        });
-        await this.#fault('2pc:after-commit', session.name);
+        if (this.#faults) await this.#fault('2pc:before-commit', session.name);
+        await (this.#span === untraced
+          ? session.commitPrepared()
+          : this.#sessionPhase('txkit.2pc.commit-prepared', session, () => session.commitPrepared(), {
+              'txkit.2pc.attempt': attempt,
+            }));
+        if (this.#faults) await this.#fault('2pc:after-commit', session.name);
         session.release();
         return true;
       } catch (error) {
@@ -502,13 +505,15 @@ export class TransactionRun<T> {
     );
   }
 
-  /** The fault hook at `point`, if one is set (tests only); without one, nothing at all (not even a promise). */
-  #fault(point: TwoPhaseFaultPoint, participant?: string): Promise<void> | undefined {
+  /** Whether a fault hook is set (tests only): without one, a fault point is not even an await. */
+  get #faults(): boolean {
+    return this.#ctx.options.faults !== undefined;
+  }
+
+  /** Runs the fault hook at `point`. */
+  async #fault(point: TwoPhaseFaultPoint, participant?: string): Promise<void> {
     const hook = this.#ctx.options.faults;
-    if (!hook) return undefined;
-    return (async () => {
-      await hook({ point, id: this.id, ...(participant === undefined ? {} : { participant }) });
-    })();
+    if (hook) await hook({ point, id: this.id, ...(participant === undefined ? {} : { participant }) });
   }
 
   #emitCommitted(onePhase: boolean, pending: string[]): void {
