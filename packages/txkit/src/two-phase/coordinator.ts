@@ -15,7 +15,7 @@ import { showMaxPreparedTransactions } from './decision-log.js';
 import type { TwoPhaseEvents } from './events.js';
 import { parseGid } from './gid.js';
 import { type RecoveryReport, resolveInDoubt } from './resolve-in-doubt.js';
-import { TransactionRun, type TwoPhaseTransaction } from './transaction-run.js';
+import { type RunContext, TransactionRun, type TwoPhaseTransaction } from './transaction-run.js';
 import { twoPhaseMigrations } from './two-phase-migrations.js';
 
 /**
@@ -66,10 +66,18 @@ export class TwoPhaseCoordinator extends EventEmitter<TwoPhaseEvents> {
   #inFlight = 0;
   /** Gids known to be prepared but unfinished: commit-pending ones and what the last recovery pass left. */
   #inDoubt = new Set<string>();
+  /** What every run of this coordinator is given (one object, not one per transaction). */
+  readonly #runContext: RunContext;
 
   constructor(options: TwoPhaseCoordinatorOptions) {
     super();
     this.#options = resolveCoordinatorOptions(options);
+    this.#runContext = {
+      options: this.#options,
+      emit: (event, ...args) => this.#emitSafely(event, ...args),
+      listens: (event) => this.listenerCount(event) > 0,
+      inDoubt: (gid) => this.#inDoubt.add(gid),
+    };
     this.#lease = new CoordinatorLease({
       log: this.#options.log,
       schema: this.#options.schema,
@@ -147,16 +155,7 @@ export class TwoPhaseCoordinator extends EventEmitter<TwoPhaseEvents> {
     // Started before the callback takes any connection (a log pool of one connection shared with a participant
     // would otherwise wait on itself); awaited only before a PREPARE. A no-op once registered.
     const registered = this.#registered();
-    const run = new TransactionRun<T>(
-      {
-        options: this.#options,
-        emit: (event, ...args) => this.#emitSafely(event, ...args),
-        listens: (event) => this.listenerCount(event) > 0,
-        inDoubt: (gid) => this.#inDoubt.add(gid),
-        registered: () => registered,
-      },
-      settings,
-    );
+    const run = new TransactionRun<T>(this.#runContext, settings, registered);
     this.#inFlight++;
     try {
       return await run.execute(work);

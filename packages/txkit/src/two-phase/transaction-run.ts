@@ -42,7 +42,7 @@ export interface TwoPhaseTransaction {
   ): Promise<pg.QueryResult<R>>;
 }
 
-/** What a run needs from its coordinator. */
+/** What a run needs from its coordinator: the same for every run of a coordinator (made once). */
 export interface RunContext {
   options: ResolvedCoordinatorOptions;
   emit<E extends keyof TwoPhaseEvents>(event: E, ...args: Parameters<TwoPhaseEvents[E]>): void;
@@ -50,8 +50,6 @@ export interface RunContext {
   listens(event: keyof TwoPhaseEvents): boolean;
   /** A prepared branch left to recovery (commit pending, or outcome unknown). */
   inDoubt(gid: string): void;
-  /** Makes sure the coordinator's lease is in the log (so that its branches can be taken over should it die). */
-  registered(): Promise<void>;
 }
 
 /**
@@ -69,6 +67,11 @@ export interface RunContext {
 export class TransactionRun<T> {
   readonly id = newTransactionId();
   readonly #ctx: RunContext;
+  /**
+   * The registration of the coordinator's lease in the log (so that its branches can be taken over should it
+   * die), started before the callback: awaited before any PREPARE.
+   */
+  readonly #registration: Promise<void>;
   readonly #settings: BranchSettings;
   readonly #timeoutMs: number;
   readonly #started = performance.now();
@@ -94,8 +97,13 @@ export class TransactionRun<T> {
   readonly #timedOut: Promise<never>;
   #rejectTimedOut: (error: Error) => void = () => {};
 
-  constructor(ctx: RunContext, settings: BranchSettings & { timeoutMs: number }) {
+  constructor(
+    ctx: RunContext,
+    settings: BranchSettings & { timeoutMs: number },
+    registration: Promise<void>,
+  ) {
     this.#ctx = ctx;
+    this.#registration = registration;
     this.#settings = settings;
     this.#timeoutMs = settings.timeoutMs;
     this.#timedOut = new Promise<never>((_, reject) => {
@@ -151,7 +159,7 @@ export class TransactionRun<T> {
       }
       carrier = this.#sessions.find((s) => s.name === this.#ctx.options.logParticipant);
       // No branch may be prepared by a coordinator the others do not know: its orphans would be nobody's.
-      await Promise.race([this.#ctx.registered(), this.#timedOut]);
+      await Promise.race([this.#registration, this.#timedOut]);
       await this.#prepareAll(this.#sessions.filter((s) => s !== carrier));
       // From here the timer must not touch the connections: the decision is about to be written.
       this.#disarm();
