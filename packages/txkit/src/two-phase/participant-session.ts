@@ -1,4 +1,9 @@
 import type pg from 'pg';
+import {
+  beginWithStatement,
+  canTellTransactionStatus,
+  transactionStatus,
+} from '../db/begin-with-statement.js';
 import { isConnectionError } from '../db/queryable.js';
 import { TxkitError } from '../errors.js';
 import { type BranchSettings, beginSql, prepareSql, readOnlyCheckSql } from './branch-sql.js';
@@ -35,25 +40,61 @@ export class ParticipantSession {
 
   /**
    * Borrows a connection and begins the branch (BEGIN and its limits in one round trip), before any statement
-   * of the branch is sent. Never pipelined with the first statement: a BEGIN that fails as a whole (a cancel, a
-   * server shutting down, anything that rejects the string before it runs) opens no transaction block, and a
-   * statement sent right behind it would then run — and commit — on its own.
+   * of the branch is sent. With `first`, the branch's first statement travels in the same string where it can
+   * (see {@link beginWithStatement}): one round trip less, and still never a statement without its BEGIN.
+   * Never pipelined as a separate message: a BEGIN that fails as a whole (a cancel, a server shutting down,
+   * anything that rejects it before it runs) opens no transaction block, and a statement sent right behind it
+   * would then run — and commit — on its own.
    */
   static async open(
     name: string,
     gid: string,
     pool: pg.Pool,
     settings: BranchSettings,
-  ): Promise<ParticipantSession> {
+    first?: pg.QueryConfig,
+  ): Promise<OpenedBranch> {
     const client = await pool.connect();
     const session = new ParticipantSession(name, gid, pool, client);
+    const together =
+      first && canTellTransactionStatus(client) ? beginWithStatement(beginSql(settings), first) : undefined;
     try {
-      await session.#run(beginSql(settings));
+      if (together === undefined) {
+        await session.#run(beginSql(settings));
+        return { session };
+      }
+      return { session, first: await session.#beginWith(together, client) };
     } catch (error) {
       session.destroy(error);
       throw error;
     }
-    return session;
+  }
+
+  /**
+   * Sends BEGIN and the first statement as one string. The branch is live when the server ends up in a
+   * transaction block: open (the statement answered) or failed (the statement's error goes to its caller, as it
+   * would have without the BEGIN beside it). Anything else — BEGIN itself refused, or a statement that ended the
+   * block (a `COMMIT` sent through the branch) — means no branch: the error is the whole open's.
+   */
+  async #beginWith(together: string, client: pg.PoolClient): Promise<FirstStatement> {
+    try {
+      const results = (await this.#run(together)) as unknown as pg.QueryResult[];
+      const result = results[results.length - 1]!;
+      if (transactionStatus(client) !== 'T') {
+        throw new TxkitError(
+          'TRANSACTION_FINISHED',
+          `participant ${this.name}: the first statement ended the branch`,
+          {
+            context: { gid: this.gid, participant: this.name },
+          },
+        );
+      }
+      if (result.command !== 'SELECT') this.#onlyReads = false;
+      return { result };
+    } catch (error) {
+      if (isConnectionError(error) || transactionStatus(client) !== 'E') throw error;
+      this.#onlyReads = false;
+      return { error };
+    }
   }
 
   get state(): BranchState {
@@ -266,6 +307,16 @@ export class ParticipantSession {
     });
   }
 }
+
+/** A branch just opened, and how its first statement fared when it travelled with the BEGIN. */
+export interface OpenedBranch {
+  session: ParticipantSession;
+  /** Present when the first statement was sent with the BEGIN: its result, or the error it failed with. */
+  first?: FirstStatement;
+}
+
+/** The answer to a branch's first statement: a result, or the error the statement (not the branch) failed with. */
+export type FirstStatement = { result: pg.QueryResult } | { error: unknown };
 
 /**
  * The pinned client's `'error'` listener. A pinned client whose server goes away while it is idle emits 'error';

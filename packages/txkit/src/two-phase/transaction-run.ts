@@ -20,7 +20,7 @@ import { DecidedAbort, writeCommitDecision } from './commit-decision.js';
 import type { ResolvedCoordinatorOptions } from './coordinator-options.js';
 import type { TwoPhaseEvents } from './events.js';
 import { formatGid, newTransactionId } from './gid.js';
-import { ParticipantSession } from './participant-session.js';
+import { type OpenedBranch, ParticipantSession } from './participant-session.js';
 
 /**
  * The handle a transaction callback gets. Each participant enlists on its first statement and keeps one pinned
@@ -216,7 +216,15 @@ export class TransactionRun<T> {
         // An enlisted participant's statement goes out at once (no await in between: it runs per statement).
         const session = this.#closed ? undefined : this.#enlisted.get(participant);
         if (session) return session.query(statement);
-        return this.#enlist(participant).then((s) => s.query(statement));
+        if (this.#closed || this.#enlisting.has(participant)) {
+          return this.#enlist(participant).then((s) => s.query(statement));
+        }
+        // The participant's first statement: it travels with the branch's BEGIN where it can.
+        return this.#open(participant, statement).then(({ session: opened, first }) => {
+          if (!first) return opened.query(statement);
+          if ('result' in first) return first.result;
+          throw first.error;
+        });
       },
     };
     // The callback's own spans (and an instrumented pg's) are children of the transaction's.
@@ -249,10 +257,14 @@ export class TransactionRun<T> {
     return values === undefined ? { text } : { text, values };
   }
 
+  /** The participant's session, enlisting it (BEGIN on a pinned connection) on first use. */
   #enlist(name: string): Promise<ParticipantSession> {
     if (this.#closed) return Promise.reject(this.#finishedError());
-    const pending = this.#enlisting.get(name);
-    if (pending) return pending;
+    return this.#enlisting.get(name) ?? this.#open(name).then((opened) => opened.session);
+  }
+
+  /** Enlists a participant not enlisted yet; `first`, its first statement, may travel with the BEGIN. */
+  #open(name: string, first?: pg.QueryConfig): Promise<OpenedBranch> {
     const pool = this.#ctx.options.participants.get(name);
     if (!pool) return Promise.reject(new ConfigurationError(`unknown participant "${name}"`));
     const gid = formatGid({ coordinatorId: this.#ctx.options.id, transactionId: this.id, participant: name });
@@ -260,18 +272,18 @@ export class TransactionRun<T> {
       this.#statementSpans.push(this.#childSpan('txkit.2pc.statements', name, pool, { 'txkit.gid': gid }));
     }
     this.#connecting++;
-    const opening = ParticipantSession.open(name, gid, pool, this.#settings).then(
-      (session) => {
+    const opening = ParticipantSession.open(name, gid, pool, this.#settings, first).then(
+      (opened) => {
         this.#connecting--;
         if (this.#ending) {
           // Timed out or crashed while connecting: the branch is not part of the transaction any more.
-          session.destroy();
+          opened.session.destroy();
           this.#enlistFailed = true;
           throw this.#finishedError();
         }
-        this.#sessions.push(session);
-        this.#enlisted.set(name, session);
-        return session;
+        this.#sessions.push(opened.session);
+        this.#enlisted.set(name, opened.session);
+        return opened;
       },
       (error: unknown) => {
         this.#connecting--;
@@ -279,7 +291,10 @@ export class TransactionRun<T> {
         throw error;
       },
     );
-    this.#enlisting.set(name, opening);
+    this.#enlisting.set(
+      name,
+      opening.then((opened) => opened.session),
+    );
     return opening;
   }
 

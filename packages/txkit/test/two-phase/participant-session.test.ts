@@ -23,10 +23,72 @@ describe('ParticipantSession', () => {
       isolationLevel: 'no such level' as IsolationLevel,
     });
     // The statement as the coordinator sends it: as soon as the session exists.
-    const credit = opening.then((session) => session.query({ text: 'INSERT INTO credits VALUES (1)' }));
+    const credit = opening.then(({ session }) => session.query({ text: 'INSERT INTO credits VALUES (1)' }));
     await expect(credit).rejects.toMatchObject({ code: '42601' });
     const { rowCount } = await pool.query('SELECT 1 FROM credits');
     expect(rowCount).toBe(0);
+    await expect.poll(() => pool.totalCount - pool.idleCount, { timeout: 10_000 }).toBe(0);
+  });
+
+  it('sends no first statement travelling with a BEGIN that failed', async () => {
+    const pool = dbs.on('a').pool;
+    const opening = ParticipantSession.open(
+      'seats',
+      'tx:session-test:y:seats',
+      pool,
+      { isolationLevel: 'no such level' as IsolationLevel },
+      { text: 'INSERT INTO credits VALUES ($1)', values: [2] },
+    );
+    await expect(opening).rejects.toMatchObject({ code: '42601' });
+    expect((await pool.query('SELECT 1 FROM credits')).rowCount).toBe(0);
+    await expect.poll(() => pool.totalCount - pool.idleCount, { timeout: 10_000 }).toBe(0);
+  });
+
+  it('runs a first statement sent with the BEGIN inside the branch', async () => {
+    const pool = dbs.on('a').pool;
+    const { session, first } = await ParticipantSession.open(
+      'seats',
+      'tx:session-test:z:seats',
+      pool,
+      { isolationLevel: 'read committed' },
+      { text: 'INSERT INTO credits VALUES ($1) RETURNING id, $2 AS note', values: [3, "it's"] },
+    );
+    expect(first).toMatchObject({ result: { command: 'INSERT', rows: [{ id: 3, note: "it's" }] } });
+    expect(session.mayBeReadOnly).toBe(false);
+    await session.rollback();
+    expect((await pool.query('SELECT 1 FROM credits WHERE id = 3')).rowCount).toBe(0);
+  });
+
+  it('hands a first statement its own error and keeps the failed branch (later statements fail as usual)', async () => {
+    const pool = dbs.on('a').pool;
+    await pool.query('INSERT INTO credits VALUES (4)');
+    const { session, first } = await ParticipantSession.open(
+      'seats',
+      'tx:session-test:w:seats',
+      pool,
+      { isolationLevel: 'read committed' },
+      { text: 'INSERT INTO credits VALUES ($1)', values: [4] },
+    );
+    expect(first).toMatchObject({ error: { code: '23505' } });
+    // In the failed transaction block, never in autocommit.
+    await expect(session.query({ text: 'INSERT INTO credits VALUES (5)' })).rejects.toMatchObject({
+      code: '25P02',
+    });
+    await session.rollback();
+    expect((await pool.query('SELECT id FROM credits ORDER BY id')).rows).toEqual([{ id: 4 }]);
+    await pool.query('DELETE FROM credits');
+  });
+
+  it('refuses a first statement that ends the transaction block', async () => {
+    const pool = dbs.on('a').pool;
+    const opening = ParticipantSession.open(
+      'seats',
+      'tx:session-test:v:seats',
+      pool,
+      { isolationLevel: 'read committed' },
+      { text: 'COMMIT' },
+    );
+    await expect(opening).rejects.toMatchObject({ code: 'TRANSACTION_FINISHED' });
     await expect.poll(() => pool.totalCount - pool.idleCount, { timeout: 10_000 }).toBe(0);
   });
 });
