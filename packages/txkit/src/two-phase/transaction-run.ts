@@ -291,10 +291,11 @@ export class TransactionRun<T> {
         throw error;
       },
     );
-    this.#enlisting.set(
-      name,
-      opening.then((opened) => opened.session),
-    );
+    const enlisting = opening.then((opened) => opened.session);
+    // Its failure reaches the callback through `opening`; this copy is only looked at once the callback is over
+    // (see #runCallback), and may never be: it must not count as an unhandled rejection meanwhile.
+    enlisting.catch(() => {});
+    this.#enlisting.set(name, enlisting);
     return opening;
   }
 
