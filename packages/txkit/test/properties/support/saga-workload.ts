@@ -36,6 +36,8 @@ export interface SagaRun<Part> {
   status: Map<string, string>;
   readings: Reading<Part>[];
   left: Leftovers;
+  /** The restarted runner's recovery: its passes and what they resumed, then what they failed with. */
+  recoveryErrors: string[];
 }
 
 /**
@@ -106,14 +108,36 @@ export async function runSagaWorkload<Item extends { id: string; delayMs: number
   await runner.close();
 
   const restarted = new SagaRunner({ ...options, id: 'props-restarted' });
-  restarted.on('error', () => {});
-  const left = await recoverUntilClean(world, () => restarted.recover());
+  const recoveryErrors: string[] = [];
+  const recoveryStarted = Date.now();
+  const note = (error: unknown) => {
+    const e = error as Error;
+    recoveryErrors.push(`${Date.now() - recoveryStarted} ms: ${e?.name}: ${e?.message}`);
+  };
+  restarted.on('error', note);
+  let passes = 0;
+  let resumed = 0;
+  const left = await recoverUntilClean(world, async () => {
+    passes += 1;
+    const pass = await restarted.recover();
+    resumed += pass.resumed;
+    pass.errors.forEach(note);
+  });
+  recoveryErrors.unshift(`${passes} passes in ${Date.now() - recoveryStarted} ms resumed ${resumed} sagas`);
   await restarted.close();
   const readings = await reader.stop();
   const { rows } = await world
     .pool(LOG_DATABASE)
     .query<{ key: string; status: string }>(`SELECT key, status FROM ${SCHEMA}.saga`);
-  return { plan, returned, durations, status: new Map(rows.map((r) => [r.key, r.status])), readings, left };
+  return {
+    plan,
+    returned,
+    durations,
+    status: new Map(rows.map((r) => [r.key, r.status])),
+    readings,
+    left,
+    recoveryErrors,
+  };
 }
 
 /**
@@ -128,6 +152,13 @@ export function sagaViolations<Part>(
   const violations: string[] = [];
   for (const saga of run.left.sagas)
     violations.push(`saga ${saga.id} left ${saga.status} at step ${saga.step}`);
+  // Why recovery did not finish them: its passes, what they resumed, and the first of their failures.
+  if (run.left.sagas.length > 0) {
+    const errors = run.recoveryErrors;
+    violations.push(
+      `recovery: ${errors.slice(0, 4).join(' | ')}${errors.length > 4 ? ` (${errors.length - 1} errors)` : ''}`,
+    );
+  }
   for (const [id, answer] of run.returned) {
     const end = run.status.get(id);
     if ((answer === 'completed' || answer === 'compensated') && answer !== end) {
