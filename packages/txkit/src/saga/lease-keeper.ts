@@ -1,4 +1,3 @@
-import { setMaxListeners } from 'node:events';
 import { SagaLeaseLostError } from '../errors.js';
 import { extendLeases } from './saga-log.js';
 import type { SagaLogWriter } from './saga-log-writer.js';
@@ -45,12 +44,7 @@ export class LeaseKeeper {
 
   /** A lease object for a saga row not written yet; {@link track} it once the row is committed. */
   create(sagaId: string, token: string, since = Date.now()): HeldLease {
-    const controller = new AbortController();
-    // Every attempt running for the saga listens to this signal (a step without a time limit is given it as its
-    // own, and its transaction listens too), a parallel group's branches all at once; each removes its listener
-    // when it ends, so more than Node's default of 10 is no leak and must not warn as one.
-    setMaxListeners(0, controller.signal);
-    return { sagaId, token, controller, deadline: this.#deadlineFrom(since) };
+    return { sagaId, token, controller: new AbortController(), deadline: this.#deadlineFrom(since) };
   }
 
   /** Starts heartbeating a lease. */

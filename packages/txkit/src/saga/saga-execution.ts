@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import type { Statement } from '../db/queryable.js';
 import type { TransactionLimits } from '../db/transaction-limits.js';
 import {
@@ -31,7 +32,7 @@ import {
 } from './saga-log.js';
 import type { FencedWrite, SagaLogWriter } from './saga-log-writer.js';
 import { asLogged, type SagaOutcome, serializeError } from './saga-outcome.js';
-import { compensationPlan, groupMembers, nextIndex, type PlanState } from './saga-plan.js';
+import { compensationPlan, groupMembers, nextIndex, type PlanState, widestGroup } from './saga-plan.js';
 import type { AnySagaDefinition, StepDefinition, StepOutputs } from './saga-types.js';
 import { runAttempt } from './step-attempt.js';
 import {
@@ -49,7 +50,7 @@ import {
   stopsRunner,
 } from './step-work.js';
 
-/** What `#fault` answers when there is no fault hook: settled, shared by every call. */
+/** A settled promise, shared: what `#fault` answers without a fault hook, and `settled` before a lazy end. */
 const noFault: Promise<void> = Promise.resolve();
 
 /** What every execution of one runner shares: its log, its lease keeper, its fault hook and its events. */
@@ -109,7 +110,7 @@ export class SagaExecution implements PlanState {
   #resumed = false;
   /** The saga's end is written after `drive()` answered (its last step is guarded); the lease is kept till then. */
   #lazyEnd = false;
-  #settled: Promise<void> = Promise.resolve();
+  #settled: Promise<void> = noFault;
   /** The trace span of the current `drive()`: its attempts and log writes are children (see tracing/). */
   #span: TxkitSpan = untraced;
 
@@ -125,6 +126,11 @@ export class SagaExecution implements PlanState {
     this.definition = definition;
     this.input = input;
     this.lease = lease;
+    // Every attempt running for the saga listens to the lease's signal (a step without a time limit is given it
+    // as its own; its transaction and the step's own calls listen too): a parallel group adds a few listeners
+    // per branch, each removed when the branch ends — more than Node's default of 10 is no leak then, and must
+    // not warn as one. (Not set for every saga: it costs about as much as the rest of the constructor.)
+    if (widestGroup(definition.steps) > 1) setMaxListeners(0, lease.controller.signal);
     const outputs = this.#outputs;
     const self = this;
     this.#site = {

@@ -22,12 +22,39 @@ export function nextIndex(state: PlanState): number {
 }
 
 /** Indices of the steps of one group, in the saga's order. */
-export function groupMembers(steps: readonly StepDefinition[], group: number): number[] {
-  const members: number[] = [];
-  steps.forEach((step, index) => {
-    if (step.group === group) members.push(index);
-  });
-  return members;
+export function groupMembers(steps: readonly StepDefinition[], group: number): readonly number[] {
+  return groupsOf(steps).get(group) ?? [];
+}
+
+/**
+ * How many steps the widest group of a saga runs at once (1 when it has no parallel group).
+ *
+ * @example
+ * if (widestGroup(definition.steps) > 1) setMaxListeners(0, lease.controller.signal);
+ */
+export function widestGroup(steps: readonly StepDefinition[]): number {
+  let widest = 1;
+  for (const members of groupsOf(steps).values()) widest = Math.max(widest, members.length);
+  return widest;
+}
+
+/** The groups of a definition's steps, worked out once per definition (they are asked for on every step). */
+const groupsByDefinition = new WeakMap<readonly StepDefinition[], ReadonlyMap<number, readonly number[]>>();
+
+function groupsOf(steps: readonly StepDefinition[]): ReadonlyMap<number, readonly number[]> {
+  let groups = groupsByDefinition.get(steps);
+  if (!groups) {
+    const built = new Map<number, number[]>();
+    steps.forEach((step, index) => {
+      const members = built.get(step.group);
+      if (members) members.push(index);
+      else built.set(step.group, [index]);
+    });
+    for (const members of built.values()) Object.freeze(members);
+    groups = built;
+    groupsByDefinition.set(steps, groups);
+  }
+  return groups;
 }
 
 /**

@@ -1,11 +1,11 @@
-import { StepTimeoutError } from '../errors.js';
+import type { StepTimeoutError } from '../errors.js';
 
 /** How one attempt runs: its time limit, the signal that stops it early, and what a timeout error says. */
 export interface AttemptOptions {
   timeoutMs: number | undefined;
   parent: AbortSignal;
-  label: string;
-  context: Record<string, unknown>;
+  /** The error of an attempt that ran out of time, made only when one does (e.g. `step 'pay' timed out ...`). */
+  timedOut: (timeoutMs: number) => StepTimeoutError;
 }
 
 /**
@@ -39,19 +39,11 @@ export function runAttempt<T>(
       end();
     };
     const onAbort = () => settle(() => reject(signal.reason));
-    if (controller) {
+    if (controller && timeoutMs !== undefined) {
       if (parent.aborted) onParentAbort();
       else parent.addEventListener('abort', onParentAbort, { once: true });
       if (!signal.aborted) {
-        timer = setTimeout(
-          () =>
-            controller.abort(
-              new StepTimeoutError(`${options.label} timed out after ${timeoutMs} ms`, {
-                context: options.context,
-              }),
-            ),
-          timeoutMs,
-        );
+        timer = setTimeout(() => controller.abort(options.timedOut(timeoutMs)), timeoutMs);
       }
     }
     if (signal.aborted) onAbort();

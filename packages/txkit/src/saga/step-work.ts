@@ -77,7 +77,10 @@ export function abandonsClient(error: unknown): boolean {
   return stopsRunner(error) || error instanceof StepTimeoutError || isConnectionError(error);
 }
 
-/** {@link runAttempt}'s options for one attempt: the step's time limit, `parent` (the lease's signal) and labels. */
+/**
+ * {@link runAttempt}'s options for one attempt: the step's time limit, `parent` (the lease's signal) and the
+ * error of a timeout, whose message and context are built only when an attempt does time out.
+ */
 export function attemptOptions(
   site: StepSite,
   step: StepDefinition,
@@ -87,8 +90,11 @@ export function attemptOptions(
   return {
     timeoutMs: step.timeoutMs,
     parent,
-    label: kind === 'action' ? `step '${step.name}'` : `compensation of '${step.name}'`,
-    context: { sagaId: site.sagaId, saga: site.sagaName, step: step.name },
+    timedOut: (timeoutMs) =>
+      new StepTimeoutError(
+        `${kind === 'action' ? `step '${step.name}'` : `compensation of '${step.name}'`} timed out after ${timeoutMs} ms`,
+        { context: { sagaId: site.sagaId, saga: site.sagaName, step: step.name } },
+      ),
   };
 }
 
