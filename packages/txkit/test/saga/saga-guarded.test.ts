@@ -10,6 +10,7 @@ import {
 } from '../../src/index.js';
 import {
   type BookingWorld,
+  COUNTING_LEASE_MS,
   createBookingWorld,
   freshSchema,
   untilLeasesLapsed,
@@ -77,11 +78,10 @@ function guardedSaga(shape: Shape) {
 for (const shape of ['sequential', 'parallel'] as const) {
   describe(`guarded steps (${shape}): records with the steps`, () => {
     it('writes no log record for a guarded step, and answers before the end is in the log', async () => {
-      // A lease long enough that no renewal (a log statement of its own, due by the clock) falls into the count.
       const runner = world.runner({
         schema: freshSchema(),
         sagas: [definitions[shape]],
-        leaseMs: 10 * 60_000,
+        leaseMs: COUNTING_LEASE_MS,
       });
       await runner.migrate();
       const before = runner.logStatementCount;

@@ -3,6 +3,7 @@ import { type FaultHook, type SagaFaultPoint, SimulatedCrash } from '../../src/f
 import { StepRejectedError, saga } from '../../src/index.js';
 import {
   type BookingWorld,
+  COUNTING_LEASE_MS,
   createBookingWorld,
   freshSchema,
   untilLeasesLapsed,
@@ -49,7 +50,7 @@ describe('parallel branches', () => {
       .parallel({ left: branch('left', 'right'), right: branch('right', 'left') })
       .step('last', { run: (ctx) => ({ both: [ctx.outputs.left, ctx.outputs.right] }) })
       .build();
-    const runner = world.runner({ schema: freshSchema(), sagas: [definition] });
+    const runner = world.runner({ schema: freshSchema(), sagas: [definition], leaseMs: COUNTING_LEASE_MS });
     await runner.migrate();
     const before = runner.logStatementCount;
     const outcome = await runner.run(definition, {});

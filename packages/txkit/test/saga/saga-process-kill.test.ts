@@ -26,7 +26,10 @@ afterAll(() => world?.drop());
 describe('saga runner killed with SIGKILL', () => {
   it('is recovered by another process: every saga ends, every effect applied once', async () => {
     const schema = freshSchema();
-    const leaseMs = 1_000;
+    // Short enough that recovery can claim soon after the kill, long enough that a loaded machine does not make
+    // the child lose its leases (and answer its sagas in doubt, with fewer effects than the kill waits for): its
+    // log round trips are bounded by a third of it.
+    const leaseMs = 3_000;
     const count = 12;
     const urls = Object.fromEntries(world.dbs.databases.map((d) => [d.instance, d.connectionString]));
     const child: ChildProcess = spawn(

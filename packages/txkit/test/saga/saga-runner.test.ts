@@ -1,7 +1,12 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type SagaOutcome, type SagaRunnerEvents, StepRejectedError, saga } from '../../src/index.js';
-import { type BookingWorld, createBookingWorld, freshSchema } from './support/booking-fixture.js';
+import {
+  type BookingWorld,
+  COUNTING_LEASE_MS,
+  createBookingWorld,
+  freshSchema,
+} from './support/booking-fixture.js';
 
 let world: BookingWorld;
 
@@ -37,7 +42,7 @@ function record(runner: ReturnType<BookingWorld['runner']>) {
 
 describe('SagaRunner', () => {
   it('runs every step once, in order, and returns the typed result', async () => {
-    const runner = await newRunner();
+    const runner = await newRunner({ leaseMs: COUNTING_LEASE_MS });
     const events = record(runner);
     const before = runner.logStatementCount;
     const outcome = await runner.run(world.definition, { label: 'happy' });
@@ -266,7 +271,7 @@ describe('SagaRunner', () => {
   });
 
   it('returns the first outcome for a repeated key without running anything again', async () => {
-    const runner = await newRunner();
+    const runner = await newRunner({ leaseMs: COUNTING_LEASE_MS });
     const first = await runner.run(world.definition, { label: 'k1' }, { key: 'order-1' });
     const before = runner.logStatementCount;
     const again = await runner.run(world.definition, { label: 'k1', rejectAt: 'seat' }, { key: 'order-1' });
@@ -353,7 +358,7 @@ describe('SagaRunner', () => {
       })
       .build();
     await world.logPool.query('CREATE TABLE IF NOT EXISTS local_notes (saga_id uuid, op text)');
-    const runner = world.runner({ schema, sagas: [definition] });
+    const runner = world.runner({ schema, sagas: [definition], leaseMs: COUNTING_LEASE_MS });
     await runner.migrate();
     const before = runner.logStatementCount;
     const ok = await runner.run(definition, { fail: false });
@@ -393,7 +398,7 @@ describe('SagaRunner', () => {
       })
       .step('pay', { run: () => 1 })
       .build();
-    const runner = world.runner({ schema: freshSchema(), sagas: [definition] });
+    const runner = world.runner({ schema: freshSchema(), sagas: [definition], leaseMs: COUNTING_LEASE_MS });
     await runner.migrate();
     const started: string[] = [];
     runner.on('saga:started', (e) => started.push(e.sagaId));

@@ -29,6 +29,12 @@ export interface BookingWorld {
 let schemaCounter = 0;
 
 /** A fresh log schema name, so that tests of one file never recover each other's sagas. */
+/**
+ * A lease for tests that count a runner's log statements: long enough that no renewal (a log statement of its
+ * own, due by the clock, and late or early under load) falls into the count.
+ */
+export const COUNTING_LEASE_MS = 10 * 60_000;
+
 export function freshSchema(): string {
   return `saga_t${process.pid}_${++schemaCounter}`;
 }
