@@ -6,8 +6,9 @@ import { beginWithStatement, canTellTransactionStatus, transactionStatus } from 
  * A transaction whose BEGIN waits for its first statement, so that the two travel in one round trip where the
  * statement can be written into the same string (see {@link beginWithStatement}); otherwise BEGIN goes first,
  * alone, and the statement once BEGIN has answered. Either way no statement of the transaction ever reaches the
- * server without its BEGIN having taken effect: one that could not (BEGIN refused) fails, as does every later one,
- * instead of running in autocommit.
+ * server without its BEGIN having taken effect: once the first statement (or a BEGIN of its own) has failed, every
+ * later one fails with the same error instead of being sent — pg reports a failure before the server says whether
+ * the BEGIN took, and in a failed block nothing could succeed anyway.
  *
  * @example
  * const tx = beginOnFirstQuery(client, 'BEGIN');
@@ -19,8 +20,8 @@ export interface DeferredTransaction {
   readonly client: pg.PoolClient;
   /**
    * Sends `COMMIT` or `ROLLBACK` (after the statements in flight) and answers its result; answers undefined
-   * without a round trip when nothing was ever sent (no transaction was opened). A COMMIT of a transaction whose
-   * BEGIN did not take effect fails with the error that refused it.
+   * without a round trip when nothing was ever sent (no transaction was opened). After a failed first statement
+   * (or BEGIN) it rolls back whatever may be open, and a COMMIT fails with that error.
    */
   end(sql: 'COMMIT' | 'ROLLBACK'): Promise<pg.QueryResult | undefined>;
 }
@@ -68,9 +69,9 @@ export function beginOnFirstQuery(client: pg.PoolClient, begin: string): Deferre
     first = answer.then(
       () => {},
       (error: unknown) => {
-        // Failed inside the transaction block: later statements fail there as usual. Anywhere else, BEGIN did
-        // not take effect, and nothing may run after it.
-        if (refused === undefined && transactionStatus(client) !== 'E') refused = error;
+        // pg reports the error before the server says whether the BEGIN took effect: nothing more may run either
+        // way (in a failed block it could not have succeeded; without one it would run in autocommit).
+        refused ??= error;
       },
     );
     return answer;
@@ -85,12 +86,12 @@ export function beginOnFirstQuery(client: pg.PoolClient, begin: string): Deferre
     async end(sql) {
       if (!first) return undefined;
       await first;
-      // BEGIN never took effect: there is nothing to end, and a COMMIT must not pass for one.
-      if (refused !== undefined) {
-        if (sql === 'COMMIT') throw refused;
-        return undefined;
-      }
-      return client.query(sql);
+      if (refused === undefined) return client.query(sql);
+      // A BEGIN refused, or a first statement that failed: a failed block may be open (a ROLLBACK outside one only
+      // warns), and a COMMIT must not pass for one that never was.
+      await client.query('ROLLBACK');
+      if (sql === 'COMMIT') throw refused;
+      return undefined;
     },
   };
 }

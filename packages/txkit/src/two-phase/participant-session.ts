@@ -72,8 +72,9 @@ export class ParticipantSession {
   /**
    * Sends BEGIN and the first statement as one string. The branch is live when the server ends up in a
    * transaction block: open (the statement answered) or failed (the statement's error goes to its caller, as it
-   * would have without the BEGIN beside it). Anything else — BEGIN itself refused, or a statement that ended the
-   * block (a `COMMIT` sent through the branch) — means no branch: the error is the whole open's.
+   * would have without the BEGIN beside it; later statements fail in the block, PREPARE reports it). Anything
+   * else — BEGIN itself refused, or a statement that ended the block (a `COMMIT` sent through the branch) — means
+   * no branch: the error is the whole open's.
    */
   async #beginWith(together: string, client: pg.PoolClient): Promise<FirstStatement> {
     try {
@@ -91,10 +92,21 @@ export class ParticipantSession {
       if (result.command !== 'SELECT') this.#onlyReads = false;
       return { result };
     } catch (error) {
-      if (isConnectionError(error) || transactionStatus(client) !== 'E') throw error;
+      if (isConnectionError(error) || (await this.#statusAfterError(client)) !== 'E') throw error;
       this.#onlyReads = false;
       return { error };
     }
+  }
+
+  /**
+   * The transaction status once the server has answered a failed string in full. pg reports an error as soon as
+   * it reads it, before the server's ready-for-query that carries the status: a statement that cannot change
+   * anything (`SELECT 1` fails in a failed block and only reads outside one) is answered after it. One round trip,
+   * only when a first statement failed.
+   */
+  async #statusAfterError(client: pg.PoolClient): Promise<'I' | 'T' | 'E' | null> {
+    await this.#run('SELECT 1').catch(() => {});
+    return transactionStatus(client);
   }
 
   get state(): BranchState {

@@ -73,7 +73,7 @@ describe('beginOnFirstQuery', () => {
     expect((await pool.query('SELECT id FROM seats')).rowCount).toBe(0);
   });
 
-  it('keeps a first statement that failed inside the transaction: later ones fail there, never in autocommit', async () => {
+  it('ends the transaction at a first statement that failed: later ones fail with its error, never in autocommit', async () => {
     await pool.query('INSERT INTO seats VALUES (6)');
     const client = await pool.connect();
     const tx = beginOnFirstQuery(client, 'BEGIN');
@@ -81,9 +81,11 @@ describe('beginOnFirstQuery', () => {
       code: '23505',
     });
     await expect(tx.client.query('INSERT INTO seats VALUES ($1)', [7])).rejects.toMatchObject({
-      code: '25P02',
+      code: '23505',
     });
-    expect((await tx.end('COMMIT'))?.command).toBe('ROLLBACK');
+    await expect(tx.end('COMMIT')).rejects.toMatchObject({ code: '23505' });
+    // Rolled back: the connection goes back to the pool outside any transaction block.
+    expect(client.getTransactionStatus()).toBe('I');
     client.release();
     expect((await pool.query('SELECT id FROM seats')).rows).toEqual([{ id: 6 }]);
   });

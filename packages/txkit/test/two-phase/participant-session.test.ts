@@ -74,8 +74,10 @@ describe('ParticipantSession', () => {
     await expect(session.query({ text: 'INSERT INTO credits VALUES (5)' })).rejects.toMatchObject({
       code: '25P02',
     });
-    await session.rollback();
+    await expect(session.prepare()).rejects.toMatchObject({ code: 'ROLLED_BACK' });
+    session.release();
     expect((await pool.query('SELECT id FROM credits ORDER BY id')).rows).toEqual([{ id: 4 }]);
+    await expect.poll(() => pool.totalCount - pool.idleCount, { timeout: 10_000 }).toBe(0);
     await pool.query('DELETE FROM credits');
   });
 
