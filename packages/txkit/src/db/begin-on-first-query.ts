@@ -1,6 +1,9 @@
 import type pg from 'pg';
-import { TxkitError } from '../errors.js';
-import { beginWithStatement, canTellTransactionStatus, transactionStatus } from './begin-with-statement.js';
+import {
+  beginWithStatement,
+  canTellTransactionStatus,
+  firstStatementResult,
+} from './begin-with-statement.js';
 
 /**
  * A transaction whose BEGIN waits for its first statement, so that the two travel in one round trip where the
@@ -58,14 +61,7 @@ export function beginOnFirstQuery(client: pg.PoolClient, begin: string): Deferre
       );
       return afterFirst(args);
     }
-    const answer = client.query(together).then((results) => {
-      if (transactionStatus(client) !== 'T') {
-        refused = endedBlock();
-        throw refused;
-      }
-      const all = results as unknown as pg.QueryResult[];
-      return all[all.length - 1];
-    });
+    const answer = client.query(together).then((results) => firstStatementResult(results, client));
     first = answer.then(
       () => {},
       (error: unknown) => {
@@ -110,11 +106,4 @@ function combined(begin: string, args: QueryArgs): string | undefined {
   // Only a bare statement: a name, a row mode, types, a submittable's methods… keep the usual path.
   if (typeof text !== 'string' || Object.keys(rest).length > 0) return undefined;
   return beginWithStatement(begin, { text, values: configValues });
-}
-
-function endedBlock(): TxkitError {
-  return new TxkitError(
-    'TRANSACTION_FINISHED',
-    'the first statement of the transaction ended its transaction block',
-  );
 }

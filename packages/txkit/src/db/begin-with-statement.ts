@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { TxkitError } from '../errors.js';
 import { quoteLiteral } from './inline-statement.js';
 
 /**
@@ -61,9 +62,31 @@ function literalOf(value: unknown): string | undefined {
   }
 }
 
-/** pg's view of the connection's transaction block (`I` idle, `T` open, `E` failed), from its last ReadyForQuery. */
-export function transactionStatus(client: pg.ClientBase): 'I' | 'T' | 'E' | null {
-  return client.getTransactionStatus();
+/**
+ * The statement's result from the answer to `BEGIN …; <statement>` (one result per statement of the string),
+ * provided the server is then in an open transaction block; a statement that ended the block (a `COMMIT` sent
+ * as the first statement) fails with `TRANSACTION_FINISHED`. Read on success only: pg reports an error before
+ * the ready-for-query that carries the status.
+ *
+ * @example
+ * const result = firstStatementResult(await client.query(together), client, { participant: 'seats' });
+ */
+export function firstStatementResult(
+  answer: unknown,
+  client: pg.ClientBase,
+  context: Record<string, unknown> = {},
+): pg.QueryResult {
+  if (client.getTransactionStatus() !== 'T') {
+    throw new TxkitError(
+      'TRANSACTION_FINISHED',
+      'the first statement of the transaction ended its transaction block',
+      {
+        context,
+      },
+    );
+  }
+  const results = answer as pg.QueryResult[];
+  return results[results.length - 1]!;
 }
 
 /** Whether this pg tells the transaction status (recent 8.x); without it, BEGIN always goes first, alone. */

@@ -2,7 +2,7 @@ import type pg from 'pg';
 import {
   beginWithStatement,
   canTellTransactionStatus,
-  transactionStatus,
+  firstStatementResult,
 } from '../db/begin-with-statement.js';
 import { isConnectionError } from '../db/queryable.js';
 import { TxkitError } from '../errors.js';
@@ -78,17 +78,10 @@ export class ParticipantSession {
    */
   async #beginWith(together: string, client: pg.PoolClient): Promise<FirstStatement> {
     try {
-      const results = (await this.#run(together)) as unknown as pg.QueryResult[];
-      const result = results[results.length - 1]!;
-      if (transactionStatus(client) !== 'T') {
-        throw new TxkitError(
-          'TRANSACTION_FINISHED',
-          `participant ${this.name}: the first statement ended the branch`,
-          {
-            context: { gid: this.gid, participant: this.name },
-          },
-        );
-      }
+      const result = firstStatementResult(await this.#run(together), client, {
+        gid: this.gid,
+        participant: this.name,
+      });
       if (result.command !== 'SELECT') this.#onlyReads = false;
       return { result };
     } catch (error) {
@@ -106,7 +99,7 @@ export class ParticipantSession {
    */
   async #statusAfterError(client: pg.PoolClient): Promise<'I' | 'T' | 'E' | null> {
     await this.#run('SELECT 1').catch(() => {});
-    return transactionStatus(client);
+    return client.getTransactionStatus();
   }
 
   get state(): BranchState {

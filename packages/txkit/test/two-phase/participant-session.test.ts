@@ -1,3 +1,4 @@
+import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabases, type TestDatabases, testCluster } from '../../src/testing/index.js';
 import type { IsolationLevel } from '../../src/two-phase/branch-sql.js';
@@ -17,6 +18,10 @@ describe('ParticipantSession', () => {
   });
   afterAll(() => dbs.drop());
 
+  /** A branch of participant `seats` on database a, opened with its first statement beside the BEGIN. */
+  const openWith = (gidPart: string, settings: { isolationLevel: IsolationLevel }, first: pg.QueryConfig) =>
+    ParticipantSession.open('seats', `tx:session-test:${gidPart}:seats`, dbs.on('a').pool, settings, first);
+
   it('sends no statement of a branch whose BEGIN failed', async () => {
     const pool = dbs.on('a').pool;
     const opening = ParticipantSession.open('seats', 'tx:session-test:x:seats', pool, {
@@ -32,10 +37,8 @@ describe('ParticipantSession', () => {
 
   it('sends no first statement travelling with a BEGIN that failed', async () => {
     const pool = dbs.on('a').pool;
-    const opening = ParticipantSession.open(
-      'seats',
-      'tx:session-test:y:seats',
-      pool,
+    const opening = openWith(
+      'y',
       { isolationLevel: 'no such level' as IsolationLevel },
       { text: 'INSERT INTO credits VALUES ($1)', values: [2] },
     );
@@ -46,10 +49,8 @@ describe('ParticipantSession', () => {
 
   it('runs a first statement sent with the BEGIN inside the branch', async () => {
     const pool = dbs.on('a').pool;
-    const { session, first } = await ParticipantSession.open(
-      'seats',
-      'tx:session-test:z:seats',
-      pool,
+    const { session, first } = await openWith(
+      'z',
       { isolationLevel: 'read committed' },
       { text: 'INSERT INTO credits VALUES ($1) RETURNING id, $2 AS note', values: [3, "it's"] },
     );
@@ -62,10 +63,8 @@ describe('ParticipantSession', () => {
   it('hands a first statement its own error and keeps the failed branch (later statements fail as usual)', async () => {
     const pool = dbs.on('a').pool;
     await pool.query('INSERT INTO credits VALUES (4)');
-    const { session, first } = await ParticipantSession.open(
-      'seats',
-      'tx:session-test:w:seats',
-      pool,
+    const { session, first } = await openWith(
+      'w',
       { isolationLevel: 'read committed' },
       { text: 'INSERT INTO credits VALUES ($1)', values: [4] },
     );
@@ -83,13 +82,7 @@ describe('ParticipantSession', () => {
 
   it('refuses a first statement that ends the transaction block', async () => {
     const pool = dbs.on('a').pool;
-    const opening = ParticipantSession.open(
-      'seats',
-      'tx:session-test:v:seats',
-      pool,
-      { isolationLevel: 'read committed' },
-      { text: 'COMMIT' },
-    );
+    const opening = openWith('v', { isolationLevel: 'read committed' }, { text: 'COMMIT' });
     await expect(opening).rejects.toMatchObject({ code: 'TRANSACTION_FINISHED' });
     await expect.poll(() => pool.totalCount - pool.idleCount, { timeout: 10_000 }).toBe(0);
   });
