@@ -22,13 +22,12 @@ export async function reserveSeats(db: Db, plan: BookingPlan): Promise<SeatChang
     if (taken.length > 0 || locked.length !== plan.seatIds.length) {
       throw new BookingRejectedError('seat-taken', `seat(s) ${taken.join(', ')} already sold`);
     }
-    const sold = locked.map((s) => ({ seatId: s.seatId, version: s.version! }));
-    return sold.map((s) => ({
-      screeningId: plan.screeningId,
-      seatId: s.seatId,
-      status: 'sold',
-      version: s.version,
-    }));
+    // Every free seat was sold with a new version; a free one without is a statement that wrote nothing, and a
+    // booking must never go on as if it held it (a plain error: the transaction rolls back, nothing is confirmed).
+    return locked.map(({ seatId, version }) => {
+      if (version === null) throw new Error(`seat ${seatId} was free but the reservation did not sell it`);
+      return { screeningId: plan.screeningId, seatId, status: 'sold', version };
+    });
   } catch (error) {
     const code = (error as { code?: string }).code;
     if (code === LOCK_NOT_AVAILABLE) {

@@ -40,9 +40,13 @@ export const seatMap = (screeningId: number): Statement => ({
 
 /**
  * Sells the seats in one statement, or nothing: locks exactly these rows in seat order (two bookings never
- * deadlock), sells them and records them for the booking only when every one is free — under READ COMMITTED a
- * waiter re-reads a row after its holder commits, so it sees the seat sold, not a stale "free" — and returns each
- * locked seat's status with its new version when sold (none when any was taken: the caller refuses).
+ * deadlock), sells them and records them for the booking only when every one is free, and returns each locked
+ * seat's status with its new version when sold (none when any was taken: the caller refuses).
+ *
+ * "Free" is judged on the locked rows only. Under READ COMMITTED a statement that waited for a row lock reads
+ * that row as its holder committed it, but the rest of the statement keeps its snapshot: a seat freed by the
+ * transaction it waited for is free in `locked` and still sold in the snapshot, so a `status = 'free'` test on
+ * the updated table would skip it and sell nothing while `locked` said free.
  */
 export const reserveSeats = (screeningId: number, seatIds: number[], bookingId: string): Statement => ({
   text: `WITH locked AS (
@@ -53,7 +57,7 @@ export const reserveSeats = (screeningId: number, seatIds: number[], bookingId: 
            UPDATE cinema.screening_seats ss
               SET status = 'sold', booking_id = $3, version = nextval('cinema.seat_version')
              FROM locked
-            WHERE ss.screening_id = $1 AND ss.seat_id = locked.seat_id AND ss.status = 'free'
+            WHERE ss.screening_id = $1 AND ss.seat_id = locked.seat_id
               AND (SELECT count(*) FILTER (WHERE status = 'free') FROM locked) = cardinality($2::int[])
            RETURNING ss.seat_id, ss.version
          ), recorded AS (
