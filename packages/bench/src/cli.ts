@@ -7,9 +7,12 @@ import { writeReport } from './report/write-report.js';
 
 const usage = `usage: npm run bench -w bench -- run <scenario.json> [--out <dir>] [--pg-urls <urls>]
        npm run bench -w bench -- library [options]
+       npm run bench -w bench -- log-layouts [--sagas <n>] [--rounds <n>] [--pg-url <url>]
 
 run: a scenario file (scenarios/quick.json, scenarios/full.json, ...) — level, modes, sweeps over contention,
      decline rate and concurrency, rounds, crash injection. library: one sweep from the options below.
+log-layouts: the server CPU and WAL per saga of saga-log layouts against the floor's row (default 3000 sagas,
+     5 rounds, one server started here; --pg-url must be a server on this machine: its CPU is read from /proc).
 
   --modes <list>        comma-separated modes (default: local,2pc,raw-2pc,saga,raw-saga where available)
   --concurrency <list>  comma-separated client counts (default: 1,8,32)
@@ -36,11 +39,13 @@ async function main(argv: string[]): Promise<void> {
       modes: { type: 'string', default: 'local,2pc,raw-2pc,saga,raw-saga' },
       concurrency: { type: 'string', default: '1,8,32' },
       duration: { type: 'string', default: '5' },
-      rounds: { type: 'string', default: '2' },
+      rounds: { type: 'string' },
       contention: { type: 'string', default: 'fresh' },
       decline: { type: 'string', default: '0' },
       baseline: { type: 'string', default: 'local' },
       'pg-urls': { type: 'string' },
+      'pg-url': { type: 'string' },
+      sagas: { type: 'string', default: '3000' },
       out: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -51,6 +56,17 @@ async function main(argv: string[]): Promise<void> {
       ...(values.out ? { out: values.out } : {}),
       ...(values['pg-urls'] ? { pgUrls: values['pg-urls'] } : {}),
     });
+    return;
+  }
+  if (positionals[0] === 'log-layouts') {
+    const { runLogLayouts, logLayoutsMarkdown } = await import('./library/log-layouts.js');
+    const results = await runLogLayouts({
+      sagas: numbers(values.sagas, '--sagas')[0]!,
+      rounds: numbers(values.rounds ?? '5', '--rounds')[0]!,
+      ...(values['pg-url'] ? { pgUrl: values['pg-url'] } : {}),
+      progress: (line) => console.log(line),
+    });
+    console.log(`\n${logLayoutsMarkdown(results)}`);
     return;
   }
   if (values.help || positionals[0] !== 'library') {
@@ -73,7 +89,7 @@ async function main(argv: string[]): Promise<void> {
       },
     ],
     durationMs: Number(values.duration) * 1000,
-    rounds: numbers(values.rounds, '--rounds')[0]!,
+    rounds: numbers(values.rounds ?? '2', '--rounds')[0]!,
     seatCount: 200_000,
     ...(values['pg-urls'] ? { pgUrls: values['pg-urls'] } : {}),
     progress: (line) => console.log(line),
