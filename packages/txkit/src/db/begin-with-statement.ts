@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import { TxkitError } from '../errors.js';
 import { quoteLiteral } from './inline-statement.js';
+import { statementTemplate } from './statement-template.js';
 
 /**
  * A branch's BEGIN and its first statement as one simple-query string, so that they travel in one round trip
@@ -14,37 +15,33 @@ import { quoteLiteral } from './inline-statement.js';
  * The values are written in as quoted literals. pg sends parameters as untyped text, and PostgreSQL resolves an
  * untyped parameter and a quoted literal the same way (both are of type `unknown` until their context gives them
  * one), so a literal made of the text pg would have sent means the same. Only the values whose text is plain
- * are written so — strings, numbers, bigints, booleans and null; a Date, a Buffer, an array or an object keeps
- * the usual path, as do named (prepared) statements. The statement text is taken only when nothing in it can
- * hide a `$n` that is not a placeholder or end the statement early: no quotes, semicolons, backslashes, comments
- * or dollar quoting.
+ * are written so — strings, numbers, bigints, booleans, null, and flat arrays of those (in pg's array text);
+ * a Date, a Buffer, a nested array or an object keeps the usual path, as do named (prepared) statements. The
+ * statement text is read as PostgreSQL's lexer would read it, and taken only when every `$n` outside its quoted
+ * literals and identifiers is sure to be a placeholder and nothing can end it early: plain `'…'` literals and
+ * `"…"` identifiers are stepped over; semicolons, backslashes, comments, dollar quoting and prefixed literals
+ * (`E'…'`, `U&'…'`, …) send it the usual way.
  *
  * @example
- * beginWithStatement('BEGIN', { text: 'UPDATE seats SET taken = true WHERE id = $1', values: [7] });
- * // "BEGIN; UPDATE seats SET taken = true WHERE id = '7'"
+ * beginWithStatement('BEGIN', { text: "UPDATE seats SET state = 'sold' WHERE id = ANY($1::int[])", values: [[7, 8]] });
+ * // "BEGIN; UPDATE seats SET state = 'sold' WHERE id = ANY('{\"7\",\"8\"}'::int[])"
  */
 export function beginWithStatement(begin: string, statement: pg.QueryConfig): string | undefined {
-  if (statement.name !== undefined || UNSAFE_TEXT.test(statement.text)) return undefined;
+  if (statement.name !== undefined) return undefined;
+  const template = statementTemplate(statement.text);
+  if (template === undefined) return undefined;
   const values = statement.values ?? [];
-  const literals: string[] = [];
-  for (const value of values) {
-    const literal = literalOf(value);
+  // The server refuses a parameter count other than the statement's (and a `$n` it never sees has no type):
+  // only a statement that uses each value reads the same written out.
+  if (template.uses !== values.length) return undefined;
+  let text = template.pieces[0]!;
+  for (let i = 0; i < template.positions.length; i++) {
+    const literal = literalOf(values[template.positions[i]!]);
     if (literal === undefined) return undefined;
-    literals.push(literal);
+    text += literal + template.pieces[i + 1]!;
   }
-  let complete = true;
-  const text = statement.text.replace(PLACEHOLDER, (_, digits: string) => {
-    const literal = literals[Number(digits) - 1];
-    if (literal === undefined) complete = false;
-    return literal ?? '';
-  });
-  // A placeholder without its value: the server's own error on the usual path says it best.
-  return complete ? `${begin}; ${text}` : undefined;
+  return `${begin}; ${text}`;
 }
-
-/** What may hide a `$n` that is not a placeholder, or end the statement: quotes, `;`, `\`, comments, `$$`. */
-const UNSAFE_TEXT = /['"`;\\]|--|\/\*|\$(?!\d)/;
-const PLACEHOLDER = /\$(\d+)/g;
 
 /** The literal for a value whose text pg would send as is (see `prepareValue` in pg), or undefined. */
 function literalOf(value: unknown): string | undefined {
@@ -57,9 +54,31 @@ function literalOf(value: unknown): string | undefined {
     case 'bigint':
     case 'boolean':
       return quoteLiteral(String(value));
-    default:
-      return undefined;
+    default: {
+      const text = Array.isArray(value) ? arrayText(value) : undefined;
+      return text === undefined ? undefined : quoteLiteral(text);
+    }
   }
+}
+
+/**
+ * A flat array in the text pg sends for it (`{"1","two",NULL}`: every element double-quoted, `"` and `\`
+ * escaped), or undefined when an element is not plain (a nested array, a Date, an object, a string with NUL).
+ */
+function arrayText(values: readonly unknown[]): string | undefined {
+  const elements: string[] = [];
+  for (const value of values) {
+    if (value === null || value === undefined) {
+      elements.push('NULL');
+      continue;
+    }
+    const type = typeof value;
+    if (type !== 'string' && type !== 'number' && type !== 'bigint' && type !== 'boolean') return undefined;
+    const element = String(value);
+    if (element.includes('\0')) return undefined;
+    elements.push(`"${element.replaceAll('\\', '\\\\').replaceAll('"', '\\"')}"`);
+  }
+  return `{${elements.join(',')}}`;
 }
 
 /**

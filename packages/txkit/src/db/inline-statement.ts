@@ -1,5 +1,6 @@
 import { ConfigurationError } from '../errors.js';
 import type { Statement } from './queryable.js';
+import { statementTemplate } from './statement-template.js';
 
 /**
  * Quotes a string as an SQL literal for statements that take no bind parameters (PREPARE, COMMIT PREPARED,
@@ -15,53 +16,24 @@ export function quoteLiteral(value: string): string {
 /**
  * Turns a parameterised statement into plain SQL text with its values written in as literals, so that it can
  * travel in one simple-query string together with other statements (`BEGIN; INSERT ...`) — one round trip
- * where the extended protocol would need two. Only for statements written by txkit: `$n` must not occur
- * inside their quoted text. Values: strings, finite numbers, booleans, null, and arrays of those (written as
+ * where the extended protocol would need two. Only for statements written by txkit, whose texts the shared
+ * reader (`statementTemplate`) must accept and whose every value must be used. Values: strings, finite numbers, booleans, null, and arrays of those (written as
  * `ARRAY[...]`, so the statement must cast the placeholder, as in `$4::text[]`, or the array be non-empty).
  *
  * @example
  * const sql = `BEGIN; ${inlineStatement(insertAction(schema, sagaId, step))}`;
  */
 export function inlineStatement(statement: Statement): string {
-  const { pieces, positions } = templateOf(statement.text);
+  const template = statementTemplate(statement.text);
+  if (template === undefined || template.uses !== statement.values.length) {
+    throw new ConfigurationError(
+      `inlineStatement: cannot write ${statement.values.length} value(s) into ${JSON.stringify(statement.text)}`,
+    );
+  }
+  const { pieces, positions } = template;
   let sql = pieces[0]!;
-  for (let i = 0; i < positions.length; i++) {
-    const index = positions[i]!;
-    if (index < 0 || index >= statement.values.length) {
-      throw new ConfigurationError(`inlineStatement: $${index + 1} has no value`);
-    }
-    sql += literal(statement.values[index]) + pieces[i + 1]!;
-  }
+  for (let i = 0; i < positions.length; i++) sql += literal(statement.values[positions[i]!]) + pieces[i + 1]!;
   return sql;
-}
-
-/** A statement text cut at its placeholders: the text between them, and which value each one takes. */
-interface Template {
-  pieces: string[];
-  positions: number[];
-}
-
-const templates = new Map<string, Template>();
-/** txkit inlines a handful of fixed texts; this only guards the memory. */
-const MAX_TEMPLATES = 100;
-
-/** Cuts a text at its placeholders once, not on every call (the commit decision is inlined per transaction). */
-function templateOf(text: string): Template {
-  let template = templates.get(text);
-  if (template) return template;
-  const pieces: string[] = [];
-  const positions: number[] = [];
-  let last = 0;
-  for (const match of text.matchAll(/\$(\d+)/g)) {
-    pieces.push(text.slice(last, match.index));
-    positions.push(Number(match[1]) - 1);
-    last = match.index + match[0].length;
-  }
-  pieces.push(text.slice(last));
-  template = { pieces, positions };
-  if (templates.size >= MAX_TEMPLATES) templates.clear();
-  templates.set(text, template);
-  return template;
 }
 
 function literal(value: unknown): string {

@@ -5,8 +5,9 @@ import { createTestDatabases, testCluster } from '../../src/testing/index.js';
 describe('inlineStatement: a parameterised statement as plain SQL text', () => {
   it('writes every kind of value as a literal, placeholders in any order, repeated, and past $9', () => {
     const values = ['a', 2, true, null, ['x', "y'z"], -3, 'c', 'd', 'e', 'ten'];
-    const text = 'SELECT $10, $1, $2, $3, $4, $5::text[], $6, $1';
-    const sql = "SELECT 'ten', 'a', 2, TRUE, NULL, ARRAY['x', 'y''z']::text[], (-3), 'a'";
+    const text = "SELECT $10, $1, $2, $3, $4, $5::text[], $6, $7, $8, $9, 'not $1', $1";
+    const sql =
+      "SELECT 'ten', 'a', 2, TRUE, NULL, ARRAY['x', 'y''z']::text[], (-3), 'c', 'd', 'e', 'not $1', 'a'";
     expect(inlineStatement({ text, values })).toBe(sql);
     // The second call takes the cut template from the cache and must give the same text with other values.
     expect(inlineStatement({ text, values: [...values.slice(0, 9), 'other'] })).toBe(
@@ -14,8 +15,10 @@ describe('inlineStatement: a parameterised statement as plain SQL text', () => {
     );
   });
 
-  it('refuses a placeholder without a value, and values it cannot write', () => {
-    expect(() => inlineStatement({ text: 'SELECT $2', values: ['only one'] })).toThrow(/\$2 has no value/);
+  it('refuses a placeholder without a value, a value without a placeholder, texts it cannot read, and values it cannot write', () => {
+    expect(() => inlineStatement({ text: 'SELECT $2', values: ['only one'] })).toThrow(/cannot write/);
+    expect(() => inlineStatement({ text: 'SELECT $1', values: ['a', 'b'] })).toThrow(/cannot write/);
+    expect(() => inlineStatement({ text: 'SELECT $1; SELECT 2', values: ['a'] })).toThrow(/cannot write/);
     expect(() => inlineStatement({ text: 'SELECT $1', values: [{}] })).toThrow(/cannot write/);
     expect(() => quoteLiteral('nul\0')).toThrow(/NUL/);
   });
