@@ -267,6 +267,9 @@ async function runOutboxCase(input: OutboxCase): Promise<void> {
   }
   await handledUpTo(consumerBus, applied);
   for (const subscription of subscriptions) await subscription.cancel();
+  // Bound to every topic, a queue left behind would take a copy of every later run's events: thousands of runs
+  // (a soak) would fill the broker, and route each publish to thousands of queues.
+  await deleteQueues([queue]);
 
   const appliedTimes = new Map<string, number>();
   for (const m of applied) appliedTimes.set(m.messageId, (appliedTimes.get(m.messageId) ?? 0) + 1);

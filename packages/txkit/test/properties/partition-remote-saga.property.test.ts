@@ -137,6 +137,9 @@ function startRunner(
       await runner.close();
       await remote.stop();
       await amqp.close();
+      // Nobody reads it any more: a soak's thousands of runs would otherwise keep thousands of queues until
+      // they expire.
+      await deleteQueues([replyQueue]);
     },
   };
 }
