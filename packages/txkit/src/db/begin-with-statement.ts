@@ -19,8 +19,8 @@ import { statementTemplate } from './statement-template.js';
  * a Date, a Buffer, a nested array or an object keeps the usual path, as do named (prepared) statements. The
  * statement text is read as PostgreSQL's lexer would read it, and taken only when every `$n` outside its quoted
  * literals and identifiers is sure to be a placeholder and nothing can end it early: plain `'…'` literals and
- * `"…"` identifiers are stepped over; semicolons, backslashes, comments, dollar quoting and prefixed literals
- * (`E'…'`, `U&'…'`, …) send it the usual way.
+ * `"…"` identifiers are stepped over; semicolons, backslashes, comments, dollar quoting and literals glued to a
+ * word (`E'…'`, `B'…'`, `X'…'`) send it the usual way.
  *
  * @example
  * beginWithStatement('BEGIN', { text: "UPDATE seats SET state = 'sold' WHERE id = ANY($1::int[])", values: [[7, 8]] });

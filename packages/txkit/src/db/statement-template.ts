@@ -35,7 +35,8 @@ const WORD = /[A-Za-z0-9_$\u0080-\uffff]/;
  * Reads the text as PostgreSQL's lexer does, as far as placeholders are concerned: `$n` outside quotes is a
  * placeholder; `'…'` (with `''` inside) and `"…"` (with `""`) are stepped over. Whatever could make a `$n` mean
  * something else or end the statement is refused: `;`, `\`, `--`, `/*`, a `$` not followed by a digit (dollar
- * quoting), a quote or `$n` glued to a word (`E'…'`, `U&'…'`, `B'…'`, the identifier `a$1`), an unclosed quote.
+ * quoting), a quote or `$n` glued to a word (`E'…'`, `B'…'`, the identifier `a$1`), an unclosed quote. (`U&'…'`
+ * passes: without a backslash it is a plain literal, and it is written out untouched.)
  */
 function scanPlaceholders(text: string): StatementTemplate | undefined {
   const pieces: string[] = [];
