@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import pg from 'pg';
 import { SagaRunner } from 'txkit';
 import { startPostgresCluster } from 'txkit/testing';
 import { median } from '../stats/median.js';
 import { benchServerSettings } from './bench-cluster.js';
+import { cpuUsed, openCpuMeter } from './cpu-meter.js';
 
 /**
  * What a saga log's rows cost the log's server, layout by layout, with nothing else in the way: one connection
@@ -13,6 +13,7 @@ import { benchServerSettings } from './bench-cluster.js';
  * server's CPU (every process of the server, from /proc — so the machine must be this one) and the WAL written.
  * It answers one question of issue 18: how close to the floor's rows a log that recovery and idempotency can
  * use could come, whatever its code — the layouts are written by hand, txkit's as its migrations create it.
+ * The CPU is the bench's meter's (`cpu-meter.ts`): the postmaster and every child, exited ones included.
  */
 interface Layout {
   description: string;
@@ -29,6 +30,7 @@ const END_BATCH = 8;
 const named = (name: string, text: string) => (client: pg.ClientBase, values: unknown[]) =>
   client.query({ name: `log-layouts-${name}`, text, values });
 
+const updateSeat = named('seat', 'UPDATE seats SET booking_id = $1 WHERE id = $2');
 const txkitInsert = named(
   'txkit-insert',
   `WITH fenced AS (
@@ -107,19 +109,6 @@ const layouts: Record<string, Layout> = {
   },
 };
 
-/** CPU seconds (user + system) of every process the server runs, read from /proc. */
-async function serverCpuSeconds(client: pg.ClientBase): Promise<number> {
-  const { rows } = await client.query<{ pid: number }>('SELECT pid FROM pg_stat_activity');
-  let ticks = 0;
-  for (const { pid } of rows) {
-    const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined);
-    // Fields after the command's closing parenthesis: utime and stime are the 12th and 13th.
-    const fields = stat?.slice(stat.lastIndexOf(')') + 2).split(' ');
-    if (fields) ticks += Number(fields[11]) + Number(fields[12]);
-  }
-  return ticks / 100; // USER_HZ
-}
-
 export interface LogLayoutResult {
   layout: string;
   description: string;
@@ -145,13 +134,15 @@ export async function runLogLayouts(options: {
     ? undefined
     : await startPostgresCluster({ names: ['log'], settings: benchServerSettings });
   const connectionString = options.pgUrl ?? cluster!.instance('log').connectionString;
-  const client = new pg.Client({ connectionString });
-  await client.connect();
+  // One connection runs the sagas; the other migrates and serves the CPU meter's reads.
+  const pool = new pg.Pool({ connectionString, max: 2 });
+  const client = await pool.connect();
   try {
+    const meter = await openCpuMeter([pool]);
+    if (!meter)
+      throw new Error('log-layouts reads the server’s CPU from /proc: the server must run on this machine');
     // txkit's layout exactly as its migrations create it, in a schema of its own.
-    const migrator = new pg.Pool({ connectionString, max: 2 });
-    await new SagaRunner({ pool: migrator, id: 'log-layouts', schema: 'txk', sagas: [] }).migrate();
-    await migrator.end();
+    await new SagaRunner({ pool, id: 'log-layouts', schema: 'txk', sagas: [] }).migrate();
     for (const layout of Object.values(layouts)) if (layout.ddl) await client.query(layout.ddl);
     await client.query(`CREATE TABLE seats (id int PRIMARY KEY, booking_id text);
       INSERT INTO seats SELECT g, NULL FROM generate_series(1, ${options.sagas}) g`);
@@ -164,12 +155,12 @@ export async function runLogLayouts(options: {
         await client.query('VACUUM ANALYZE');
         await client.query('CHECKPOINT');
         const { rows: before } = await client.query<{ lsn: string }>('SELECT pg_current_wal_lsn() AS lsn');
-        const cpuBefore = await serverCpuSeconds(client);
+        const cpuBefore = await meter.read();
         let pending: string[] = [];
         for (let i = 1; i <= options.sagas; i++) {
           const saga = { id: randomUUID(), key: `${round}-${i}`, input: `{"booking":"${round}-${i}"}` };
           await client.query('BEGIN');
-          await named('seat', 'UPDATE seats SET booking_id = $1 WHERE id = $2')(client, [saga.key, i]);
+          await updateSeat(client, [saga.key, i]);
           await layout.start(client, saga);
           await client.query('COMMIT');
           if (layout.end) {
@@ -180,13 +171,13 @@ export async function runLogLayouts(options: {
             }
           }
         }
-        const cpu = (await serverCpuSeconds(client)) - cpuBefore;
+        const cpuMs = cpuUsed(cpuBefore, await meter.read()).postgres;
         const { rows: wal } = await client.query<{ bytes: string }>(
           'SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), $1) AS bytes',
           [before[0]!.lsn],
         );
         const sample = samples.get(name) ?? { cpu: [], wal: [] };
-        sample.cpu.push((cpu / options.sagas) * 1e6);
+        sample.cpu.push((cpuMs / options.sagas) * 1e3);
         sample.wal.push(Number(wal[0]!.bytes) / options.sagas);
         samples.set(name, sample);
         options.progress?.(
@@ -201,7 +192,8 @@ export async function runLogLayouts(options: {
       walBytes: median(samples.get(name)!.wal)!,
     }));
   } finally {
-    await client.end();
+    client.release();
+    await pool.end();
     await cluster?.destroy();
   }
 }
