@@ -17,8 +17,9 @@ export function quoteLiteral(value: string): string {
  * Turns a parameterised statement into plain SQL text with its values written in as literals, so that it can
  * travel in one simple-query string together with other statements (`BEGIN; INSERT ...`) — one round trip
  * where the extended protocol would need two. Only for statements written by txkit, whose texts the shared
- * reader (`statementTemplate`) must accept and whose every value must be used. Values: strings, finite numbers, booleans, null, and arrays of those (written as
- * `ARRAY[...]`, so the statement must cast the placeholder, as in `$4::text[]`, or the array be non-empty).
+ * reader (`statementTemplate`) must accept and whose every value must be used. Values: strings, finite numbers,
+ * booleans, null, and arrays of those (written as `ARRAY[...]`, so the statement must cast the placeholder, as in
+ * `$4::text[]`, or the array be non-empty).
  *
  * @example
  * const sql = `BEGIN; ${inlineStatement(insertAction(schema, sagaId, step))}`;

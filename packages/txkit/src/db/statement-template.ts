@@ -9,7 +9,8 @@ export interface StatementTemplate {
   uses: number;
 }
 
-const templates = new Map<string, StatementTemplate | undefined>();
+/** Read texts; `false` for one that cannot be written out (one lookup either way, on every first statement). */
+const templates = new Map<string, StatementTemplate | false>();
 /** Statement texts are few and fixed (values travel apart); this only guards the memory against ones that are not. */
 const MAX_TEMPLATES = 500;
 
@@ -21,11 +22,13 @@ const MAX_TEMPLATES = 500;
  * statementTemplate("UPDATE t SET s = 'sold' WHERE id = $1"); // { pieces: ["UPDATE … id = ", ""], positions: [0], uses: 1 }
  */
 export function statementTemplate(text: string): StatementTemplate | undefined {
-  if (templates.has(text)) return templates.get(text);
-  const template = scanPlaceholders(text);
-  if (templates.size >= MAX_TEMPLATES) templates.clear();
-  templates.set(text, template);
-  return template;
+  let template = templates.get(text);
+  if (template === undefined) {
+    template = scanPlaceholders(text) ?? false;
+    if (templates.size >= MAX_TEMPLATES) templates.clear();
+    templates.set(text, template);
+  }
+  return template || undefined;
 }
 
 /** Characters that continue an identifier or keyword: a `$n` or `'` right after one is not what it seems. */
